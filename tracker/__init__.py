@@ -1,0 +1,3 @@
+"""tracker: an event-sourced policy tracker."""
+
+__version__ = "0.1.0"

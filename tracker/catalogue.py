@@ -1,0 +1,220 @@
+"""The event catalogue: every event type tracker records, its fields and its schema version.
+
+This is the one place event types are defined. ``tracker catalogue`` prints it, docs/events.md is
+generated from it, and the store's readers lift old schema versions through ``upcast`` here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class EventType:
+    name: str
+    version: int
+    summary: str
+    fields: Mapping[str, str]
+    required: tuple[str, ...] = ()
+    #: ``{from_version: function}``: lifts data stored at ``from_version`` to ``from_version + 1``.
+    upcasters: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]] = field(
+        default_factory=dict)
+
+
+STATUSES = ("proposed", "announced", "in_force", "amended", "suspended", "ended", "uncertain")
+STANCES = ("supportive", "positive", "neutral", "mixed", "sceptical", "critical")
+
+_P = {"policy_id": "id of the tracked policy (slug)"}
+
+
+def _tariff_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 context events carried a bare ``rate`` string such as "145%"; v2 has ``value`` + unit."""
+    data = dict(data)
+    rate = data.pop("rate", None)
+    if rate is not None and "value" not in data:
+        text = str(rate).strip().rstrip("%").strip()
+        try:
+            data["value"] = float(text) if "." in text else int(text)
+            data["unit"] = "percent"
+        except ValueError:
+            data["value"] = rate
+    return data
+
+
+_TYPES: tuple[EventType, ...] = (
+    # -- the dossier -------------------------------------------------------------------------
+    EventType("policy.tracked", 1, "A policy enters the dossier.",
+              {**_P, "title": "short title", "summary": "one-paragraph paraphrase",
+               "jurisdictions": "list of places it applies to"},
+              ("policy_id", "title")),
+    EventType("policy.status_changed", 1, "The policy's lifecycle status moved.",
+              {**_P, "status": "one of " + ", ".join(STATUSES), "note": "why, in a phrase"},
+              ("policy_id", "status")),
+    EventType("policy.fact_asserted", 1,
+              "A keyed fact about the policy (purpose, venue, dates, sectors...); "
+              "a later assertion of the same key supersedes the earlier one.",
+              {**_P, "key": "fact key, e.g. purpose, announced_at, sectors",
+               "value": "JSON value", "note": "qualifier, e.g. 'late April'"},
+              ("policy_id", "key", "value")),
+    EventType("policy.party_added", 1, "A government, body or firm implements the policy.",
+              {**_P, "actor_id": "actor id", "role": "its role in the policy"},
+              ("policy_id", "actor_id")),
+    EventType("actor.identified", 1, "A person or organisation that appears in the record.",
+              {"actor_id": "slug", "name": "display name",
+               "kind": "person | government | organisation | company | media",
+               "description": "who they are", "affiliation": "actor id of employer, if any",
+               "aliases": "other names, any language"},
+              ("actor_id", "name", "kind")),
+    EventType("milestone.recorded", 1, "A dated happening: a visit, a forum, a meeting, a tour.",
+              {**_P, "milestone_id": "slug", "kind": "visit | forum | meeting | tour | other",
+               "title": "short title", "summary": "paraphrase", "actor_ids": "who took part",
+               "location": "where", "duration_days": "length, when known"},
+              ("policy_id", "milestone_id", "title")),
+    EventType("agreement.signed", 1, "Agreements signed, with how many projects and sectors.",
+              {**_P, "agreement_id": "slug", "title": "short title",
+               "project_count": "number of projects",
+               "count_qualifier": "exactly | more_than | about | at_least",
+               "sectors": "list of sectors", "actor_ids": "signatories"},
+              ("policy_id", "agreement_id", "title")),
+    EventType("context.recorded", 2,
+              "A context thread the policy responds to: tariffs, export controls, trade status.",
+              {**_P, "thread": "tariffs | export_controls | trade_status | capital_flows | other",
+               "measure_id": "slug (a later event with the same id updates it)",
+               "title": "short title", "summary": "paraphrase",
+               "value": "number (e.g. a tariff rate), if any", "unit": "percent, ...",
+               "imposer": "who imposes it", "target": "on whom", "affected": "who is hit",
+               "since": "ISO date or year it dates from"},
+              ("policy_id", "thread", "measure_id", "title"),
+              upcasters={1: _tariff_v1_to_v2}),
+    EventType("commentary.recorded", 1, "Someone's view of the policy, with their stance.",
+              {**_P, "commentary_id": "slug", "actor_id": "who said it",
+               "stance": "one of " + ", ".join(STANCES), "summary": "paraphrase",
+               "quote": "a short attributed quote, if any", "via": "publication reporting it"},
+              ("policy_id", "commentary_id", "actor_id", "stance", "summary")),
+    EventType("question.opened", 1, "Something the record does not yet know.",
+              {**_P, "question_id": "slug", "text": "the question"},
+              ("policy_id", "question_id", "text")),
+    EventType("question.resolved", 1, "An open question answered.",
+              {**_P, "question_id": "slug", "answer": "the answer"},
+              ("policy_id", "question_id", "answer")),
+    EventType("outcome.expected", 1, "An outcome the policy is expected to bring.",
+              {**_P, "outcome_id": "slug", "text": "the outcome", "actor_ids": "who expects it"},
+              ("policy_id", "outcome_id", "text")),
+    # -- corrections -------------------------------------------------------------------------
+    EventType("event.retracted", 1,
+              "An earlier event is withdrawn; projections drop what it set. "
+              "A correction is a retraction plus a replacement event whose meta.corrects names it.",
+              {"target_position": "position of the retracted event",
+               "target_event_id": "its event id", "reason": "why"},
+              ("target_position", "reason")),
+    # -- feeds -------------------------------------------------------------------------------
+    EventType("feed.subscribed", 1, "A feed is followed.",
+              {"name": "feed name (unique)", "url": "http(s) URL or, when allowed, a local path",
+               "every_seconds": "polling interval", "tags": "list of tags",
+               "allow_local": "true when a local file was explicitly allowed"},
+              ("name", "url", "every_seconds")),
+    EventType("feed.changed", 1, "A subscription's URL, interval or tags changed.",
+              {"name": "feed name", "url": "new URL", "every_seconds": "new interval",
+               "tags": "new tags"},
+              ("name",)),
+    EventType("feed.unsubscribed", 1, "A feed is no longer followed.", {"name": "feed name"},
+              ("name",)),
+    EventType("feed.failed", 1, "A fetch or parse failure worth reporting.",
+              {"name": "feed name", "error": "one line", "consecutive_failures": "count"},
+              ("name", "error")),
+    EventType("feed.recovered", 1, "A feed fetched cleanly again after failures.",
+              {"name": "feed name", "after_failures": "how many failures preceded"},
+              ("name",)),
+    # -- news --------------------------------------------------------------------------------
+    EventType("item.recorded", 1, "A feed item seen for the first time (sanitised, bounded).",
+              {"feed": "feed name", "item_key": "guid:, link: or hash: identity",
+               "title": "text", "link": "canonical http(s) link or null",
+               "published": "ISO timestamp", "published_source": "feed | fetch_time",
+               "date_flags": "list: missing, future, epoch", "summary": "text",
+               "content_hash": "sha256 of title+summary", "fetched_at": "ISO timestamp"},
+              ("feed", "item_key", "title")),
+    EventType("item.revised", 1, "A recorded item's content changed at its source.",
+              {"feed": "feed name", "item_key": "identity", "title": "text", "summary": "text",
+               "content_hash": "new hash", "previous_hash": "old hash", "story_id": "its story"},
+              ("item_key", "content_hash")),
+    EventType("item.classified", 1, "A relevance decision on an item, explainable.",
+              {"item_key": "identity", "relevant": "bool", "score": "number",
+               "threshold": "number", "matched": "list of matched terms",
+               "rules_version": "version of the rules file"},
+              ("item_key", "relevant", "score", "rules_version")),
+    EventType("story.created", 1, "A new story, from its first relevant item.",
+              {"story_id": "id", "title": "text", "url": "link", "published": "ISO timestamp",
+               "item_key": "first item", "feed": "first feed", "policy_id": "dossier it follows"},
+              ("story_id", "title", "item_key")),
+    EventType("story.corroborated", 1, "Another item (feed or link) carries the same story.",
+              {"story_id": "id", "item_key": "identity", "feed": "feed name", "link": "url",
+               "title": "as that source titled it", "similarity": "0..1"},
+              ("story_id", "item_key")),
+    EventType("story.revised", 1, "A story's content changed (an item was revised).",
+              {"story_id": "id", "item_key": "identity", "title": "text", "summary": "text"},
+              ("story_id",)),
+    EventType("fact.extracted", 1, "A typed fact found in a story, with its sentence.",
+              {"story_id": "id", "policy_id": "dossier", "kind":
+               "tariff_rate | project_count | listing | export_control | mechanism_status",
+               "value": "kind-specific object", "sentence": "the sentence it came from",
+               "confidence": "0..1"},
+              ("story_id", "kind", "value", "sentence", "confidence")),
+)
+
+CATALOGUE: Mapping[str, EventType] = {t.name: t for t in _TYPES}
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+def spec(name: str) -> EventType:
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        raise UnknownEventType(f"unknown event type {name!r}") from None
+
+
+def current_version(name: str) -> int:
+    return spec(name).version if name in CATALOGUE else 1
+
+
+def missing_fields(name: str, data: Mapping[str, Any]) -> list[str]:
+    return [f for f in spec(name).required if f not in data]
+
+
+def upcast(name: str, version: int, data: Mapping[str, Any]) -> tuple[int, Mapping[str, Any]]:
+    """Lift ``data`` stored at ``version`` to the current version of ``name``.
+
+    Unknown types pass through unchanged, so a newer log can still be read by an older reader.
+    """
+    et = CATALOGUE.get(name)
+    if et is None or version >= et.version:
+        return version, data
+    lifted = dict(data)
+    while version < et.version:
+        step = et.upcasters.get(version)
+        if step is not None:
+            lifted = step(lifted)
+        version += 1
+    return version, lifted
+
+
+def types() -> Iterable[EventType]:
+    return _TYPES
+
+
+def render_markdown() -> str:
+    lines = ["# Event catalogue", "",
+             "Generated from `tracker/catalogue.py` (`tracker catalogue --format markdown`).", ""]
+    for et in _TYPES:
+        lines += [f"## `{et.name}` (v{et.version})", "", et.summary, "",
+                  "| field | meaning | required |", "| --- | --- | --- |"]
+        for fname, meaning in et.fields.items():
+            lines.append(f"| `{fname}` | {meaning} | {'yes' if fname in et.required else ''} |")
+        if et.upcasters:
+            lines += ["", "Upcasters from: " + ", ".join(f"v{v}" for v in sorted(et.upcasters))]
+        lines.append("")
+    return "\n".join(lines)

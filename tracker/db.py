@@ -1,0 +1,78 @@
+"""Engines for the two supported databases, configured for an append-only log.
+
+SQLite: WAL, a busy timeout, and transactions we begin ourselves so a writer can take the write
+lock up front (``BEGIN IMMEDIATE``). PostgreSQL: pooled connections with statement and lock
+timeouts. Nothing here knows about events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+
+from tracker.events import canonical_json
+
+WRITE = "tracker_write"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+PG_LOCK_TIMEOUT_MS = 15_000
+PG_STATEMENT_TIMEOUT_MS = 120_000
+
+
+def masked(url: str | URL) -> str:
+    """A database URL fit for logs and errors: the password never shows."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable database URL>"
+
+
+def is_sqlite(engine_or_conn: Engine | sa.Connection) -> bool:
+    return engine_or_conn.dialect.name == "sqlite"
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    url = make_url(url)
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() in ("", "psycopg2"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() == "sqlite":
+        engine = sa.create_engine(url, json_serializer=canonical_json, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    if url.get_backend_name() == "postgresql":
+        options = " ".join(filter(None, (
+            url.query.get("options") if isinstance(url.query.get("options"), str) else None,
+            f"-c lock_timeout={PG_LOCK_TIMEOUT_MS}",
+            f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}",
+            "-c idle_in_transaction_session_timeout=300000",
+        )))
+        connect_args = {"options": options, "application_name": "tracker",
+                        **kwargs.pop("connect_args", {})}
+        return sa.create_engine(url, json_serializer=canonical_json, pool_pre_ping=True,
+                                pool_size=5, max_overflow=5, connect_args=connect_args,
+                                **kwargs)
+    raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get(WRITE) else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def write_connection(engine: Engine) -> sa.Connection:
+    """A connection whose transactions take the database's write lock at BEGIN (SQLite)."""
+    return engine.connect().execution_options(**{WRITE: True})

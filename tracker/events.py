@@ -1,0 +1,207 @@
+"""Events as immutable values, and the canonical encoding the hash chain is computed over.
+
+This module is the domain's view of an event: it imports no database, HTTP or CLI code.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, get_args
+
+Precision = Literal["instant", "day", "month", "year"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+
+GENESIS_HASH = "0" * 64
+
+#: Namespace for deterministic event ids (seeds, news items): the same input gives the same id.
+TRACKER_NAMESPACE = uuid.UUID("6f1c2a52-4f0e-5d53-9a7e-2c1b7d0a9e11")
+
+
+def deterministic_id(*parts: str) -> str:
+    """A UUIDv5 over ``parts``: re-loading the same seed or item yields the same event id."""
+    return str(uuid.uuid5(TRACKER_NAMESPACE, "\x1f".join(parts)))
+
+
+def utc(dt: datetime) -> datetime:
+    """Normalise to an aware UTC datetime (naive values are taken to be UTC already)."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def iso(dt: datetime) -> str:
+    """The one textual form of a timestamp used in hashes and output."""
+    return utc(dt).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def period_end(start: datetime, precision: str) -> datetime:
+    """The first instant after the period that ``start`` and ``precision`` describe.
+
+    "April 2025" (month precision) ends at 2025-05-01T00:00Z; an instant ends at itself.
+    """
+    start = utc(start)
+    if precision == "instant":
+        return start
+    if precision == "day":
+        return start + timedelta(days=1)
+    if precision == "month":
+        days = calendar.monthrange(start.year, start.month)[1]
+        return start.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + timedelta(days=days)
+    if precision == "year":
+        return start.replace(year=start.year + 1, month=1, day=1, hour=0, minute=0, second=0,
+                             microsecond=0)
+    raise ValueError(f"unknown precision {precision!r}")
+
+
+def truncate(dt: datetime, precision: str) -> datetime:
+    """The start of the period containing ``dt`` at ``precision``."""
+    dt = utc(dt)
+    if precision == "instant":
+        return dt
+    if precision == "day":
+        return dt.replace(hour=0, minute=0, second=0, microsecond=0)
+    if precision == "month":
+        return dt.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if precision == "year":
+        return dt.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    raise ValueError(f"unknown precision {precision!r}")
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON: sorted keys, no spaces, UTF-8 text, no NaN."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event about to be appended: the store assigns position, version, time and hash."""
+
+    type: str
+    data: Mapping[str, Any]
+    occurred_at: datetime
+    occurred_precision: str = "instant"
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    schema_version: int = 1
+
+    def __post_init__(self) -> None:
+        if self.occurred_precision not in PRECISIONS:
+            raise ValueError(f"occurred_precision must be one of {', '.join(PRECISIONS)}")
+        object.__setattr__(self, "occurred_at", truncate(self.occurred_at,
+                                                          self.occurred_precision))
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as it stands in the log."""
+
+    position: int
+    event_id: str
+    stream_id: str
+    stream_version: int
+    type: str
+    schema_version: int
+    occurred_at: datetime
+    occurred_precision: str
+    recorded_at: datetime
+    data: Mapping[str, Any]
+    meta: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+    @property
+    def occurred_until(self) -> datetime:
+        return period_end(self.occurred_at, self.occurred_precision)
+
+    @property
+    def citation(self) -> Mapping[str, Any] | None:
+        source = self.meta.get("source")
+        return source if isinstance(source, Mapping) else None
+
+    def content(self) -> dict[str, Any]:
+        """The fields that identify an event's content (what idempotent re-appends compare)."""
+        return {
+            "event_id": self.event_id,
+            "stream_id": self.stream_id,
+            "type": self.type,
+            "schema_version": self.schema_version,
+            "occurred_at": iso(self.occurred_at),
+            "occurred_precision": self.occurred_precision,
+            "data": self.data,
+            "meta": self.meta,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "event_id": self.event_id,
+            "stream_id": self.stream_id,
+            "stream_version": self.stream_version,
+            "type": self.type,
+            "schema_version": self.schema_version,
+            "occurred_at": iso(self.occurred_at),
+            "occurred_precision": self.occurred_precision,
+            "recorded_at": iso(self.recorded_at),
+            "data": self.data,
+            "meta": self.meta,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+def new_content(event: NewEvent, stream_id: str) -> dict[str, Any]:
+    """``RecordedEvent.content`` for an event not yet appended."""
+    return {
+        "event_id": event.event_id,
+        "stream_id": stream_id,
+        "type": event.type,
+        "schema_version": event.schema_version,
+        "occurred_at": iso(event.occurred_at),
+        "occurred_precision": event.occurred_precision,
+        "data": event.data,
+        "meta": event.meta,
+    }
+
+
+def chain_hash(prev_hash: str, *, position: int, event_id: str, stream_id: str,
+               stream_version: int, type: str, schema_version: int, occurred_at: str,
+               occurred_precision: str, recorded_at: str, data_json: str, meta_json: str) -> str:
+    """SHA-256 over the previous hash and the canonical encoding of one event.
+
+    ``data_json`` and ``meta_json`` are canonical JSON texts, so the digest does not depend on
+    how a database hands JSON back.
+    """
+    head = "\x1f".join((
+        prev_hash, str(position), event_id, stream_id, str(stream_version), type,
+        str(schema_version), occurred_at, occurred_precision, recorded_at,
+    ))
+    digest = hashlib.sha256(head.encode("utf-8"))
+    digest.update(b"\x1e")
+    digest.update(data_json.encode("utf-8"))
+    digest.update(b"\x1e")
+    digest.update(meta_json.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def recorded_hash(event: RecordedEvent) -> str:
+    return chain_hash(
+        event.prev_hash,
+        position=event.position,
+        event_id=event.event_id,
+        stream_id=event.stream_id,
+        stream_version=event.stream_version,
+        type=event.type,
+        schema_version=event.schema_version,
+        occurred_at=iso(event.occurred_at),
+        occurred_precision=event.occurred_precision,
+        recorded_at=iso(event.recorded_at),
+        data_json=canonical_json(event.data),
+        meta_json=canonical_json(event.meta),
+    )
