@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -13,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from tracker.db import is_sqlite, write_connection
 from tracker.errors import SchemaError
+from tracker.resources import package_dir
 
 #: PostgreSQL advisory lock key held while migrating, so concurrent starters do not race.
 MIGRATE_LOCK_KEY = 0x7472616D6967
@@ -20,7 +19,7 @@ MIGRATE_LOCK_KEY = 0x7472616D6967
 
 def _config() -> Config:
     config = Config()
-    config.set_main_option("script_location", str(resources.files("tracker.migrations")))
+    config.set_main_option("script_location", str(package_dir("migrations")))
     return config
 
 

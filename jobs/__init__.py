@@ -1,0 +1,1 @@
+"""Job functions at stable import paths (``tracker.jobs.*``): APScheduler stores these paths."""
