@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from typing import Any, NoReturn
 
 import click
 import sqlalchemy as sa
 
-from tracker import app
+from tracker import app, catalogue, dossier
 from tracker.config import database_url
 from tracker.db import masked
 from tracker.errors import TrackerError
 from tracker.events import iso
+from tracker.render import render
+from tracker.when import When, parse_when
 
 EXIT_ERROR = 1
 
@@ -65,13 +66,8 @@ class Context:
 
 
 def _on_new_database(tracker: app.Tracker) -> None:
-    hook = NEW_DATABASE_HOOKS[0] if NEW_DATABASE_HOOKS else None
-    if hook is not None:
-        hook(tracker)
-
-
-#: Run once when a new database is created (the seeds register themselves here).
-NEW_DATABASE_HOOKS: list[Callable[[app.Tracker], None]] = []
+    """A new database starts with the shipped dossiers and default feed subscriptions."""
+    dossier.load_seeds(tracker)
 
 pass_ctx = click.make_pass_decorator(Context)
 
@@ -192,3 +188,171 @@ def verify(ctx: Context) -> None:
     click.echo(f"broken at position {result.first_bad_position}: {result.reason} "
                f"({result.checked} events before it are intact)", err=True)
     sys.exit(5)
+
+
+FORMATS = click.Choice(["text", "json", "markdown"])
+
+
+def _when(ctx: Context, text: str | None) -> When | None:
+    return parse_when(text, ctx.tracker.now()) if text else None
+
+
+@main.command("seed")
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+@pass_ctx
+def seed(ctx: Context, paths: tuple[str, ...]) -> None:
+    """Load seed dossiers into the log (the shipped ones when no PATH is given).
+
+    Loading is idempotent: event ids are derived from each seed entry, so a second run
+    appends nothing. A new database is seeded automatically.
+
+    \b
+    Examples:
+        tracker seed
+        tracker seed seeds/hk-zhejiang-supply-chain.json
+    """
+    result = dossier.load_seeds(ctx.tracker, list(paths) or None)
+    click.echo(f"seeded {result.files} dossier file(s): {result.appended} new event(s), "
+               f"{result.already} already in the log")
+
+
+@main.command("status")
+@click.option("--as-of", "as_of", metavar="WHEN",
+              help="What the log knew at WHEN (recorded time).")
+@click.option("--world-as-of", "world_as_of", metavar="WHEN",
+              help="What had happened in the world by WHEN, as known now.")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@pass_ctx
+def status(ctx: Context, as_of: str | None, world_as_of: str | None, fmt: str) -> None:
+    """The state of each tracked policy, every fact with its sources.
+
+    WHEN is an ISO date or time (2025-04-30, 2025-04, 2025, 2025-04-30T12:00Z) or a
+    relative form (7d, 12h, 2w). A date means the end of that day (UTC).
+
+    \b
+    Examples:
+        tracker status
+        tracker status --world-as-of 2024 --format markdown
+        tracker status --as-of 7d --format json
+    """
+    report = dossier.status(ctx.tracker, as_of=_when(ctx, as_of),
+                            world_as_of=_when(ctx, world_as_of))
+    click.echo(render(report, "status", fmt))  # type: ignore[arg-type]
+
+
+@main.command("timeline")
+@click.option("--since", metavar="WHEN", help="Only what happened from WHEN on.")
+@click.option("--until", metavar="WHEN", help="Only what happened up to WHEN.")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@pass_ctx
+def timeline(ctx: Context, since: str | None, until: str | None, fmt: str) -> None:
+    """What happened, in world order, each entry with its source.
+
+    \b
+    Examples:
+        tracker timeline
+        tracker timeline --since 2025-04 --until 2025-05 --format markdown
+    """
+    report = dossier.timeline(ctx.tracker, since=_when(ctx, since), until=_when(ctx, until))
+    click.echo(render(report, "timeline", fmt))  # type: ignore[arg-type]
+
+
+@main.command("diff")
+@click.option("--since", metavar="WHEN", required=True,
+              help="Compare the state the log knew at WHEN ...")
+@click.option("--until", metavar="WHEN", help="... with the state at WHEN (default: now).")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@pass_ctx
+def diff(ctx: Context, since: str, until: str | None, fmt: str) -> None:
+    """Facts added, changed and retracted between two recorded times, with sources.
+
+    \b
+    Examples:
+        tracker diff --since 7d
+        tracker diff --since 2026-01-01 --until 2026-02-01 --format json
+    """
+    since_when = _when(ctx, since)
+    assert since_when is not None
+    report = dossier.diff(ctx.tracker, since=since_when, until=_when(ctx, until))
+    click.echo(render(report, "diff", fmt))  # type: ignore[arg-type]
+
+
+@main.command("replay")
+@click.option("--projection", "names", multiple=True, metavar="NAME",
+              help="Only this projection (repeatable); default: all.")
+@pass_ctx
+def replay(ctx: Context, names: tuple[str, ...]) -> None:
+    """Drop projections and rebuild them from the log, with a progress bar.
+
+    \b
+    Examples:
+        tracker replay
+        tracker replay --projection policy_state
+    """
+    total = dossier.replay_size(ctx.tracker, list(names) or None)
+    with click.progressbar(length=total, label="replaying", file=sys.stderr) as bar:
+        positions = dossier.replay(ctx.tracker, list(names) or None, progress=bar.update)
+    for name, position in positions.items():
+        click.echo(f"{name}: rebuilt up to position {position}")
+
+
+@main.command("retract")
+@click.argument("position", type=click.IntRange(min=1))
+@click.option("--reason", required=True, help="Why the event is withdrawn.")
+@pass_ctx
+def retract(ctx: Context, position: int, reason: str) -> None:
+    """Withdraw the event at POSITION: projections drop what it set; the log keeps both.
+
+    \b
+    Example:
+        tracker retract 12 --reason "figure misreported; see correction"
+    """
+    event = dossier.retract(ctx.tracker, position, reason)
+    click.echo(f"retracted position {position} (retraction recorded at {event.position})")
+
+
+@main.command("correct")
+@click.argument("position", type=click.IntRange(min=1))
+@click.option("--set", "assignments", multiple=True, required=True, metavar="FIELD=VALUE",
+              help="A corrected field (VALUE is JSON, or else text); repeatable.")
+@click.option("--reason", required=True, help="Why the correction is made.")
+@pass_ctx
+def correct(ctx: Context, position: int, assignments: tuple[str, ...], reason: str) -> None:
+    """Record a correction: the event at POSITION is retracted and a corrected copy appended.
+
+    \b
+    Example:
+        tracker correct 14 --set project_count=52 --reason "official list has 52 projects"
+    """
+    changes: dict[str, Any] = {}
+    for assignment in assignments:
+        field, sep, value = assignment.partition("=")
+        if not sep or not field.strip():
+            raise click.BadParameter(f"{assignment!r} is not FIELD=VALUE", param_hint="--set")
+        try:
+            changes[field.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            changes[field.strip()] = value
+    out = dossier.correct(ctx.tracker, position, changes, reason)
+    click.echo(f"corrected position {position}: retraction at {out[0].position}, "
+               f"replacement at {out[-1].position}")
+
+
+@main.command("catalogue")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text",
+              show_default=True)
+def catalogue_command(fmt: str) -> None:
+    """Every event type tracker records: its fields and schema version.
+
+    \b
+    Example:
+        tracker catalogue --format markdown > docs/events.md
+    """
+    if fmt == "markdown":
+        click.echo(catalogue.render_markdown())
+        return
+    for et in catalogue.types():
+        click.echo(f"{et.name} v{et.version}: {et.summary}")
+        for name, meaning in et.fields.items():
+            flag = "*" if name in et.required else " "
+            click.echo(f"   {flag} {name:<20} {meaning}")

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from tracker.db import is_sqlite, write_connection
 from tracker.errors import SchemaError
-from tracker.resources import package_dir
+from tracker.resources import migrations_dir
 
 #: PostgreSQL advisory lock key held while migrating, so concurrent starters do not race.
 MIGRATE_LOCK_KEY = 0x7472616D6967
@@ -19,7 +19,7 @@ MIGRATE_LOCK_KEY = 0x7472616D6967
 
 def _config() -> Config:
     config = Config()
-    config.set_main_option("script_location", str(package_dir("migrations")))
+    config.set_main_option("script_location", str(migrations_dir()))
     return config
 
 

@@ -1,7 +1,7 @@
 """Files that travel with the package: migrations and seeds.
 
-Installed, they are the subpackages ``tracker.migrations`` and ``tracker.seeds`` (the top-level
-``migrations/`` and ``seeds/`` directories, mapped by pyproject.toml). Run from a source
+Installed, they are the subpackages ``tracker.migrations`` and ``tracker.seed_files`` (the
+top-level ``migrations/`` and ``seeds/`` directories, mapped by pyproject.toml). Run from a source
 checkout without installing, they are found beside the ``tracker`` directory.
 """
 
@@ -11,9 +11,22 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+_CHECKOUT = Path(__file__).resolve().parent.parent
 
-def package_dir(name: str) -> Traversable:
+
+def _located(package: str, directory: str) -> Traversable:
     try:
-        return resources.files(f"tracker.{name}")
+        found = resources.files(package)
+        if found.is_dir():
+            return found
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / name
+        pass
+    return _CHECKOUT / directory
+
+
+def migrations_dir() -> Traversable:
+    return _located("tracker.migrations", "migrations")
+
+
+def seeds_dir() -> Traversable:
+    return _located("tracker.seed_files", "seeds")

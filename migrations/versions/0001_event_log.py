@@ -57,7 +57,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id", name="uq_events_event_id"),
         sa.UniqueConstraint("stream_id", "stream_version", name="uq_events_stream_version"),
     )
-    op.create_index("ix_events_type", "events", ["type"])
+    op.create_index("ix_events_type_position", "events", ["type", "position"])
     op.create_index("ix_events_occurred_at", "events", ["occurred_at"])
     op.create_index("ix_events_recorded_at", "events", ["recorded_at"])
 

@@ -19,7 +19,7 @@ events = sa.Table(
     sa.Column("event_id", sa.String(36), nullable=False, unique=True),
     sa.Column("stream_id", sa.String(200), nullable=False),
     sa.Column("stream_version", sa.Integer, nullable=False),
-    sa.Column("type", sa.String(100), nullable=False, index=True),
+    sa.Column("type", sa.String(100), nullable=False),
     sa.Column("schema_version", sa.SmallInteger, nullable=False),
     sa.Column("occurred_at", Timestamp, nullable=False, index=True),
     sa.Column("occurred_precision", sa.String(8), nullable=False),
@@ -29,6 +29,7 @@ events = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.UniqueConstraint("stream_id", "stream_version", name="uq_events_stream_version"),
+    sa.Index("ix_events_type_position", "type", "position"),
 )
 
 projection_checkpoints = sa.Table(

@@ -1,0 +1,1 @@
+"""Feed ingest: fetch, parse, identify, classify, extract and group news items (pure domain)."""

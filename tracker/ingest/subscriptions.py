@@ -1,0 +1,89 @@
+"""Feed subscriptions are events in the log; the current set is a fold over them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tracker.errors import UsageError
+from tracker.events import RecordedEvent
+
+FEED_TYPES = frozenset({"feed.subscribed", "feed.changed", "feed.unsubscribed"})
+MIN_INTERVAL_S = 60
+DEFAULT_INTERVAL_S = 30 * 60
+_DURATION = re.compile(r"(\d+)\s*(s|m|h|d)", re.I)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    name: str
+    url: str
+    every_seconds: int
+    tags: tuple[str, ...] = ()
+    allow_local: bool = False
+    position: int = 0
+
+
+def parse_interval(text: str) -> int:
+    """``30m``, ``1h``, ``1h30m``, ``90s``, ``1d`` -> seconds (at least one minute)."""
+    raw = text.strip().lower()
+    parts = _DURATION.findall(raw)
+    if not parts or _DURATION.sub("", raw).strip():
+        raise UsageError(f"cannot read interval {text!r}: use forms like 30m, 1h, 1h30m, 1d")
+    seconds = sum(int(n) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[u] for n, u in parts)
+    if seconds < MIN_INTERVAL_S:
+        raise UsageError(f"interval {text!r} is under the minimum of 1m")
+    return seconds
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise UsageError(f"feed name {name!r}: use letters, digits, '.', '_' or '-'")
+    return name
+
+
+def check_url(url: str, allow_local: bool) -> str:
+    """http(s) URLs always; ``file://`` URLs or paths only when the user allowed local files."""
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return url
+    if parts.scheme in ("", "file"):
+        if not allow_local:
+            raise UsageError(f"{url!r} is a local file: pass --allow-local to follow local files")
+        path = Path(parts.path if parts.scheme == "file" else url).expanduser().resolve()
+        return path.as_uri()
+    raise UsageError(f"feed URL {url!r} must be http(s)")
+
+
+def evolve(subs: Mapping[str, Subscription], event: RecordedEvent) -> dict[str, Subscription]:
+    data: Mapping[str, Any] = event.data
+    out = dict(subs)
+    name = str(data.get("name", ""))
+    if event.type == "feed.subscribed":
+        out[name] = Subscription(name, str(data["url"]), int(data["every_seconds"]),
+                                 tuple(data.get("tags") or ()), bool(data.get("allow_local")),
+                                 event.position)
+    elif event.type == "feed.changed" and name in out:
+        current = out[name]
+        out[name] = replace(
+            current,
+            url=str(data.get("url") or current.url),
+            every_seconds=int(data.get("every_seconds") or current.every_seconds),
+            tags=tuple(data["tags"]) if data.get("tags") is not None else current.tags,
+            position=event.position)
+    elif event.type == "feed.unsubscribed":
+        out.pop(name, None)
+    return out
+
+
+def current(events: Iterable[RecordedEvent]) -> dict[str, Subscription]:
+    subs: dict[str, Subscription] = {}
+    for event in events:
+        if event.type in FEED_TYPES:
+            subs = evolve(subs, event)
+    return subs

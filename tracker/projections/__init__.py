@@ -1,0 +1,15 @@
+"""The projections tracker maintains, by name (the name is also their table partition)."""
+
+from __future__ import annotations
+
+from tracker.projections.actors import Actors
+from tracker.projections.base import Doc, Projection
+from tracker.projections.policy_state import PolicyState
+from tracker.projections.sources import Sources
+from tracker.projections.timeline import Timeline
+
+PROJECTIONS: dict[str, Projection] = {
+    p.name: p for p in (PolicyState(), Timeline(), Actors(), Sources())
+}
+
+__all__ = ["PROJECTIONS", "Actors", "Doc", "PolicyState", "Projection", "Sources", "Timeline"]

@@ -1,0 +1,56 @@
+"""Folding events into keyed documents: the loop shared by the persistent projector and by
+in-memory replays as of a past date. Pure: documents come in and go out through callables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, MutableMapping
+
+from tracker.events import RecordedEvent
+from tracker.projections.base import Doc, Projection
+
+RETRACTED = "event.retracted"
+
+
+def wanted_types(projection: Projection) -> frozenset[str]:
+    return projection.types | {RETRACTED}
+
+
+def apply(projection: Projection, docs: MutableMapping[str, Doc | None], event: RecordedEvent,
+          load: Callable[[str], Doc | None],
+          target_of: Callable[[int], RecordedEvent | None]) -> set[str]:
+    """Fold ``event`` into the documents it touches; returns the keys changed.
+
+    ``docs`` caches documents (None: deleted); ``load`` fetches one not yet cached;
+    ``target_of`` finds the event a retraction names.
+    """
+    if event.type == RETRACTED:
+        target = target_of(int(event.data["target_position"]))
+        if target is None or target.type not in projection.types:
+            return set()
+        keys: Iterable[str] = projection.keys(target)
+    elif event.type in projection.types:
+        keys = projection.keys(event)
+    else:
+        return set()
+    changed: set[str] = set()
+    for key in keys:
+        if key not in docs:
+            docs[key] = load(key)
+        before = docs[key]
+        after = projection.evolve(before, event)
+        if after is not before:
+            docs[key] = after
+            changed.add(key)
+    return changed
+
+
+def fold_all(projection: Projection, events: Iterable[RecordedEvent]) -> dict[str, Doc]:
+    """Replay ``events`` into a fresh in-memory state (for as-of views); retraction targets
+    outside ``events`` are ignored, as they were not part of that view."""
+    docs: dict[str, Doc | None] = {}
+    seen: dict[int, RecordedEvent] = {}
+    for event in events:
+        if event.type in projection.types:
+            seen[event.position] = event
+        apply(projection, docs, event, lambda _key: None, seen.get)
+    return {key: doc for key, doc in docs.items() if doc is not None}

@@ -1,0 +1,122 @@
+"""What happened when: one entry per dossier or news event, ordered by when it happened.
+
+Entries are keyed by log position, so each is written once. A retracted event's entry is deleted
+rather than marked: the timeline answers "what happened", and the log itself keeps the record of
+what was withdrawn and why. A correction's replacement event appears as its own entry, carrying
+``corrects``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from tracker.events import RecordedEvent, iso
+from tracker.projections.base import Doc
+from tracker.projections.policy_state import (
+    RETRACTED,
+    citation_of,
+    event_data,
+    occurred_label,
+)
+
+SUMMARY_MAX = 160
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k} {v}" for k, v in value.items() if v not in (None, "", []))
+    return str(value)
+
+
+def _amount(data: Mapping[str, Any]) -> str:
+    value = data.get("value")
+    if value is None:
+        return ""
+    unit = data.get("unit")
+    if unit == "percent":
+        return f" ({value}%)"
+    return f" ({value} {unit})" if unit else f" ({value})"
+
+
+def summarise(event_type: str, data: Mapping[str, Any]) -> str:
+    """A one-line account of an event, for a terminal or a briefing."""
+    if event_type == "policy.tracked":
+        line = f"Tracking: {data.get('title')}"
+    elif event_type == "policy.status_changed":
+        note = data.get("note")
+        line = f"Status: {data.get('status')}" + (f" ({note})" if note else "")
+    elif event_type == "policy.fact_asserted":
+        line = f"{data.get('key')}: {_short(data.get('value'))}"
+    elif event_type == "policy.party_added":
+        role = data.get("role")
+        line = f"Party: {data.get('actor_id')}" + (f", {role}" if role else "")
+    elif event_type == "milestone.recorded":
+        line = f"{str(data.get('kind') or 'milestone').capitalize()}: {data.get('title')}"
+    elif event_type == "agreement.signed":
+        count = data.get("project_count")
+        qualifier = str(data.get("count_qualifier") or "").replace("_", " ")
+        words = " ".join(w for w in (qualifier, str(count), "projects") if w)
+        projects = f" ({words})" if count is not None else ""
+        line = f"Agreement: {data.get('title')}{projects}"
+    elif event_type == "context.recorded":
+        line = f"Context [{data.get('thread')}]: {data.get('title')}{_amount(data)}"
+    elif event_type == "commentary.recorded":
+        line = f"{data.get('actor_id')} ({data.get('stance')}): {data.get('summary')}"
+    elif event_type == "question.opened":
+        line = f"Open question: {data.get('text')}"
+    elif event_type == "question.resolved":
+        line = f"Answered {data.get('question_id')}: {data.get('answer')}"
+    elif event_type == "outcome.expected":
+        line = f"Expected: {data.get('text')}"
+    elif event_type == "story.created":
+        line = f"Story: {data.get('title')}"
+    elif event_type == "fact.extracted":
+        line = f"News fact [{data.get('kind')}]: {_short(data.get('value'))}"
+    else:
+        line = event_type
+    line = " ".join(line.split())
+    return line if len(line) <= SUMMARY_MAX else line[:SUMMARY_MAX - 1].rstrip() + "…"
+
+
+class Timeline:
+    """One document per dossier or news event, sorted by when it happened in the world."""
+
+    name = "timeline"
+    version = 1
+    types: frozenset[str] = frozenset({
+        "policy.tracked", "policy.status_changed", "policy.fact_asserted", "policy.party_added",
+        "milestone.recorded", "agreement.signed", "context.recorded", "commentary.recorded",
+        "question.opened", "question.resolved", "outcome.expected", "story.created",
+        "fact.extracted",
+    })
+
+    def keys(self, event: RecordedEvent) -> Iterable[str]:
+        return [f"{event.position:012d}"] if event.type in self.types else []
+
+    def evolve(self, doc: Doc | None, event: RecordedEvent) -> Doc | None:
+        if event.type == RETRACTED:
+            return None
+        if event.type not in self.types:
+            return doc
+        data = event_data(event)
+        return {
+            "position": event.position,
+            "event_id": event.event_id,
+            "type": event.type,
+            "policy_id": data.get("policy_id"),
+            "occurred_at": occurred_label(event.occurred_at, event.occurred_precision),
+            "precision": event.occurred_precision,
+            "occurred_start": iso(event.occurred_at),
+            "occurred_until": iso(event.occurred_until),
+            "occurred_note": event.meta.get("occurred_note"),
+            "recorded_at": iso(event.recorded_at),
+            "summary": summarise(event.type, data),
+            "source": citation_of(event),
+            "corrects": event.meta.get("corrects"),
+        }
+
+    def sort_key(self, key: str, doc: Doc) -> str:
+        return f"{doc.get('occurred_start', '')}\x1f{key}"

@@ -1,0 +1,187 @@
+"""Keeps projections in database tables caught up with the log.
+
+Each batch runs in one write transaction: read the checkpoint, read the events after it, fold
+them, write the changed documents and the new checkpoint (the position of the last event
+applied). A crash leaves the previous batch's checkpoint and rows intact, and concurrent
+projectors serialize on the checkpoint row, so no event is applied twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from tracker.db import is_sqlite, write_connection
+from tracker.events import RecordedEvent, utc
+from tracker.projections.base import Doc, Projection
+from tracker.projections.fold import RETRACTED, apply, wanted_types
+from tracker.store.eventstore import _COLUMNS, _load_json, _row_to_event
+from tracker.store.schema import events, projection_checkpoints, projection_rows
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    position: int
+    version: int
+
+
+def read_events_in(conn: sa.Connection, *, after: int, types: Iterable[str] | None,
+                   limit: int) -> list[RecordedEvent]:
+    query = sa.select(*_COLUMNS).where(events.c.position > after)
+    if types is not None:
+        query = query.where(events.c.type.in_(sorted(types)))
+    rows = conn.execute(query.order_by(events.c.position).limit(limit)).all()
+    return [_row_to_event(row) for row in rows]
+
+
+def _event_at(conn: sa.Connection, position: int) -> RecordedEvent | None:
+    row = conn.execute(sa.select(*_COLUMNS).where(events.c.position == position)).first()
+    return _row_to_event(row) if row else None
+
+
+class Projector:
+    def __init__(self, engine: Engine, projections: Mapping[str, Projection],
+                 clock: Callable[[], Any]) -> None:
+        self.engine = engine
+        self.projections = projections
+        self.clock = clock
+
+    def checkpoint(self, name: str) -> Checkpoint | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(projection_checkpoints).where(
+                projection_checkpoints.c.projection == name)).first()
+        return Checkpoint(row.position, row.version) if row else None
+
+    def pending(self, name: str) -> int:
+        """How many events this projection has yet to apply."""
+        projection = self.projections[name]
+        checkpoint = self.checkpoint(name)
+        after = checkpoint.position if checkpoint else 0
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(events).where(
+                events.c.position > after,
+                events.c.type.in_(sorted(wanted_types(projection))))).scalar() or 0)
+
+    def catch_up(self, names: Iterable[str] | None = None, batch_size: int = 2000,
+                 progress: Progress | None = None) -> dict[str, int]:
+        """Apply every pending event to each named projection; returns their checkpoints.
+
+        A stored projection built by an older ``version`` of its fold is rebuilt first.
+        """
+        result: dict[str, int] = {}
+        for name in names or self.projections:
+            projection = self.projections[name]
+            checkpoint = self.checkpoint(name)
+            if checkpoint is not None and checkpoint.version != projection.version:
+                self.reset(name)
+            while True:
+                applied, position = self._batch(projection, batch_size)
+                result[name] = position
+                if progress is not None and applied:
+                    progress(applied)
+                if applied < batch_size:
+                    break
+        return result
+
+    def rebuild(self, names: Iterable[str] | None = None, batch_size: int = 2000,
+                progress: Progress | None = None) -> dict[str, int]:
+        selected = list(names or self.projections)
+        for name in selected:
+            self.reset(name)
+        return self.catch_up(selected, batch_size, progress)
+
+    def reset(self, name: str) -> None:
+        """Drop a projection's rows and checkpoint (they are derived: the log rebuilds them)."""
+        with write_connection(self.engine) as conn, conn.begin():
+            conn.execute(projection_rows.delete().where(projection_rows.c.projection == name))
+            conn.execute(projection_checkpoints.delete().where(
+                projection_checkpoints.c.projection == name))
+
+    def _batch(self, projection: Projection, batch_size: int) -> tuple[int, int]:
+        with write_connection(self.engine) as conn, conn.begin():
+            position = self._lock_checkpoint(conn, projection)
+            batch = read_events_in(conn, after=position, types=wanted_types(projection),
+                                   limit=batch_size)
+            if not batch:
+                return 0, position
+            docs: dict[str, Doc | None] = {}
+            dirty: set[str] = set()
+            sources: dict[str, int] = {}
+            known = {e.position: e for e in batch}
+
+            def target_of(pos: int) -> RecordedEvent | None:
+                return known.get(pos) or _event_at(conn, pos)
+
+            def load(key: str) -> Doc | None:
+                row = conn.execute(sa.select(projection_rows.c.doc).where(
+                    projection_rows.c.projection == projection.name,
+                    projection_rows.c.key == key)).first()
+                return _load_json(row.doc) if row else None
+
+            for event in batch:
+                for key in apply(projection, docs, event, load, target_of):
+                    dirty.add(key)
+                    sources[key] = event.position
+            self._write(conn, projection, docs, dirty, sources)
+            last = batch[-1].position
+            conn.execute(projection_checkpoints.update().where(
+                projection_checkpoints.c.projection == projection.name).values(
+                position=last, updated_at=utc(self.clock())))
+            return len(batch), last
+
+    def _lock_checkpoint(self, conn: sa.Connection, projection: Projection) -> int:
+        """Read (creating if needed) and lock this projection's checkpoint row."""
+        table = projection_checkpoints
+        query = sa.select(table.c.position).where(table.c.projection == projection.name)
+        if not is_sqlite(conn):
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is not None:
+            return int(row.position)
+        if is_sqlite(conn):
+            conn.execute(table.insert().values(projection=projection.name, position=0,
+                                               version=projection.version,
+                                               updated_at=utc(self.clock())))
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+            conn.execute(insert(table).values(
+                projection=projection.name, position=0, version=projection.version,
+                updated_at=utc(self.clock())).on_conflict_do_nothing())
+            row = conn.execute(query).first()
+            assert row is not None
+            return int(row.position)
+        return 0
+
+    def _write(self, conn: sa.Connection, projection: Projection,
+               docs: Mapping[str, Doc | None], dirty: set[str], sources: Mapping[str, int]) -> None:
+        if not dirty:
+            return
+        keys = sorted(dirty)
+        conn.execute(projection_rows.delete().where(
+            projection_rows.c.projection == projection.name, projection_rows.c.key.in_(keys)))
+        rows = [{"projection": projection.name, "key": key,
+                 "sort_key": projection.sort_key(key, doc), "position": sources[key], "doc": doc}
+                for key in keys if (doc := docs[key]) is not None]
+        if rows:
+            conn.execute(projection_rows.insert(), rows)
+
+
+def load_docs(engine: Engine, name: str, *, order_by_sort: bool = True,
+              where: Any = None) -> list[tuple[str, Doc]]:
+    query = sa.select(projection_rows.c.key, projection_rows.c.doc).where(
+        projection_rows.c.projection == name)
+    if where is not None:
+        query = query.where(where)
+    if order_by_sort:
+        query = query.order_by(projection_rows.c.sort_key)
+    with engine.connect() as conn:
+        return [(row.key, _load_json(row.doc)) for row in conn.execute(query)]
+
+
+__all__ = ["RETRACTED", "Checkpoint", "Projector", "load_docs", "read_events_in"]

@@ -1,0 +1,245 @@
+"""Report values built from projection documents: plain JSON-ready dicts, no I/O.
+
+The status report is a contract other tools read: top-level ``position``, ``as_of`` and
+``policies``; each policy has ``id``, ``title``, ``status``, ``parties`` (names), ``facts``
+(``{key, value, sources}``, plus ``note``), ``open_questions`` and ``updated_at``. Further keys
+add detail and may grow.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from tracker.events import iso, period_end
+from tracker.projections.base import Doc
+
+#: Keyed facts listed first, in this order; the rest follow in the order they were recorded.
+FACT_ORDER = ("purpose", "announced_venue", "announced_at", "hong_kong_role", "zhejiang_strength",
+              "sectors", "mechanism_status")
+_CONTEXT_ORDER = ("tariffs", "export_controls", "trade_status", "capital_flows", "other")
+
+
+def _name(actor_docs: Mapping[str, Doc], actor_id: Any) -> str:
+    doc = actor_docs.get(str(actor_id)) if actor_id is not None else None
+    return str((doc or {}).get("name") or actor_id)
+
+
+def _names(actor_docs: Mapping[str, Doc], ids: Iterable[Any] | None) -> list[str]:
+    return [_name(actor_docs, a) for a in ids or ()]
+
+
+def _sources(value: Any) -> list[dict[str, Any]]:
+    return [{"position": s["position"], "citation": dict(s.get("citation") or {})}
+            for s in value or ()]
+
+
+def _fact(key: str, value: Any, sources: Any, note: Any = None) -> dict[str, Any]:
+    return {"key": key, "value": value, "sources": _sources(sources), "note": note}
+
+
+def _keyed_facts(doc: Doc) -> list[dict[str, Any]]:
+    facts: Mapping[str, Any] = doc.get("facts") or {}
+    ordered = [k for k in FACT_ORDER if k in facts] + [k for k in facts if k not in FACT_ORDER]
+    return [_fact(k, facts[k]["value"], facts[k]["sources"], facts[k].get("note"))
+            for k in ordered]
+
+
+def _agreement_facts(doc: Doc, actor_docs: Mapping[str, Doc]) -> list[dict[str, Any]]:
+    out = []
+    for a in doc.get("agreements") or ():
+        value = {"title": a.get("title"), "project_count": a.get("project_count"),
+                 "count_qualifier": a.get("count_qualifier"), "sectors": a.get("sectors") or [],
+                 "signatories": _names(actor_docs, a.get("actor_ids"))}
+        out.append(_fact(f"agreement.{a['agreement_id']}", value, a["sources"]))
+    return out
+
+
+def _measure(m: Mapping[str, Any], actor_docs: Mapping[str, Doc]) -> dict[str, Any]:
+    imposer = m.get("imposer")
+    return {"title": m.get("title"), "value": m.get("value"), "unit": m.get("unit"),
+            "since": m.get("since"), "imposer": _name(actor_docs, imposer) if imposer else None,
+            "target": m.get("target"), "affected": m.get("affected"), "summary": m.get("summary"),
+            "occurred_at": m.get("occurred_at"), "precision": m.get("precision")}
+
+
+def _context_facts(doc: Doc, actor_docs: Mapping[str, Doc]) -> list[dict[str, Any]]:
+    context: Mapping[str, list[dict[str, Any]]] = doc.get("context") or {}
+    threads = [t for t in _CONTEXT_ORDER if t in context]
+    threads += [t for t in context if t not in _CONTEXT_ORDER]
+    return [_fact(f"context.{thread}.{m['measure_id']}", _measure(m, actor_docs), m["sources"])
+            for thread in threads for m in context[thread]]
+
+
+def _listing_facts(doc: Doc) -> list[dict[str, Any]]:
+    skip = {"occurred_at", "precision", "position", "sources", "listing_id"}
+    return [_fact(f"listing.{item['listing_id']}",
+                  {k: v for k, v in item.items() if k not in skip}, item["sources"])
+            for item in doc.get("listings") or ()]
+
+
+def policy_report(doc: Doc, actor_docs: Mapping[str, Doc]) -> dict[str, Any]:
+    """One policy's entry in the status report."""
+    parties = doc.get("parties") or []
+    questions = doc.get("questions") or []
+    return {
+        "id": doc["policy_id"],
+        "title": doc.get("title"),
+        "status": doc.get("status"),
+        "parties": [_name(actor_docs, p["actor_id"]) for p in parties],
+        "facts": (_keyed_facts(doc) + _agreement_facts(doc, actor_docs)
+                  + _context_facts(doc, actor_docs) + _listing_facts(doc)),
+        "open_questions": [{"id": q["question_id"], "text": q.get("text"),
+                            "sources": _sources(q["sources"])}
+                           for q in questions if not q.get("resolved")],
+        "updated_at": doc.get("updated_at"),
+        "position": doc.get("position"),
+        "summary": doc.get("summary"),
+        "status_note": doc.get("status_note"),
+        "status_sources": _sources(doc.get("status_sources")),
+        "dates": {name: {"value": d["value"], "precision": d["precision"], "note": d.get("note"),
+                         "sources": _sources(d["sources"])}
+                  for name, d in (doc.get("dates") or {}).items()},
+        "party_details": [{"actor_id": p["actor_id"], "name": _name(actor_docs, p["actor_id"]),
+                           "role": p.get("role"), "sources": _sources(p["sources"])}
+                          for p in parties],
+        "resolved_questions": [{"id": q["question_id"], "text": q.get("text"),
+                                "answer": q.get("answer"),
+                                "sources": _sources(q["answer_sources"])}
+                               for q in questions if q.get("resolved")],
+        "commentary": [{"id": c["commentary_id"], "actor_id": c["actor_id"],
+                        "actor": _name(actor_docs, c["actor_id"]), "stance": c.get("stance"),
+                        "summary": c.get("summary"), "quote": c.get("quote"),
+                        "via": _name(actor_docs, c["via"]) if c.get("via") else None,
+                        "sources": _sources(c["sources"])}
+                       for c in doc.get("commentary") or ()],
+        "outcomes": [{"id": o["outcome_id"], "text": o.get("text"),
+                      "expected_by": _names(actor_docs, o.get("actor_ids")),
+                      "sources": _sources(o["sources"])}
+                     for o in doc.get("outcomes") or ()],
+        "milestones": [{"id": m["milestone_id"], "kind": m.get("kind"), "title": m.get("title"),
+                        "occurred_at": m.get("occurred_at"), "precision": m.get("precision"),
+                        "location": m.get("location"), "duration_days": m.get("duration_days"),
+                        "count": m.get("count"),
+                        "led_by": _name(actor_docs, m["led_by"]) if m.get("led_by") else None,
+                        "participants": _names(actor_docs, m.get("actor_ids")),
+                        "sources": _sources(m["sources"])}
+                       for m in doc.get("milestones") or ()],
+        "stakeholders": [{"actor_id": a, "name": _name(actor_docs, a),
+                          "kind": (actor_docs.get(a) or {}).get("kind")}
+                         for a in doc.get("stakeholders") or ()],
+        "follow_ups": {
+            "stories": [{k: s.get(k) for k in ("story_id", "title", "url", "published",
+                                                  "position")}
+                        for s in doc.get("stories") or ()],
+            "news_facts": [{"story_id": n.get("story_id"), "kind": n.get("kind"),
+                            "value": n.get("value"), "sentence": n.get("sentence"),
+                            "confidence": n.get("confidence"), "position": n["position"],
+                            "sources": _sources(n["sources"])}
+                           for n in doc.get("news_facts") or ()],
+        },
+    }
+
+
+def status_report(policy_docs: list[Doc], actor_docs: dict[str, Doc], *, position: int,
+                  as_of: str | None, world_as_of: str | None) -> dict[str, Any]:
+    """What is known about each policy, each fact with the log positions it rests on."""
+    return {
+        "position": position,
+        "as_of": as_of,
+        "world_as_of": world_as_of,
+        "policies": [policy_report(doc, actor_docs) for doc in policy_docs],
+    }
+
+
+def _period(text: str | None, *, end: bool) -> str | None:
+    """The start (or the end) of the period an ISO year, month, day or instant names."""
+    if not text:
+        return None
+    for pattern, fmt, precision in ((r"\d{4}", "%Y", "year"), (r"\d{4}-\d{2}", "%Y-%m", "month"),
+                                    (r"\d{4}-\d{2}-\d{2}", "%Y-%m-%d", "day")):
+        if re.fullmatch(pattern, text):
+            start = datetime.strptime(text, fmt).replace(tzinfo=UTC)
+            return iso(period_end(start, precision) if end else start)
+    return iso(datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+def timeline_report(entries: Sequence[Doc], since: str | None,
+                    until: str | None) -> dict[str, Any]:
+    """Timeline entries whose period overlaps ``since``..``until`` (both named periods included).
+
+    An entry known only to the month, such as "2025-04", is kept for ``since`` "2025-04-20".
+    """
+    lower = _period(since, end=False)
+    upper = _period(until, end=True)
+    kept = []
+    for entry in entries:
+        start = entry.get("occurred_start") or ""
+        finish = entry.get("occurred_until") or start
+        if lower is not None and finish <= lower and start < lower:
+            continue
+        if upper is not None and start >= upper:
+            continue
+        kept.append(entry)
+    kept.sort(key=lambda e: (e.get("occurred_start") or "", e.get("position") or 0))
+    return {
+        "since": since,
+        "until": until,
+        "count": len(kept),
+        "entries": [{k: e.get(k) for k in ("position", "occurred_at", "precision", "type",
+                                           "policy_id", "summary", "source", "occurred_note",
+                                           "corrects")}
+                    for e in kept],
+    }
+
+
+def _facts_by_key(policy: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {f["key"]: f for f in policy.get("facts") or ()}
+
+
+def _policy_diff(before: Mapping[str, Any] | None,
+                 after: Mapping[str, Any] | None) -> dict[str, Any]:
+    old = _facts_by_key(before or {})
+    new = _facts_by_key(after or {})
+    changed = [{"key": k, "before": old[k]["value"], "after": new[k]["value"],
+                "sources": new[k]["sources"], "before_sources": old[k]["sources"]}
+               for k in new if k in old and old[k]["value"] != new[k]["value"]]
+    old_q = {q["id"]: q for q in (before or {}).get("open_questions") or ()}
+    new_q = {q["id"]: q for q in (after or {}).get("open_questions") or ()}
+    ref = after or before or {}
+    old_status = (before or {}).get("status")
+    new_status = (after or {}).get("status")
+    return {
+        "id": ref.get("id"),
+        "title": (after or {}).get("title") or (before or {}).get("title"),
+        "status": ({"before": old_status, "after": new_status,
+                    "sources": (after or {}).get("status_sources") or []}
+                   if old_status != new_status else None),
+        "added": [dict(new[k]) for k in new if k not in old],
+        "changed": changed,
+        "retracted": [dict(old[k]) for k in old if k not in new],
+        "questions_opened": [q for k, q in new_q.items() if k not in old_q],
+        "questions_closed": [q for k, q in old_q.items() if k not in new_q],
+    }
+
+
+def diff_report(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """What changed between two status reports: facts added, changed and withdrawn."""
+    old = {p["id"]: p for p in before.get("policies") or ()}
+    new = {p["id"]: p for p in after.get("policies") or ()}
+    ids = list(new) + [i for i in old if i not in new]
+    policies = []
+    for pid in ids:
+        diff = _policy_diff(old.get(pid), new.get(pid))
+        if diff["status"] or any(diff[k] for k in ("added", "changed", "retracted",
+                                                    "questions_opened", "questions_closed")):
+            policies.append(diff)
+    return {
+        "before": {k: before.get(k) for k in ("position", "as_of", "world_as_of")},
+        "after": {k: after.get(k) for k in ("position", "as_of", "world_as_of")},
+        "added_policies": [i for i in new if i not in old],
+        "removed_policies": [i for i in old if i not in new],
+        "policies": policies,
+    }

@@ -1,0 +1,213 @@
+"""Seed dossiers: JSON files of hand-checked events that start a policy's record.
+
+Loading is pure (file in, events out) and strict: a seed that does not match the catalogue is
+refused with one line naming the file and the entry, before anything reaches the log. Event ids
+are deterministic, so loading the same seed twice appends nothing new.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+from tracker.catalogue import CATALOGUE, STANCES, STATUSES, missing_fields
+from tracker.events import PRECISIONS, NewEvent, deterministic_id
+from tracker.resources import seeds_dir
+
+SEED_ACTOR = "seed"
+#: Files in the seeds package that are not dossiers.
+NOT_DOSSIERS = frozenset({"feeds.json"})
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_CHOICES = re.compile(r"^[a-z_]+(?: \| [a-z_]+)+$")
+_DATE_FORMS = (
+    (re.compile(r"^\d{4}$"), "year", "%Y"),
+    (re.compile(r"^\d{4}-\d{2}$"), "month", "%Y-%m"),
+    (re.compile(r"^\d{4}-\d{2}-\d{2}$"), "day", "%Y-%m-%d"),
+)
+_SOURCE_FIELDS = ("id", "publication", "headline", "date", "document")
+
+SeedPath = str | os.PathLike[str] | Traversable
+
+
+class SeedError(ValueError):
+    """A seed file that cannot be loaded; the message is one line naming file and entry."""
+
+
+def stream_for(dossier_id: str) -> str:
+    return f"dossier:{dossier_id}"
+
+
+def parse_occurred(text: str, precision: str | None = None) -> tuple[datetime, str]:
+    """Read an ISO year, month, day or timestamp, with the precision its form implies.
+
+    A stated precision must agree with the form, so "2025" cannot pass for a day.
+    """
+    for pattern, implied, fmt in _DATE_FORMS:
+        if pattern.match(text):
+            try:
+                start = datetime.strptime(text, fmt).replace(tzinfo=UTC)
+            except ValueError:
+                raise ValueError(f"invalid date {text!r}") from None
+            if precision is not None and precision != implied:
+                raise ValueError(f"occurred_at {text!r} is a {implied}, "
+                                 f"but occurred_precision is {precision!r}")
+            return start, implied
+    try:
+        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"invalid date {text!r}") from None
+    if precision not in (None, "instant"):
+        raise ValueError(f"occurred_at {text!r} is an instant, "
+                         f"but occurred_precision is {precision!r}")
+    return instant, "instant"
+
+
+def _choices(event_type: str, field: str) -> tuple[str, ...] | None:
+    """Closed vocabularies written in the catalogue as ``a | b | c``."""
+    meaning = CATALOGUE[event_type].fields.get(field, "")
+    return tuple(meaning.split(" | ")) if _CHOICES.match(meaning) else None
+
+
+def _check_data(event_type: str, data: Mapping[str, Any]) -> str | None:
+    missing = missing_fields(event_type, data)
+    if missing:
+        return "missing " + ", ".join(missing)
+    unknown = sorted(set(data) - set(CATALOGUE[event_type].fields))
+    if unknown:
+        return "fields not in the catalogue: " + ", ".join(unknown)
+    if event_type == "policy.status_changed" and data["status"] not in STATUSES:
+        return f"status {data['status']!r} is not one of {', '.join(STATUSES)}"
+    if event_type == "commentary.recorded" and data["stance"] not in STANCES:
+        return f"stance {data['stance']!r} is not one of {', '.join(STANCES)}"
+    for field, value in data.items():
+        choices = _choices(event_type, field)
+        if choices is not None and value not in choices:
+            return f"{field} {value!r} is not one of {', '.join(choices)}"
+    return None
+
+
+def _sources(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    sources = doc.get("sources")
+    if not isinstance(sources, list) or not sources:
+        raise ValueError("'sources' must be a non-empty list")
+    by_id: dict[str, Mapping[str, Any]] = {}
+    for i, source in enumerate(sources):
+        if not isinstance(source, Mapping):
+            raise ValueError(f"sources[{i}] is not an object")
+        absent = [f for f in _SOURCE_FIELDS if not source.get(f)]
+        if absent:
+            raise ValueError(f"sources[{i}] lacks {', '.join(absent)}")
+        if source["id"] in by_id:
+            raise ValueError(f"sources[{i}] repeats id {source['id']!r}")
+        by_id[source["id"]] = source
+    return by_id
+
+
+def _event(dossier_id: str, entry: Any, sources: Mapping[str, Mapping[str, Any]],
+           seen: set[str]) -> NewEvent:
+    if not isinstance(entry, Mapping):
+        raise ValueError("not an object")
+    key = entry.get("key")
+    if not isinstance(key, str) or not _SLUG.match(key):
+        raise ValueError("'key' must be a lowercase slug")
+    if key in seen:
+        raise ValueError(f"key {key!r} is used twice")
+    seen.add(key)
+    event_type = entry.get("type")
+    if not isinstance(event_type, str) or event_type not in CATALOGUE:
+        raise ValueError(f"unknown event type {event_type!r}")
+    version = entry.get("schema_version", CATALOGUE[event_type].version)
+    if not isinstance(version, int) or not 1 <= version <= CATALOGUE[event_type].version:
+        raise ValueError(f"schema_version {version!r} is not 1..{CATALOGUE[event_type].version}")
+    data = entry.get("data")
+    if not isinstance(data, Mapping):
+        raise ValueError("'data' must be an object")
+    problem = _check_data(event_type, data)
+    if problem:
+        raise ValueError(problem)
+    occurred = entry.get("occurred_at")
+    precision = entry.get("occurred_precision")
+    if not isinstance(occurred, str):
+        raise ValueError("'occurred_at' must be an ISO date string")
+    if precision is not None and precision not in PRECISIONS:
+        raise ValueError(f"occurred_precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+    occurred_at, precision = parse_occurred(occurred, precision)
+    cited = entry.get("source")
+    if not isinstance(cited, Mapping) or cited.get("id") not in sources:
+        raise ValueError("'source' must name a listed source id")
+    source = sources[cited["id"]]
+    paragraph = cited.get("paragraph")
+    limit = source.get("paragraphs")
+    if (not isinstance(paragraph, int) or isinstance(paragraph, bool) or paragraph < 1
+            or (isinstance(limit, int) and paragraph > limit)):
+        raise ValueError(f"source paragraph {paragraph!r} is out of range")
+    meta: dict[str, Any] = {
+        "source": {"id": source["id"], "publication": source["publication"],
+                   "headline": source["headline"], "date": source["date"],
+                   "paragraph": paragraph, "document": source["document"]},
+        "actor": SEED_ACTOR,
+        "seed_key": key,
+    }
+    if entry.get("occurred_note"):
+        meta["occurred_note"] = str(entry["occurred_note"])
+    return NewEvent(type=event_type, data=dict(data), occurred_at=occurred_at,
+                    occurred_precision=precision, meta=meta,
+                    event_id=deterministic_id("seed", dossier_id, key), schema_version=version)
+
+
+def parse_seed(text: str, name: str) -> list[tuple[str, NewEvent]]:
+    """Turn a seed file's text into ``(stream_id, event)`` pairs, in file order."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SeedError(f"{name}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(doc, Mapping):
+        raise SeedError(f"{name}: top level must be an object")
+    dossier_id = doc.get("dossier_id")
+    if not isinstance(dossier_id, str) or not _SLUG.match(dossier_id):
+        raise SeedError(f"{name}: 'dossier_id' must be a lowercase slug")
+    try:
+        sources = _sources(doc)
+    except ValueError as exc:
+        raise SeedError(f"{name}: {exc}") from None
+    entries = doc.get("events")
+    if not isinstance(entries, Sequence) or isinstance(entries, str) or not entries:
+        raise SeedError(f"{name}: 'events' must be a non-empty list")
+    stream = stream_for(dossier_id)
+    seen: set[str] = set()
+    out: list[tuple[str, NewEvent]] = []
+    for i, entry in enumerate(entries):
+        try:
+            out.append((stream, _event(dossier_id, entry, sources, seen)))
+        except ValueError as exc:
+            label = entry.get("key") if isinstance(entry, Mapping) else None
+            where = f"events[{i}]" + (f" ({label})" if isinstance(label, str) else "")
+            raise SeedError(f"{name}: {where}: {exc}") from None
+    return out
+
+
+def load_seed_file(path: SeedPath) -> list[tuple[str, NewEvent]]:
+    """Read and validate one dossier file."""
+    entry: Traversable = path if isinstance(path, Traversable) else Path(path)
+    try:
+        text = entry.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SeedError(f"{entry.name}: cannot read ({exc.__class__.__name__})") from None
+    return parse_seed(text, entry.name)
+
+
+def packaged_seed_files() -> list[Traversable]:
+    """Every dossier file shipped with tracker, sorted by name (feeds.json is not a dossier)."""
+    directory = seeds_dir()
+    if not directory.is_dir():
+        return []
+    return sorted((f for f in directory.iterdir()
+                   if f.is_file() and f.name.endswith(".json") and f.name not in NOT_DOSSIERS),
+                  key=lambda f: f.name)
