@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import click
@@ -58,6 +62,13 @@ class Context:
     def tracker(self) -> app.Tracker:
         if self._tracker is None:
             self._tracker = app.open_tracker(self.url, on_new_database=_on_new_database)
+        return self._tracker
+
+    @property
+    def bare_tracker(self) -> app.Tracker:
+        """The database migrated but, when new, left empty (the target of an import)."""
+        if self._tracker is None:
+            self._tracker = app.open_tracker(self.url)
         return self._tracker
 
     def close(self) -> None:
@@ -356,3 +367,96 @@ def catalogue_command(fmt: str) -> None:
         for name, meaning in et.fields.items():
             flag = "*" if name in et.required else " "
             click.echo(f"   {flag} {name:<20} {meaning}")
+
+
+@main.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl",
+              show_default=True)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
+              help="Write here instead of standard output.")
+@pass_ctx
+def export(ctx: Context, fmt: str, output: Any) -> None:
+    """Write the whole log as JSON lines: ids, both time axes and the hash chain, verbatim.
+
+    \b
+    Examples:
+        tracker export -o log.jsonl
+        tracker export | tracker --database-url postgresql://localhost/tracker import -
+    """
+    from tracker.transfer import export_events
+
+    count = export_events(ctx.tracker.store, output)
+    click.echo(f"exported {count} event(s)", err=True)
+
+
+@main.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@pass_ctx
+def import_command(ctx: Context, file: Any) -> None:
+    """Load an export into this database. Events already present at the same positions are
+    skipped, so importing twice changes nothing; a log that differs is refused.
+
+    \b
+    Example:
+        tracker --database-url postgresql://localhost/tracker import log.jsonl
+    """
+    from tracker.transfer import import_events
+
+    with click.progressbar(length=0, label="importing", file=sys.stderr,
+                           show_pos=True) as bar:
+        result = import_events(ctx.bare_tracker, file, progress=bar.update)
+    click.echo(f"imported {result.imported} event(s), {result.skipped} already present")
+
+
+@main.command("project")
+@click.option("--follow", is_flag=True,
+              help="Keep running: apply new events as they are appended (LISTEN/NOTIFY on "
+                   "PostgreSQL, short polling on SQLite) until SIGINT or SIGTERM.")
+@click.option("--poll-interval", type=click.FloatRange(min=0.05), default=2.0,
+              show_default=True, help="Seconds between safety polls while following.")
+@pass_ctx
+def project(ctx: Context, follow: bool, poll_interval: float) -> None:
+    """Bring every projection up to date with the log (once, or continuously with --follow).
+
+    Several followers may run at once; each event is applied exactly once.
+
+    \b
+    Examples:
+        tracker project
+        tracker --database-url postgresql://localhost/tracker project --follow
+    """
+    from tracker import follow as following
+
+    projector = dossier.projector(ctx.tracker)
+    if not follow:
+        for name, position in projector.catch_up().items():
+            click.echo(f"{name}: up to position {position}")
+        return
+    stop = threading.Event()
+    with _stop_on_signals(stop):
+        click.echo("following the log (Ctrl-C to stop)", err=True)
+        following.follow(projector, ctx.tracker.engine, stop=stop, poll_interval=poll_interval,
+                         on_batch=lambda n, cps: click.echo(
+                             f"applied {n} event(s); checkpoints "
+                             + ", ".join(f"{k}={v}" for k, v in cps.items()), err=True))
+    click.echo("stopped", err=True)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set ``stop`` so long-running commands finish their unit of work."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(_signum: int, _frame: Any) -> None:
+        stop.set()
+
+    try:
+        for sig in previous:
+            signal.signal(sig, handler)
+    except ValueError:  # not the main thread (e.g. under a test runner): no handlers
+        previous = {}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
