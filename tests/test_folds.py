@@ -82,8 +82,9 @@ def positions_in(value: Any) -> Iterator[int]:
             yield from positions_in(v)
 
 
-def test_registry_holds_the_four_projections() -> None:
-    assert set(PROJECTIONS) == {"policy_state", "timeline", "actors", "sources"}
+def test_registry_holds_every_projection() -> None:
+    assert set(PROJECTIONS) == {"policy_state", "timeline", "actors", "sources", "stories",
+                                "feeds"}
     for name, projection in PROJECTIONS.items():
         assert projection.name == name
         assert isinstance(projection.version, int)

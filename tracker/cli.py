@@ -14,6 +14,7 @@ import click
 import sqlalchemy as sa
 
 from tracker import app, catalogue, dossier
+from tracker import feeds as feeds_app
 from tracker.config import database_url
 from tracker.db import masked
 from tracker.errors import TrackerError
@@ -460,3 +461,201 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+@main.group()
+def feeds() -> None:
+    """Feed subscriptions (events in the log) and their health.
+
+    \b
+    Example:
+        tracker feeds add scmp-china https://www.scmp.com/rss/4/feed --every 1h --tag news
+    """
+
+
+@feeds.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--every", metavar="INTERVAL", help="Polling interval: 30m, 1h, 1h30m (default 30m).")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="A tag (repeatable).")
+@click.option("--allow-local", is_flag=True,
+              help="Accept a local file path or file:// URL (offline use).")
+@pass_ctx
+def feeds_add(ctx: Context, name: str, url: str, every: str | None, tags: tuple[str, ...],
+              allow_local: bool) -> None:
+    """Follow a feed (or change an existing subscription's URL, interval or tags).
+
+    \b
+    Examples:
+        tracker feeds add rthk-local https://rthk.hk/rthk/news/rss/e_expressnews_elocal.xml
+        tracker feeds add sample ./seeds/feeds/harbour-business-daily.xml --allow-local
+    """
+    sub = feeds_app.add_feed(ctx.tracker, name, url, every, tags, allow_local)
+    click.echo(f"following {sub.name}: {sub.url} every {_interval(sub.every_seconds)}")
+
+
+@feeds.command("remove")
+@click.argument("name")
+@pass_ctx
+def feeds_remove(ctx: Context, name: str) -> None:
+    """Stop following a feed (its items stay in the log).
+
+    \b
+    Example:
+        tracker feeds remove rthk-local
+    """
+    feeds_app.remove_feed(ctx.tracker, name)
+    click.echo(f"no longer following {name}")
+
+
+@feeds.command("list")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@pass_ctx
+def feeds_list(ctx: Context, fmt: str) -> None:
+    """The feeds followed, with interval and tags.
+
+    \b
+    Example:
+        tracker feeds list --format json
+    """
+    subs = sorted(feeds_app.subscriptions(ctx.tracker).values(), key=lambda s: s.name)
+    if fmt == "json":
+        click.echo(json.dumps([{"name": s.name, "url": s.url, "every_seconds": s.every_seconds,
+                                "tags": list(s.tags)} for s in subs], indent=2))
+        return
+    width = max((len(s.name) for s in subs), default=4)
+    for s in subs:
+        tags = f"  [{', '.join(s.tags)}]" if s.tags else ""
+        click.echo(f"{s.name:<{width}}  {_interval(s.every_seconds):>6}  {s.url}{tags}")
+
+
+@feeds.command("health")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@pass_ctx
+def feeds_health(ctx: Context, fmt: str) -> None:
+    """Per feed: last success, last error, consecutive failures, next attempt, items recorded.
+
+    \b
+    Example:
+        tracker feeds health
+    """
+    rows = feeds_app.health(ctx.tracker)
+    if fmt == "json":
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False))
+        return
+    width = max((len(r.name) for r in rows), default=4)
+    click.echo(f"{'feed':<{width}}  {'last success':<20}  {'fails':>5}  {'next attempt':<20}  "
+               f"{'items':>5}  last error")
+    for r in rows:
+        click.echo(f"{r.name:<{width}}  {r.last_success or 'never':<20}  "
+                   f"{r.consecutive_failures:>5}  {r.next_attempt or '-':<20}  "
+                   f"{r.items_recorded:>5}  {r.last_error or ''}")
+
+
+def _interval(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
+
+
+@main.command("ingest")
+@click.option("--feed", metavar="NAME", help="Only this feed, due or not.")
+@click.option("--dry-run", is_flag=True, help="Fetch and classify, record nothing.")
+@pass_ctx
+def ingest(ctx: Context, feed: str | None, dry_run: bool) -> None:
+    """One pass over the feeds that are due: the cron entry point.
+
+    Each feed is one transaction (its new events and its fetch state together); one feed's
+    failure never stops the others. Prints a line per feed polled and a summary line.
+    Exit status: 0 when every feed polled was fine, 6 when at least one failed.
+
+    \b
+    Examples:
+        tracker ingest
+        tracker ingest --feed rthk-local --dry-run
+    """
+    from tracker.ingest.run import ingest as run_ingest
+
+    summary = run_ingest(ctx.tracker, feed=feed, dry_run=dry_run)
+    for outcome in summary.outcomes:
+        click.echo(outcome.line(), err=outcome.status == "failed")
+    click.echo(summary.line())
+    sys.exit(summary.exit_code)
+
+
+@main.command("news")
+@click.option("--since", metavar="WHEN", help="Only stories published from WHEN on.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@pass_ctx
+def news_command(ctx: Context, since: str | None, fmt: str) -> None:
+    """Follow-up stories, newest first: sources that carried each, score, matched terms, facts.
+
+    \b
+    Examples:
+        tracker news --since 7d
+        tracker news --format json
+    """
+    from tracker.news import news
+
+    report = news(ctx.tracker, since=_when(ctx, since))
+    if fmt == "json":
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    if not report["stories"]:
+        click.echo("no stories" + (f" since {since}" if since else ""))
+    for story in report["stories"]:
+        click.echo(f"{(story['published'] or '')[:10]}  {story['title']}  [{story['id']}]")
+        click.echo(f"            score {story['score']}: {', '.join(story['matched'])}")
+        for source in story["sources"]:
+            click.echo(f"            - {source['feed']}: {source['link'] or '(no link)'} "
+                       f"[#{source['position']}]")
+        for fact in story["facts"]:
+            value = json.dumps(fact["value"], ensure_ascii=False)
+            click.echo(f"            * {fact['kind']}: {value}"
+                       f" ({fact['confidence']}) [#{fact['position']}]")
+
+
+@main.command("reclassify")
+@click.option("--rules", type=click.Path(dir_okay=False, exists=True),
+              help="A relevance rules file (default: the shipped seeds/relevance.toml).")
+@pass_ctx
+def reclassify(ctx: Context, rules: str | None) -> None:
+    """Re-evaluate every recorded item under the current relevance rules; changed decisions
+    are recorded as new events (nothing is rewritten).
+
+    \b
+    Example:
+        tracker reclassify --rules my-rules.toml
+    """
+    from tracker.ingest import relevance
+    from tracker.news import reclassify as run_reclassify
+
+    result = run_reclassify(ctx.tracker, relevance.load_rules(rules) if rules else None)
+    click.echo(f"reclassified {result.items} item(s) under rules {result.rules_version}: "
+               f"{result.changed} changed, {result.newly_relevant} newly relevant, "
+               f"{result.no_longer_relevant} no longer relevant")
+
+
+@main.command("schedule")
+@pass_ctx
+def schedule(ctx: Context) -> None:
+    """Run ingest on a schedule (APScheduler): one job per feed at its interval, until
+    SIGINT or SIGTERM. Feeds added or removed while it runs are picked up within a minute.
+
+    \b
+    Example:
+        tracker --database-url postgresql://localhost/tracker schedule
+    """
+    from tracker import schedule as scheduling
+
+    ctx.tracker  # noqa: B018  (migrate and seed a new database before jobs start)
+    stop = threading.Event()
+    with _stop_on_signals(stop):
+        click.echo("scheduler running (Ctrl-C to stop)", err=True)
+        scheduling.run(ctx.url, stop)
+    click.echo("scheduler stopped", err=True)

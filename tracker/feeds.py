@@ -124,22 +124,30 @@ class FeedHealth:
 
 
 def health(tracker: Tracker) -> list[FeedHealth]:
+    """Per feed: what the log recorded (items, failures) beside the fetch schedule."""
+    from tracker.projections import PROJECTIONS
+    from tracker.projector import Projector, load_docs
+
+    Projector(tracker.engine, PROJECTIONS, tracker.clock).catch_up(["feeds"])
+    recorded = dict(load_docs(tracker.engine, "feeds", order_by_sort=False))
     subs = subscriptions(tracker)
     with tracker.engine.connect() as conn:
         states = {row.name: row for row in conn.execute(sa.select(feed_state))}
+
+    def when(value: datetime | None) -> str | None:
+        return iso(utc(value))[:19] + "Z" if value is not None else None
+
     out = []
     for name, sub in sorted(subs.items()):
         row = states.get(name)
-
-        def when(value: datetime | None) -> str | None:
-            return iso(utc(value))[:19] + "Z" if value is not None else None
-
+        doc = recorded.get(name, {})
+        failures = int(row.consecutive_failures) if row else 0
         out.append(FeedHealth(
             name=name, url=sub.url, every_seconds=sub.every_seconds, tags=sub.tags,
             last_success=when(row.last_success_at) if row else None,
-            last_error=row.last_error if row and row.consecutive_failures else None,
-            last_error_at=when(row.last_error_at) if row else None,
-            consecutive_failures=int(row.consecutive_failures) if row else 0,
+            last_error=(row.last_error if row and failures else None),
+            last_error_at=when(row.last_error_at) if row and failures else None,
+            consecutive_failures=failures,
             next_attempt=when(row.next_due_at) if row and row.next_due_at else "now",
-            items_recorded=int(row.items_recorded) if row else 0))
+            items_recorded=int(doc.get("items_recorded", 0))))
     return out

@@ -1,0 +1,33 @@
+"""Scheduled jobs (``tracker.jobs.ingest``): APScheduler stores these import paths, so they stay.
+
+``tracker ingest`` (cron) and ``tracker schedule`` (daemon) run the same function.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from tracker.app import open_tracker
+from tracker.ingest.run import IngestSummary, ingest
+
+log = logging.getLogger("tracker.jobs")
+
+
+def ingest_feed(database_url: str, feed: str | None = None) -> IngestSummary:
+    """One ingest pass over ``feed`` (or every feed that is due) against ``database_url``."""
+    tracker = open_tracker(database_url)
+    try:
+        summary = ingest(tracker, feed=feed)
+    finally:
+        tracker.close()
+    for outcome in summary.outcomes:
+        (log.warning if outcome.status == "failed" else log.info)("%s", outcome.line())
+    return summary
+
+
+def sync_feed_jobs(database_url: str) -> None:
+    """Add a job for each new subscription and remove those of feeds unsubscribed, without a
+    restart of the scheduler (see tracker.schedule)."""
+    from tracker.schedule import sync_jobs
+
+    sync_jobs(database_url)

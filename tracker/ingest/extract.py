@@ -1,0 +1,509 @@
+"""Typed facts from news text, each tied to the sentence it came from.
+
+Rules, not a model: every fact can be traced to a pattern and a sentence, and a reviewer can
+see why it was extracted. Confidence rises with how much of the fact the sentence pins down
+(a rate with both imposer and target beats a bare percentage). English and Chinese sentences
+are handled; anything unclear is left out rather than guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+FACT_KINDS = ("tariff_rate", "project_count", "listing", "export_control", "mechanism_status")
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One extracted fact: ``kind`` (see FACT_KINDS), a kind-specific ``value``, its sentence."""
+
+    kind: str
+    value: dict[str, Any]
+    sentence: str
+    confidence: float = field(default=0.5)
+
+
+# -- sentences --------------------------------------------------------------------------------
+
+_ABBREVIATIONS = frozenset({
+    "u.s", "u.k", "u.n", "e.u", "h.k", "mr", "mrs", "ms", "dr", "prof", "inc", "co", "corp",
+    "ltd", "no", "st", "jr", "sr", "vs", "etc", "e.g", "i.e", "gov", "sen", "rep", "gen",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "a.m", "p.m", "approx", "est", "dept", "min",
+})
+_BOUNDARY = re.compile(r"[。！？!?]+[」』”’\"')）]*|\.(?=[\s\"'”’)]|$)|\n+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of mixed English/Chinese text; abbreviations like "U.S." do not end one."""
+    out: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        if match.group() == ".":
+            words = text[start:match.start()].split()
+            token = words[-1].lstrip("(\"'“‘").lower() if words else ""
+            if token in _ABBREVIATIONS or re.fullmatch(r"[a-z]|(?:[a-z]\.)+[a-z]", token):
+                continue
+        sentence = text[start:match.end()].strip()
+        if sentence:
+            out.append(sentence)
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        out.append(tail)
+    return out
+
+
+# -- shared lexicon ---------------------------------------------------------------------------
+
+_PLACES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern)) for name, pattern in (
+        ("US", r"\bU\.S\.(?!\w)|\bUS\b|\bUSA\b|\bUnited States\b|\bAmerican?\b|\bWashington\b"
+               r"|\bTrump\b|\bWhite House\b|\bCommerce Department\b"
+               r"|美國|美国|華府|华府|特朗普|川普|美方"),
+        ("China", r"\bChina\b|\bChinese\b|\bBeijing\b|\bmainland\b|\bPRC\b|\bMOFCOM\b"
+                  r"|\bMinistry of Commerce\b|中國|中国|北京|內地|内地|對華|对华|中方"
+                  r"|商務部|商务部"),
+        ("Hong Kong", r"\bHong Kong\b|\bHK\b|香港"),
+        ("EU", r"\bEU\b|\bEuropean Union\b|\bBrussels\b|歐盟|欧盟"),
+        ("Canada", r"\bCanad(?:a|ian)\b|加拿大"),
+        ("Mexico", r"\bMexic(?:o|an)\b|墨西哥"),
+        ("Japan", r"\bJapan(?:ese)?\b|日本"),
+        ("Vietnam", r"\bViet ?nam(?:ese)?\b|越南"),
+    ))
+
+
+def _places(sentence: str) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for name, pattern in _PLACES:
+        found.extend((m.start(), name) for m in pattern.finditer(sentence))
+    return sorted(found)
+
+
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "兩": 2, "两": 2, "三": 3, "四": 4, "五": 5,
+              "六": 6, "七": 7, "八": 8, "九": 9}
+_WORD_NUMBERS = {"ten": 10, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+                 "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "a hundred": 100,
+                 "dozen": 12, "a dozen": 12, "two dozen": 24}
+
+
+def _chinese_number(text: str) -> int | None:
+    """一 to 九千九百九十九 (enough for counts in headlines)."""
+    if not text:
+        return None
+    total = section = 0
+    for char in text:
+        if char in _CN_DIGITS:
+            section = _CN_DIGITS[char]
+        elif char in "十百千":
+            unit = {"十": 10, "百": 100, "千": 1000}[char]
+            total += (section or 1) * unit
+            section = 0
+        else:
+            return None
+    return total + section
+
+
+def _number(text: str) -> int | None:
+    cleaned = text.replace(",", "").strip().lower()
+    if cleaned.isdigit():
+        return int(cleaned)
+    if cleaned in _WORD_NUMBERS:
+        return _WORD_NUMBERS[cleaned]
+    return _chinese_number(cleaned)
+
+
+def _num(value: str) -> int | float:
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
+# -- tariff_rate ------------------------------------------------------------------------------
+
+_TARIFF_WORD = re.compile(r"(?i)\btariffs?\b|\bdut(?:y|ies)\b|\blev(?:y|ies)\b|關稅|关税")
+_PERCENT = re.compile(r"(?i)(\d{1,3}(?:\.\d+)?)\s*(?:%|％|\s?per\s?cent\b|\s?percent\b)"
+                      r"|百分之([一二三四五六七八九十百零〇两兩\d.]+)")
+_MARKET_MOVE = re.compile(
+    r"(?i)\b(?:rose|rise|rises|fell|fall|falls|gained|gains|dropped|drops|slumped|jumped|"
+    r"climbed|slid|surged|plunged|grew|growth|inflation|GDP|shares|stocks|index|economy|"
+    r"exports? (?:fell|rose|grew|dropped)|yields?)\b"
+    r"|漲|涨|跌|增長|增长|下降|上升|升幅|跌幅|經濟|经济")
+_TARGET = re.compile(
+    r"(?i)\b(?:on|against|targeting)\s+(?:all\s+|most\s+|some\s+)?(?:imports?\s+from\s+|"
+    r"goods\s+from\s+|products\s+from\s+|exports\s+from\s+)?(?:the\s+)?"
+    r"(?P<en>U\.S\.|US|United States|American?|China|Chinese|Hong Kong|EU|European|Canad\w*|"
+    r"Mexic\w*|Japan\w*|Viet ?nam\w*)"
+    r"|(?:對|对|向)(?P<zh>美國|美国|中國|中国|香港|歐盟|欧盟|加拿大|墨西哥|日本|越南|華|华)")
+_BY = re.compile(r"\b[Bb]y\s+(?:the\s+)?(?P<who>U\.S\.(?!\w)|(?:US|United States|Washington|"
+                 r"China|Beijing|EU|Canada|Mexico|Japan)\b)")
+_UP_TO = re.compile(r"(?i)\bup to\s*$|\bas high as\s*$|高達\s*$|高达\s*$|最高\s*$")
+
+
+def _place_name(text: str) -> str | None:
+    for name, pattern in _PLACES:
+        if pattern.search(text):
+            return name
+    return None
+
+
+_CLAUSE = re.compile(r",\s+(?:while|whereas|but)\s+|;\s+|，(?:而|但)|；")
+
+
+def _tariff(sentence: str) -> Iterator[Fact]:
+    """One fact per clause, so "A raised X%, while B retaliated with Y%" gives both."""
+    for clause in _CLAUSE.split(sentence):
+        for fact in _tariff_clause(clause):
+            yield Fact(fact.kind, fact.value, sentence, fact.confidence)
+
+
+def _tariff_clause(sentence: str) -> Iterator[Fact]:
+    words = list(_TARIFF_WORD.finditer(sentence))
+    if not words:
+        return
+    candidates: list[tuple[int, re.Match[str]]] = []
+    for match in _PERCENT.finditer(sentence):
+        distance = min(abs(match.start() - w.start()) for w in words)
+        if distance > 80:
+            continue
+        before = sentence[max(0, match.start() - 30):match.start()]
+        if _MARKET_MOVE.search(before) and not _TARIFF_WORD.search(before):
+            continue
+        candidates.append((distance, match))
+    if not candidates:
+        return
+    chosen = candidates[-1][1]
+    from_to = re.search(r"(?i)from\s+(\d{1,3}(?:\.\d+)?)\s*(?:%|per\s?cent|percent)?\s+to\s+"
+                        r"(\d{1,3}(?:\.\d+)?)\s*(?:%|per\s?cent|percent)", sentence)
+    previous: int | float | None = None
+    if from_to:
+        previous = _num(from_to.group(1))
+        chosen = next((m for _, m in candidates if m.start() >= from_to.start(2)), chosen)
+    elif len(candidates) > 1:
+        to_match = next((m for _, m in candidates
+                         if re.search(r"(?i)\bto\s*$|至\s*$|到\s*$",
+                                      sentence[max(0, m.start() - 6):m.start()])), None)
+        chosen = to_match or min(candidates, key=lambda c: c[0])[1]
+    raw = chosen.group(1)
+    if raw is None:
+        spelled = chosen.group(2)
+        number = _num(spelled) if spelled.replace(".", "").isdigit() else _chinese_number(spelled)
+        if number is None:
+            return
+        percent: int | float = number
+    else:
+        percent = _num(raw)
+    if percent <= 0 or percent > 1000:
+        return
+
+    target: str | None = None
+    target_match = _TARGET.search(sentence)
+    if target_match:
+        target = _place_name(target_match.group(0))
+    imposer: str | None = None
+    by = _BY.search(sentence)
+    if by:
+        imposer = _place_name(by.group("who"))
+    if imposer is None:
+        anchor = min(words, key=lambda w: abs(w.start() - chosen.start())).start()
+        for at, name in reversed(_places(sentence)):
+            if target_match and target_match.start() <= at < target_match.end():
+                continue
+            if at < anchor and name != target:
+                imposer = name
+                break
+    qualifier = "up_to" if _UP_TO.search(sentence[:chosen.start()]) else None
+    value: dict[str, Any] = {"percent": percent, "imposer": imposer, "target": target}
+    if qualifier:
+        value["qualifier"] = qualifier
+    if previous is not None:
+        value["previous_percent"] = previous
+    confidence = 0.5 + (0.2 if imposer else 0.0) + (0.2 if target else 0.0)
+    yield Fact("tariff_rate", value, sentence, round(min(confidence, 0.95), 2))
+
+
+# -- project_count ----------------------------------------------------------------------------
+
+_EN_COUNT = re.compile(
+    r"(?i)(?P<q>more than|over|upwards of|about|around|approximately|roughly|some|nearly|"
+    r"almost|at least|a total of|exactly)?\s*(?P<n>\d[\d,]*|ten|twenty|thirty|forty|fifty|sixty|"
+    r"seventy|eighty|ninety|a hundred|hundred|two dozen|a dozen|dozen)(?P<plus>\+|-plus| plus)?"
+    r"\s+(?:[a-z][\w-]*\s+){0,3}?(?:projects|deals|agreements|contracts|MoUs|memorandums|"
+    r"memoranda|partnerships)\b")
+_ZH_COUNT = re.compile(
+    r"(?P<q>逾|超過|超过|多於|多于|約|约|近|共|合共|共計|共计|至少|大約|大约)?\s*"
+    r"(?P<n>\d+|[一二三四五六七八九十百两兩]+)\s*(?P<more>多|餘|余)?\s*(?:個|个|項|项|宗)?\s*"
+    r"(?:合作|重點|重点|投資|投资|簽約|签约)?\s*(?:項目|项目|協議|协议)(?P<above>以上)?")
+_SIGNING = re.compile(
+    r"(?i)\bsign(?:s|ed|ing)?\b|\binked\b|\bseal(?:s|ed)?\b|\bclinch(?:ed)?\b|\bstruck\b|"
+    r"\bcover(?:s|ed|ing)\b|\bforum\b|\bcooperation\b|\bpartnerships?\b|\bdeals?\b|"
+    r"\bagreements?\b|\bMoUs?\b|簽|签|合作|協議|协议|論壇|论坛|達成|达成")
+_QUALIFIERS = {
+    "more than": "more_than", "over": "more_than", "upwards of": "more_than",
+    "逾": "more_than", "超過": "more_than", "超过": "more_than", "多於": "more_than",
+    "多于": "more_than",
+    "about": "about", "around": "about", "approximately": "about", "roughly": "about",
+    "some": "about", "nearly": "about", "almost": "about", "約": "about", "约": "about",
+    "近": "about", "大約": "about", "大约": "about",
+    "at least": "at_least", "至少": "at_least",
+}
+
+
+def _project_count(sentence: str) -> Iterator[Fact]:
+    if not _SIGNING.search(sentence):
+        return
+    for match in _EN_COUNT.finditer(sentence):
+        number = _number(match.group("n"))
+        if number is None or number <= 0:
+            continue
+        words = match.group("q") or ""
+        qualifier = _QUALIFIERS.get(words.lower(), "exactly")
+        if match.group("plus"):
+            qualifier = "more_than"
+        yield Fact("project_count", {"count": number, "qualifier": qualifier}, sentence,
+                   0.8 if re.search(r"(?i)\bprojects\b", match.group()) else 0.65)
+        return
+    for match in _ZH_COUNT.finditer(sentence):
+        number = _number(match.group("n"))
+        if number is None or number <= 0:
+            continue
+        qualifier = _QUALIFIERS.get(match.group("q") or "", "exactly")
+        if match.group("more") or match.group("above"):
+            qualifier = "more_than"
+        yield Fact("project_count", {"count": number, "qualifier": qualifier}, sentence,
+                   0.8 if re.search("項目|项目", match.group()) else 0.65)
+        return
+
+
+# -- listing ----------------------------------------------------------------------------------
+
+KNOWN_COMPANIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern)) for name, pattern in (
+        ("Unitree", r"(?i)\bUnitree\b|宇樹|宇树"),
+        ("DeepSeek", r"(?i)\bDeepSeek\b|深度求索"),
+        ("Game Science", r"\bGame Science\b|游戏科学|遊戲科學"),
+        ("Deep Robotics", r"(?i)\bDeep Robotics\b|雲深處|云深处"),
+        ("BrainCo", r"(?i)\bBrainCo\b|強腦|强脑"),
+        ("Manycore", r"(?i)\bManycore\b|\bKujiale\b|群核|酷家樂|酷家乐"),
+    ))
+_HK_VENUE = re.compile(r"(?i)\bHong Kong\b|\bHKEX\b|\bHK\b|香港|港交所|港股|在港|赴港|來港|来港")
+_LISTING_WORD = re.compile(
+    r"(?i)\bIPOs?\b|\blisting\b|\blist(?:s|ed)?\b|\binitial public offering\b|\bfloat(?:ation)?\b|"
+    r"\bdebut(?:s|ed)?\b|上市|招股|遞表|递表|掛牌|挂牌")
+_DELISTING = re.compile(r"(?i)\bdelist|\bprivati[sz]|退市|私有化")
+_STAGES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("listed", re.compile(r"(?i)\bdebut(?:s|ed)?\b|\bbegan trading\b|\bstarted trading\b|"
+                          r"\bshares (?:rose|jumped|surged|fell|soared)\b|\blisted\b|掛牌|挂牌|"
+                          r"上市首日|首日|正式上市")),
+    ("approved", re.compile(r"(?i)\bapprov(?:al|ed)\b|\bpassed (?:the )?listing hearing\b|"
+                            r"\bcleared\b|通過聆訊|通过聆讯|獲批|获批")),
+    ("filed", re.compile(r"(?i)\bfil(?:ed|es|ing)\b|\bsubmit(?:s|ted)?\b|\bappl(?:ied|ies|ication)"
+                         r"\b|遞表|递表|遞交|递交|提交|申請|申请")),
+    ("planned", re.compile(r"(?i)\bplan(?:s|ned|ning)?\b|\bconsider(?:s|ing)?\b|\bmull(?:s|ing)?\b|"
+                           r"\bexplor(?:es|ing)\b|\bseeks?\b|\bweigh(?:s|ing)?\b|\beyes?\b|"
+                           r"\bpreparing\b|擬|拟|計劃|计划|考慮|考虑|籌備|筹备|準備|准备")),
+)
+_EN_COMPANY = re.compile(
+    r"(?P<co>(?:[A-Z][\w&.'’-]*\s+){0,3}[A-Z][\w&.'’-]*)\s+(?:has\s+|have\s+|is\s+|was\s+|"
+    r"will\s+|formally\s+|officially\s+|quietly\s+)?(?:filed|files|filing|plans|planned|"
+    r"planning|seeks|sought|applied|applies|submitted|submits|debuted|debuts|made|set|"
+    r"launched|launches|priced|prices|considering|considers|to list|mulls|eyes|passed)\b")
+_NOT_COMPANY = frozenset({
+    "the", "a", "an", "hong", "kong", "hk", "hkex", "china", "chinese", "zhejiang", "hangzhou",
+    "ningbo", "us", "start-up", "startup", "it", "its", "ipo", "shares", "company", "firm",
+    "exchange", "stock", "in", "on", "after", "as", "reports", "report", "sources", "meanwhile",
+})
+_ZH_COMPANY = re.compile(
+    r"([\u4e00-\u9fff]{2,10}?(?:科技|集團|集团|公司|機器人|机器人|智能|控股|股份|生物|汽車|汽车))")
+
+
+def _company(sentence: str) -> str | None:
+    for name, pattern in KNOWN_COMPANIES:
+        if pattern.search(sentence):
+            return name
+    match = _EN_COMPANY.search(sentence)
+    if match:
+        tokens = match.group("co").split()
+        while tokens and tokens[0].lower().strip("'’") in _NOT_COMPANY:
+            tokens.pop(0)
+        while tokens and tokens[0].lower().endswith(("-based", "'s", "’s")):
+            tokens.pop(0)
+        name = " ".join(tokens).strip(".,;:'’")
+        if name and name.lower() not in _NOT_COMPANY:
+            return name
+    zh = _ZH_COMPANY.search(sentence)
+    if zh:
+        name = re.sub(r"^(?:浙江|杭州|寧波|宁波|香港|內地|内地|一家|該|该)+", "", zh.group(1))
+        if len(name) >= 2:
+            return name
+    return None
+
+
+def _listing(sentence: str) -> Iterator[Fact]:
+    if not (_HK_VENUE.search(sentence) and _LISTING_WORD.search(sentence)):
+        return
+    if _DELISTING.search(sentence):
+        return
+    if re.search(r"(?i)\b(?:Shanghai|Shenzhen|STAR Market|Nasdaq|New York|NYSE)\b|科創板|科创板|"
+                 r"上交所|深交所|納斯達克|纳斯达克", sentence) and not re.search(
+                     r"(?i)\bHong Kong\b|港交所|香港", sentence):
+        return
+    stage = next((name for name, pattern in _STAGES if pattern.search(sentence)), "mentioned")
+    company = _company(sentence)
+    if company is None and stage in ("mentioned", "planned"):
+        return
+    confidence = 0.45 + (0.25 if company else 0.0) + (0.15 if stage != "mentioned" else 0.0)
+    yield Fact("listing", {"company": company, "venue": "Hong Kong", "stage": stage}, sentence,
+               round(confidence, 2))
+
+
+# -- export_control ---------------------------------------------------------------------------
+
+_CONTROL_WORD = re.compile(
+    r"(?i)\bexport[\s-]controls?\b|\bexport bans?\b|\bexport restrictions?\b|\bentity list\b|"
+    r"\blicen[cs]e requirements?\b|\bexport licen[cs]es?\b|\blicen[cs]e for (?:\w+\s+){0,3}"
+    r"(?:exports?|sales)\b|\bcurbs? on (?:\w+\s+){0,2}exports?\b|"
+    r"\bban(?:s|ned)? (?:\w+\s+){0,3}(?:sales|exports?)\b|"
+    r"出口管制|實體清單|实体清单|禁止出口|限制出口|出口禁令|出口許可|出口许可")
+_CONTROL_ACTION = re.compile(
+    r"(?i)\b(?:announc|impos|tighten|expand|add|ban|block|restrict|requir|unveil|issu|introduc|"
+    r"extend|bar|halt|order|told|inform|ease|relax|lift|scrap|revok|broaden|widen)\w*\b|"
+    r"\bnew\b|\bfresh\b|\blatest\b|宣布|宣佈|實施|实施|收緊|收紧|擴大|扩大|新增|列入|禁止|發布|发布|"
+    r"出台|推出|放寬|放宽|解除|加強|加强")
+_EASED = re.compile(r"(?i)\b(?:eas|relax|lift|scrap|revok)\w*\b|放寬|放宽|解除")
+_BACKGROUND = re.compile(r"(?i)\bsince\s+(?:19|20)\d\d\b|\bin place\b|\balready\b|\bexisting\b|"
+                         r"自\d{4}年|以來|以来")
+_CONTROLLED_ITEMS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern)) for name, pattern in (
+        ("Nvidia", r"(?i)\bNvidia\b|英偉達|英伟达"),
+        ("H20", r"\bH20\b"),
+        ("H800", r"\bH800\b"),
+        ("H100", r"\bH100\b"),
+        ("A100", r"\bA100\b"),
+        ("AMD MI308", r"\bMI308\b"),
+        ("chips", r"(?i)\bchips?\b|\bsemiconductors?\b|\bGPUs?\b|芯片|晶片|半導體|半导体"),
+        ("chipmaking equipment", r"(?i)\bchip[\s-]?making (?:equipment|tools)\b|"
+                                 r"\blithography\b|光刻機|光刻机"),
+        ("AI models", r"(?i)\bAI model weights\b|\bmodel weights\b"),
+        ("rare earths", r"(?i)\brare[\s-]earths?\b|稀土"),
+        ("gallium", r"(?i)\bgallium\b|鎵|镓"),
+        ("germanium", r"(?i)\bgermanium\b|鍺|锗"),
+        ("antimony", r"(?i)\bantimony\b|銻|锑"),
+        ("graphite", r"(?i)\bgraphite\b|石墨"),
+    ))
+
+
+def _export_control(sentence: str) -> Iterator[Fact]:
+    control = _CONTROL_WORD.search(sentence)
+    if not control or not _CONTROL_ACTION.search(sentence):
+        return
+    if _BACKGROUND.search(sentence) and not re.search(r"(?i)\bnew\b|\bfresh\b|新", sentence):
+        return
+    items = [name for name, pattern in _CONTROLLED_ITEMS if pattern.search(sentence)]
+    imposer: str | None = None
+    for at, name in _places(sentence):
+        if at <= control.start() or imposer is None:
+            if re.search(r"(?i)\bto\s+$|\bfor\s+$|對$|对$|向$",
+                         sentence[max(0, at - 6):at]):
+                continue
+            imposer = name
+            if at <= control.start():
+                break
+    target_match = re.search(r"(?i)\b(?:to|for|against|on)\s+(?:the\s+)?(China|Chinese|the US|"
+                             r"U\.S\.|US|Hong Kong)\b|(?:對|对|向)(華|华|中國|中国|美國|美国|香港)",
+                             sentence)
+    target = _place_name(target_match.group(0)) if target_match else None
+    if target == imposer:
+        target = None
+    action = "eased" if _EASED.search(sentence) else "tightened"
+    value: dict[str, Any] = {"imposer": imposer, "items": items, "target": target,
+                             "action": action}
+    confidence = 0.5 + (0.2 if imposer else 0.0) + (0.2 if items else 0.0)
+    yield Fact("export_control", value, sentence, round(confidence, 2))
+
+
+# -- mechanism_status -------------------------------------------------------------------------
+
+_MECHANISM = re.compile(
+    r"(?i)\bsupply[\s-]chain services?\s+(?:cooperation\s+)?mechanism\b|"
+    r"供應鏈服務(?:合作)?機制|供应链服务(?:合作)?机制")
+_MECHANISM_ANAPHOR = re.compile(
+    r"(?i)\bthe (?:new )?mechanism\b|該機制|该机制|這個機制|这个机制|有關機制|有关机制")
+_MECHANISM_STATUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("suspended", re.compile(r"(?i)\bsuspend(?:s|ed)?\b|\bhalt(?:s|ed)?\b|\bpaus(?:e|es|ed)\b|"
+                             r"\bshelv(?:e|es|ed)\b|\bfrozen\b|暫停|暂停|中止|擱置|搁置")),
+    ("first_firms_served", re.compile(
+        r"(?i)\bfirst (?:batch of |group of |wave of )?(?:\d+\s+)?(?:[a-z-]+\s+)?"
+        r"(?:firms|companies|enterprises|businesses|clients)\b|首批")),
+    ("operational", re.compile(
+        r"(?i)\boperational\b|\bup and running\b|\bin operation\b|\b(?:began|begun|begins|"
+        r"started|starts|start) (?:operating|operations?)\b|\bcame into (?:operation|force|"
+        r"effect)\b|\btook effect\b|\btakes effect\b|\bwent live\b|\bgoes live\b|正式運作|"
+        r"正式运作|投入運作|投入运作|開始運作|开始运作|正式運行|正式运行|落地")),
+    ("launched", re.compile(
+        r"(?i)\blaunch(?:es|ed)?\b|\bunveil(?:s|ed)?\b|\bset up\b|\bestablish(?:es|ed)\b|"
+        r"\binaugurat\w*\b|\brolled out\b|\bkick(?:s|ed)? off\b|"
+        r"啟動|启动|推出|成立|設立|设立|揭牌")),
+    ("agreed", re.compile(
+        r"(?i)\bagree(?:s|d)?\b|\bagreement\b|\bsign(?:s|ed)?\b|\breached\b|\bstruck\b|"
+        r"同意|達成|达成|簽署|签署|簽訂|签订|建立")),
+)
+_AGREE_TO = re.compile(r"(?i)\bagree(?:s|d)?\b[^.;。]{0,40}?\bto\b|同意|簽署|签署|達成|达成")
+_PLANNED = re.compile(
+    r"(?i)\bwill\b|\bto be\b|\bexpected to\b|\bplans? to\b|\baims? to\b|\bset to\b|\bis to\b|"
+    r"\bwould\b|將|将|預計|预计|計劃|计划|擬|拟|有望")
+_FIRMS = re.compile(r"(?i)\bfirst (?:batch of |group of |wave of )?(\d+)|首批\s*(\d+)|(\d+)\s*家")
+
+
+def _status(sentence: str) -> str | None:
+    found = [name for name, pattern in _MECHANISM_STATUSES if pattern.search(sentence)]
+    if not found:
+        return None
+    if "agreed" in found and _AGREE_TO.search(sentence) and found[0] == "launched":
+        return "agreed"
+    return found[0]
+
+
+def _mechanism_status(sentence: str, context_mentions_mechanism: bool) -> Iterator[Fact]:
+    named = _MECHANISM.search(sentence)
+    first_firms = _MECHANISM_STATUSES[1][1].search(sentence)
+    if not named and not (context_mentions_mechanism and (
+            _MECHANISM_ANAPHOR.search(sentence) or first_firms)):
+        return
+    status = _status(sentence)
+    if status is None:
+        return
+    value: dict[str, Any] = {"status": status, "planned": bool(_PLANNED.search(sentence))}
+    if status == "first_firms_served":
+        firms = _FIRMS.search(sentence)
+        if firms:
+            value["firms"] = int(next(g for g in firms.groups() if g))
+    confidence = 0.85 if named else 0.6
+    if value["planned"]:
+        confidence -= 0.2
+    yield Fact("mechanism_status", value, sentence, round(confidence, 2))
+
+
+# -- entry point ------------------------------------------------------------------------------
+
+_EXTRACTORS: tuple[Callable[[str], Iterator[Fact]], ...] = (
+    _tariff, _project_count, _listing, _export_control)
+
+
+def extract_facts(title: str, summary: str) -> list[Fact]:
+    """Facts in ``title`` and ``summary``, one per kind and value (the most confident kept)."""
+    sentences = split_sentences(title) + split_sentences(summary)
+    mentions_mechanism = any(_MECHANISM.search(s) for s in sentences)
+    best: dict[tuple[str, str], Fact] = {}
+    for sentence in sentences:
+        facts: list[Fact] = []
+        for extractor in _EXTRACTORS:
+            facts.extend(extractor(sentence))
+        facts.extend(_mechanism_status(sentence, mentions_mechanism))
+        for fact in facts:
+            key = (fact.kind, repr(sorted(fact.value.items())))
+            if key not in best or fact.confidence > best[key].confidence:
+                best[key] = fact
+    return sorted(best.values(), key=lambda f: (FACT_KINDS.index(f.kind), -f.confidence))

@@ -1,0 +1,118 @@
+"""Follow-up news: the stories report and re-classification under new rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tracker.app import Tracker
+from tracker.db import write_connection
+from tracker.events import NewEvent, RecordedEvent, deterministic_id, utc
+from tracker.ingest import extract, relevance
+from tracker.ingest.parse import Item
+from tracker.projections import PROJECTIONS
+from tracker.projector import Projector, load_docs
+from tracker.store.schema import projection_rows
+from tracker.when import When
+
+ITEM_TYPES = ("item.recorded", "item.revised", "item.classified")
+
+
+def news(tracker: Tracker, *, since: When | None = None) -> dict[str, Any]:
+    """Stories, newest first, each with every source that carried it and its facts."""
+    Projector(tracker.engine, PROJECTIONS, tracker.clock).catch_up(["stories"])
+    where = None
+    if since is not None:
+        where = projection_rows.c.sort_key >= since.start.strftime("%Y-%m-%dT%H:%M:%S")
+    docs = [doc for _key, doc in load_docs(tracker.engine, "stories", where=where)]
+    docs.reverse()
+    stories = [{
+        "id": d.get("story_id"), "title": d.get("title"), "url": d.get("url"),
+        "published": d.get("published"), "score": d.get("score"),
+        "matched": d.get("matched", []),
+        "sources": [{"feed": s.get("feed"), "link": s.get("link"), "title": s.get("title"),
+                     "position": s.get("position")} for s in d.get("sources", [])],
+        "facts": d.get("facts", []), "revisions": len(d.get("revisions", [])),
+        "position": d.get("position"),
+    } for d in docs]
+    return {"since": since.text if since else None, "count": len(stories), "stories": stories}
+
+
+@dataclass(frozen=True, slots=True)
+class ReclassifyResult:
+    items: int
+    changed: int
+    newly_relevant: int
+    no_longer_relevant: int
+    rules_version: str
+
+
+def reclassify(tracker: Tracker, rules: relevance.Rules | None = None,
+               progress: Callable[[int], None] | None = None) -> ReclassifyResult:
+    """Re-run the relevance rules over every recorded item; record only changed decisions.
+
+    An item that becomes relevant gets its story (and facts) now, as ingest would have done.
+    """
+    from tracker.ingest.run import _FeedJob, _Prepared, _story_candidates
+    from tracker.ingest.subscriptions import Subscription
+
+    rules = rules or relevance.load_rules()
+    latest: dict[tuple[str, str], RecordedEvent] = {}
+    decisions: dict[tuple[str, str], RecordedEvent] = {}
+    for event in tracker.store.read(types=ITEM_TYPES):
+        key = (str(event.data.get("feed")), str(event.data["item_key"]))
+        if event.type == "item.classified":
+            decisions[key] = event
+        else:
+            latest[key] = event
+    changed = up = down = 0
+    for (feed, item_key), item_event in latest.items():
+        if progress is not None:
+            progress(1)
+        data = item_event.data
+        original = latest[(feed, item_key)]
+        decision = relevance.classify(str(data.get("title", "")), str(data.get("summary", "")),
+                                      rules)
+        before = decisions.get((feed, item_key))
+        if before is not None and bool(before.data["relevant"]) == decision.relevant \
+                and before.data.get("score") == decision.score:
+            continue
+        changed += 1
+        was_relevant = bool(before.data["relevant"]) if before is not None else False
+        content_hash = str(data.get("content_hash", ""))
+        classified = NewEvent(
+            "item.classified",
+            {"item_key": item_key, "feed": feed, "relevant": decision.relevant,
+             "score": decision.score, "threshold": decision.threshold,
+             "matched": list(decision.matched), "rules_version": decision.rules_version,
+             "content_hash": content_hash, "reclassified": True},
+            original.occurred_at, meta={"actor": "reclassify",
+                                        "causation_id": original.event_id},
+            event_id=deterministic_id("reclassified", feed, item_key, decision.rules_version,
+                                      content_hash, str(decision.score)))
+        with write_connection(tracker.engine) as conn, conn.begin():
+            tracker.store._lock(conn)
+            batches: dict[str, list[NewEvent]] = {f"feed:{feed}": [classified]}
+            if decision.relevant and not was_relevant:
+                up += 1
+                item = Item(guid=None, title=str(data.get("title", "")),
+                            link=data.get("link"), published=utc(original.occurred_at),
+                            published_source="feed", date_flags=(),
+                            summary=str(data.get("summary", "")), author=None,
+                            content_hash=content_hash)
+                prepared = _Prepared(item, item_key, decision,
+                                     extract.extract_facts(item.title, item.summary))
+                job = _FeedJob(tracker, Subscription(feed, "", 3600), {}, rules,
+                               lambda *_a, **_k: None,  # type: ignore[arg-type,return-value]
+                               None, "reclassify", False, None)  # type: ignore[arg-type]
+                candidates = _story_candidates(conn, item.published.replace(year=1970))
+                in_story = any(item_key in c.item_keys for c in candidates.values())
+                if not in_story:
+                    from tracker.ingest.run import FeedOutcome
+                    job._story_events(prepared, candidates, batches, FeedOutcome(feed, "ok"), {})
+            elif was_relevant and not decision.relevant:
+                down += 1
+            for stream_id, new_events in batches.items():
+                tracker.store.append_in(conn, stream_id, new_events)
+    return ReclassifyResult(len(latest), changed, up, down, rules.version)

@@ -1,0 +1,55 @@
+"""Feed health as the log tells it: subscription, failures and recoveries, items recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from tracker.events import RecordedEvent, iso
+from tracker.projections.base import Doc
+
+RETRACTED = "event.retracted"
+
+
+class Feeds:
+    name = "feeds"
+    version = 1
+    types: frozenset[str] = frozenset({"feed.subscribed", "feed.changed", "feed.unsubscribed",
+                                       "feed.failed", "feed.recovered", "item.recorded"})
+
+    def keys(self, event: RecordedEvent) -> Iterable[str]:
+        name = event.data.get("feed") if event.type == "item.recorded" else event.data.get("name")
+        return [str(name)] if name else []
+
+    def sort_key(self, key: str, doc: Doc) -> str:
+        return key
+
+    def evolve(self, doc: Doc | None, event: RecordedEvent) -> Doc | None:
+        if event.type == RETRACTED:
+            return doc  # subscriptions and fetch outcomes are records of our own actions
+        data: dict[str, Any] = dict(event.data)
+        out: Doc = dict(doc) if doc else {"name": data.get("name") or data.get("feed"),
+                                          "active": False, "items_recorded": 0,
+                                          "failures_total": 0, "consecutive_failures": 0}
+        when = iso(event.recorded_at)
+        if event.type == "feed.subscribed":
+            out.update(url=data["url"], every_seconds=data["every_seconds"],
+                       tags=data.get("tags", []), active=True, subscribed_at=when,
+                       subscribed_position=event.position)
+        elif event.type == "feed.changed":
+            for field in ("url", "every_seconds", "tags"):
+                if data.get(field) is not None:
+                    out[field] = data[field]
+        elif event.type == "feed.unsubscribed":
+            out.update(active=False, unsubscribed_at=when)
+        elif event.type == "feed.failed":
+            out.update(last_error=data.get("error"), last_error_at=when,
+                       consecutive_failures=data.get("consecutive_failures", 1),
+                       failures_total=out.get("failures_total", 0) + 1)
+        elif event.type == "feed.recovered":
+            out.update(consecutive_failures=0, recovered_at=when)
+        elif event.type == "item.recorded":
+            out["items_recorded"] = out.get("items_recorded", 0) + 1
+            out["last_item_at"] = when
+        out["position"] = event.position
+        return out

@@ -1,0 +1,84 @@
+"""`tracker schedule`: APScheduler 3.x running the same job function as `tracker ingest`.
+
+One job per feed (id ``feed:NAME``) at the feed's interval, in an SQLAlchemy job store on the
+tracker database; ``coalesce`` and ``max_instances=1`` so a slow feed never piles up runs; a
+sync job re-reads subscriptions every minute so added or removed feeds are picked up live.
+Several schedulers may share the database: feed leases make sure each fetch happens once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from tracker.app import open_tracker
+from tracker.feeds import subscriptions
+
+INGEST_JOB = "tracker.jobs.ingest:ingest_feed"
+SYNC_JOB = "tracker.jobs.ingest:sync_feed_jobs"
+SYNC_ID = "sync-feeds"
+JOB_TABLE = "apscheduler_jobs"
+
+log = logging.getLogger("tracker.schedule")
+_schedulers: dict[str, BackgroundScheduler] = {}
+
+
+def build_scheduler(database_url: str, workers: int = 4) -> BackgroundScheduler:
+    tracker = open_tracker(database_url)
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=tracker.engine, tablename=JOB_TABLE)},
+        executors={"default": ThreadPoolExecutor(workers)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+        timezone="UTC")
+    _schedulers[database_url] = scheduler
+    return scheduler
+
+
+def sync_jobs(database_url: str, scheduler: BackgroundScheduler | None = None) -> set[str]:
+    """Make the scheduler's feed jobs match the subscriptions in the log; returns job ids."""
+    scheduler = scheduler or _schedulers.get(database_url)
+    if scheduler is None:
+        return set()
+    tracker = open_tracker(database_url)
+    try:
+        subs = subscriptions(tracker)
+    finally:
+        tracker.close()
+    wanted = {f"feed:{name}": sub for name, sub in subs.items()}
+    for job in scheduler.get_jobs():
+        if job.id.startswith("feed:") and job.id not in wanted:
+            scheduler.remove_job(job.id)
+            log.info("removed job %s", job.id)
+    for job_id, sub in wanted.items():
+        existing = scheduler.get_job(job_id)
+        if existing is not None and getattr(existing.trigger, "interval", None) is not None \
+                and existing.trigger.interval.total_seconds() == sub.every_seconds:
+            continue
+        scheduler.add_job(INGEST_JOB, "interval", seconds=sub.every_seconds, id=job_id,
+                          args=[database_url, sub.name], replace_existing=True,
+                          name=f"ingest {sub.name}")
+        log.info("scheduled %s every %ss", job_id, sub.every_seconds)
+    return set(wanted)
+
+
+def run(database_url: str, stop: threading.Event, *, sync_seconds: int = 60,
+        on_start: Any = None) -> None:
+    """Run until ``stop`` is set; shut down cleanly, letting running jobs finish."""
+    scheduler = build_scheduler(database_url)
+    scheduler.start()
+    try:
+        sync_jobs(database_url, scheduler)
+        scheduler.add_job(SYNC_JOB, "interval", seconds=sync_seconds, id=SYNC_ID,
+                          args=[database_url], replace_existing=True, name="sync feed jobs")
+        if on_start is not None:
+            on_start(scheduler)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        scheduler.shutdown(wait=True)
+        _schedulers.pop(database_url, None)
