@@ -31,7 +31,8 @@ def _pg_unavailable() -> str | None:
             engine.dispose()
             _pg_status["reason"] = None
         except Exception as exc:  # any failure to reach the server means "unavailable"
-            _pg_status["reason"] = f"PostgreSQL at {PG_URL} not reachable: {str(exc).splitlines()[0]}"
+            first = str(exc).splitlines()[0]
+            _pg_status["reason"] = f"PostgreSQL at {PG_URL} not reachable: {first}"
     return _pg_status["reason"]
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import multiprocessing
 from datetime import UTC, datetime
 
+import _workers
 import pytest
 import sqlalchemy as sa
 
-import _workers
 from tracker import migrate
 from tracker.app import connect, open_tracker
-from tracker.errors import ConcurrencyError, DuplicateEventError, SchemaError
+from tracker.errors import ConcurrencyError, DuplicateEventError, SchemaError, TrackerError
 from tracker.events import NewEvent, deterministic_id
 from tracker.store.eventstore import system_clock
 from tracker.store.schema import metadata
@@ -58,7 +58,7 @@ class StoreContract:
 
     def test_batch_is_atomic(self, store):
         good = ev(1)
-        with pytest.raises(Exception):
+        with pytest.raises(TrackerError, match="lacks required"):
             store.append("a", [good, NewEvent("policy.tracked", {}, APRIL)])
         assert store.head() == 0
         assert store.get(1) is None

@@ -206,7 +206,7 @@ FORMATS = click.Choice(["text", "json", "markdown"])
 
 
 def _when(ctx: Context, text: str | None) -> When | None:
-    return parse_when(text, ctx.tracker.now()) if text else None
+    return parse_when(text, ctx.tracker.now()) if text is not None else None
 
 
 @main.command("seed")

@@ -41,12 +41,13 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     if url.get_backend_name() == "postgresql":
-        options = " ".join(filter(None, (
-            url.query.get("options") if isinstance(url.query.get("options"), str) else None,
+        given = url.query.get("options")
+        options = " ".join(part for part in (
+            given if isinstance(given, str) else "",
             f"-c lock_timeout={PG_LOCK_TIMEOUT_MS}",
             f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}",
             "-c idle_in_transaction_session_timeout=300000",
-        )))
+        ) if part)
         connect_args = {"options": options, "application_name": "tracker",
                         **kwargs.pop("connect_args", {})}
         return sa.create_engine(url, json_serializer=canonical_json, pool_pre_ping=True,

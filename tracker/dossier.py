@@ -131,14 +131,19 @@ def diff(tracker: Tracker, *, since: When, until: When | None = None) -> dict[st
 def replay(tracker: Tracker, names: Sequence[str] | None = None,
            progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Drop the named projections (all by default) and rebuild them from the log."""
+    _check_projections(names)
+    return projector(tracker).rebuild(list(names) if names else None, progress=progress)
+
+
+def _check_projections(names: Sequence[str] | None) -> None:
     unknown = [n for n in names or () if n not in PROJECTIONS]
     if unknown:
         raise UsageError(f"unknown projection {unknown[0]!r}: one of {', '.join(PROJECTIONS)}")
-    return projector(tracker).rebuild(list(names) if names else None, progress=progress)
 
 
 def replay_size(tracker: Tracker, names: Sequence[str] | None = None) -> int:
     """How many events a full rebuild of ``names`` will fold (for a progress bar)."""
+    _check_projections(names)
     total = 0
     for name in names or PROJECTIONS:
         types = sorted(wanted_types(PROJECTIONS[name]))

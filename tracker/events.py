@@ -52,7 +52,8 @@ def period_end(start: datetime, precision: str) -> datetime:
         return start + timedelta(days=1)
     if precision == "month":
         days = calendar.monthrange(start.year, start.month)[1]
-        return start.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + timedelta(days=days)
+        first = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return first + timedelta(days=days)
     if precision == "year":
         return start.replace(year=start.year + 1, month=1, day=1, hour=0, minute=0, second=0,
                              microsecond=0)

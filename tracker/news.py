@@ -104,7 +104,7 @@ def reclassify(tracker: Tracker, rules: relevance.Rules | None = None,
                 prepared = _Prepared(item, item_key, decision,
                                      extract.extract_facts(item.title, item.summary))
                 job = _FeedJob(tracker, Subscription(feed, "", 3600), {}, rules,
-                               lambda *_a, **_k: None,  # type: ignore[arg-type,return-value]
+                               lambda *_a, **_k: None,  # type: ignore[arg-type]
                                None, "reclassify", False, None)  # type: ignore[arg-type]
                 candidates = _story_candidates(conn, item.published.replace(year=1970))
                 in_story = any(item_key in c.item_keys for c in candidates.values())
