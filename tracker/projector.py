@@ -80,7 +80,11 @@ class Projector:
             checkpoint = self.checkpoint(name)
             if checkpoint is not None and checkpoint.version != projection.version:
                 self.reset(name)
+                checkpoint = None
             while True:
+                if checkpoint is not None and not self._has_pending(projection):
+                    result[name] = self._position(name)
+                    break
                 applied, position = self._batch(projection, batch_size)
                 result[name] = position
                 if progress is not None and applied:
@@ -103,6 +107,18 @@ class Projector:
             conn.execute(projection_checkpoints.delete().where(
                 projection_checkpoints.c.projection == name))
 
+    def _position(self, name: str) -> int:
+        checkpoint = self.checkpoint(name)
+        return checkpoint.position if checkpoint else 0
+
+    def _has_pending(self, projection: Projection) -> bool:
+        """A read-only look first, so an up-to-date projection never takes the write lock."""
+        after = self._position(projection.name)
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(events.c.position).where(
+                events.c.type.in_(sorted(wanted_types(projection))),
+                events.c.position > after).limit(1)).first() is not None
+
     def _batch(self, projection: Projection, batch_size: int) -> tuple[int, int]:
         with write_connection(self.engine) as conn, conn.begin():
             position = self._lock_checkpoint(conn, projection)
@@ -110,7 +126,7 @@ class Projector:
                                    limit=batch_size)
             if not batch:
                 return 0, position
-            docs: dict[str, Doc | None] = {}
+            docs = self._preload(conn, projection, batch)
             dirty: set[str] = set()
             sources: dict[str, int] = {}
             known = {e.position: e for e in batch}
@@ -134,6 +150,23 @@ class Projector:
                 projection_checkpoints.c.projection == projection.name).values(
                 position=last, updated_at=utc(self.clock())))
             return len(batch), last
+
+    def _preload(self, conn: sa.Connection, projection: Projection,
+                 batch: list[RecordedEvent]) -> dict[str, Doc | None]:
+        """Fetch every document the batch touches in a few queries instead of one per key."""
+        keys: set[str] = set()
+        for event in batch:
+            if event.type != RETRACTED:
+                keys.update(projection.keys(event))
+        docs: dict[str, Doc | None] = dict.fromkeys(keys)
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start:start + 500]
+            for row in conn.execute(sa.select(projection_rows.c.key, projection_rows.c.doc).where(
+                    projection_rows.c.projection == projection.name,
+                    projection_rows.c.key.in_(chunk))):
+                docs[row.key] = _load_json(row.doc)
+        return docs
 
     def _lock_checkpoint(self, conn: sa.Connection, projection: Projection) -> int:
         """Read (creating if needed) and lock this projection's checkpoint row."""
