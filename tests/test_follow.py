@@ -173,7 +173,8 @@ def test_append_notifies_and_downgrade_removes_the_trigger(pg_url):
         listener.execute("LISTEN tracker_events")
         append(tracker, 0, 3)
         got = list(listener.notifies(timeout=5, stop_after=1))
-        assert [n.channel for n in got] == ["tracker_events"]
+        # the channel is database-wide: other tests' appends may notify too
+        assert got and {n.channel for n in got} == {"tracker_events"}
         assert _notify_trigger_exists(tracker.engine)
 
         _downgrade(tracker.engine, "0001")

@@ -119,7 +119,7 @@ _TYPES: tuple[EventType, ...] = (
               ("name", "url", "every_seconds")),
     EventType("feed.changed", 1, "A subscription's URL, interval or tags changed.",
               {"name": "feed name", "url": "new URL", "every_seconds": "new interval",
-               "tags": "new tags"},
+               "tags": "new tags", "reason": "why, when not the user (e.g. permanent redirect)"},
               ("name",)),
     EventType("feed.unsubscribed", 1, "A feed is no longer followed.", {"name": "feed name"},
               ("name",)),

@@ -14,7 +14,11 @@ Decisions:
   An unknown version with no entries is "not a feed". Malformed XML with entries keeps the
   entries and adds a warning; malformed XML with no entries is refused.
 * Stored text is plain text: tags are stripped, entities unescaped, control characters
-  removed, whitespace normalised and sizes bounded. Links are absolute http(s) or None.
+  removed, whitespace normalised and sizes bounded. Links are absolute, canonical http(s)
+  or None.
+* Guids are opaque and never resolved against the feed's URL, so a feed that moves does not
+  re-key its items; relative links are resolved here, against ``base_url``.
+* Encodings follow :func:`decode_body`; feedparser always receives UTF-8.
 """
 
 from __future__ import annotations
@@ -365,15 +369,20 @@ def _fallback_date(raw: str) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+def _plain_get(entry: Mapping[str, Any], key: str) -> Any:
+    """Read a key without FeedParserDict's deprecated updated->published aliasing."""
+    return dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
+
+
 def _entry_date(entry: Mapping[str, Any]) -> tuple[datetime | None, bool]:
     """(date, had_a_date_string): feedparser's parsed dates first, dateutil second."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = _struct_to_datetime(entry.get(key))
+        parsed = _struct_to_datetime(_plain_get(entry, key))
         if parsed is not None:
             return parsed, True
     had = False
-    for key in ("published", "updated", "created", "dc_date"):
-        raw = entry.get(key)
+    for key in ("published", "updated", "created"):
+        raw = _plain_get(entry, key)
         if isinstance(raw, str) and raw.strip():
             had = True
             parsed = _fallback_date(raw)

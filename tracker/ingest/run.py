@@ -158,7 +158,7 @@ class _FeedJob:
         except Exception as exc:  # a feed's failure must never stop the others
             message = _one_line(exc)
             if not self.dry_run:
-                self._record_failure(message)
+                self._record_failure(message, getattr(exc, "retry_after_seconds", None))
             return FeedOutcome(self.sub.name, "failed", message=message)
 
     def _run(self) -> FeedOutcome:
@@ -205,6 +205,11 @@ class _FeedJob:
         with write_connection(self.tracker.engine) as conn, conn.begin():
             self.tracker.store._lock(conn)
             outcome, batches = self._plan_in(conn, prepared, fetched_at)
+            if result.permanent_redirect and result.final_url \
+                    and result.final_url != self.sub.url:
+                batches.setdefault(self.stream, []).append(NewEvent(
+                    "feed.changed", {"name": self.sub.name, "url": result.final_url,
+                                     "reason": "permanent redirect"}, now, meta=self._meta()))
             failures = int(self.state.get("consecutive_failures") or 0)
             if failures:
                 batches.setdefault(self.stream, []).append(NewEvent(
@@ -223,13 +228,11 @@ class _FeedJob:
                          .values(**values))
         return outcome
 
-    def _record_failure(self, message: str) -> None:
+    def _record_failure(self, message: str, retry_after: float | None = None) -> None:
         now = utc(self.tracker.now())
         failures = int(self.state.get("consecutive_failures") or 0) + 1
-        delay = schedule.backoff_delay(failures, base=BACKOFF_BASE_S,
-                                       ceiling=BACKOFF_CEILING_S, rng=self.rng)
-        due = max(now + timedelta(seconds=delay),
-                  now + timedelta(seconds=min(self.sub.every_seconds, BACKOFF_BASE_S)))
+        due = schedule.next_retry(now, failures, base=BACKOFF_BASE_S, ceiling=BACKOFF_CEILING_S,
+                                  rng=self.rng, retry_after=retry_after)
         worth_reporting = (failures == 1 or message != self.state.get("last_error")
                            or failures % 10 == 0)
         with write_connection(self.tracker.engine) as conn, conn.begin():

@@ -89,7 +89,8 @@ class StoryCandidate:
 def strip_publisher(title: str) -> str:
     """Drop a trailing " – SCMP" / " | RTHK" publisher tag (a short last segment)."""
     match = _SUFFIX.search(title)
-    if match and len(match.group(1).split()) <= 4 and match.start() > 10:
+    if match and len(match.group(1).split()) <= 4 and match.start() >= 5 \
+            and len(match.group(1)) < match.start():
         return title[:match.start()]
     return title
 

@@ -6,6 +6,7 @@ are dense and become visible in commit order, and each event's hash can chain to
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -104,67 +105,38 @@ class EventStore:
         if not new_events:
             return []
         self._lock(conn)
-        existing = self._existing(conn, [e.event_id for e in new_events])
-        fresh: list[NewEvent] = []
+        sqlite = is_sqlite(conn)
+        version, position, prev_hash, head_recorded_at, stored_ids = _state(
+            conn, sqlite, stream_id, [e.event_id for e in new_events])
+        fresh: Sequence[NewEvent] = new_events
         already: list[RecordedEvent] = []
-        for event in new_events:
-            stored = existing.get(event.event_id)
-            if stored is None:
-                fresh.append(event)
-                continue
-            if stored.content() != _roundtrip(new_content(event, stream_id)):
-                raise DuplicateEventError(
-                    f"event {event.event_id} is already stored at position {stored.position} "
-                    "with different content")
-            already.append(stored)
+        if stored_ids:  # the rare path: some of the batch was appended before
+            existing = self._existing(conn, stored_ids)
+            fresh = []
+            for event in new_events:
+                stored = existing.get(event.event_id)
+                if stored is None:
+                    fresh.append(event)
+                    continue
+                if stored.content() != _roundtrip(new_content(event, stream_id)):
+                    raise DuplicateEventError(
+                        f"event {event.event_id} is already stored at position {stored.position} "
+                        "with different content")
+                already.append(stored)
         if len({e.event_id for e in fresh}) != len(fresh):
             raise DuplicateEventError("the batch holds the same event id twice")
         if not fresh:
             return already
-        version = self._stream_version(conn, stream_id)
         if expected_version is not None and not already and version != expected_version:
             raise ConcurrencyError(
                 f"stream {stream_id!r} is at version {version}, expected {expected_version}")
-        head = conn.execute(
-            sa.select(events.c.position, events.c.hash, events.c.recorded_at)
-            .order_by(events.c.position.desc()).limit(1)).first()
-        position, prev_hash = (head.position, head.hash) if head else (0, GENESIS_HASH)
         now = utc(self.clock())
-        if head is not None and utc(head.recorded_at) > now:
-            now = utc(head.recorded_at)  # recorded_at never goes backwards along the log
-        recorded_at = iso(now)
-        rows: list[dict[str, Any]] = []
-        recorded: list[RecordedEvent] = []
-        for event in fresh:
-            _check_type(event)
-            position += 1
-            version += 1
-            data_json = canonical_json(event.data)
-            meta_json = canonical_json(event.meta)
-            occurred = iso(event.occurred_at)
-            digest = chain_hash(prev_hash, position=position, event_id=event.event_id,
-                                stream_id=stream_id, stream_version=version, type=event.type,
-                                schema_version=event.schema_version, occurred_at=occurred,
-                                occurred_precision=event.occurred_precision,
-                                recorded_at=recorded_at, data_json=data_json,
-                                meta_json=meta_json)
-            rows.append({
-                "position": position, "event_id": event.event_id, "stream_id": stream_id,
-                "stream_version": version, "type": event.type,
-                "schema_version": event.schema_version, "occurred_at": event.occurred_at,
-                "occurred_precision": event.occurred_precision, "recorded_at": now,
-                "data": json.loads(data_json), "meta": json.loads(meta_json),
-                "prev_hash": prev_hash, "hash": digest,
-            })
-            recorded.append(RecordedEvent(
-                position=position, event_id=event.event_id, stream_id=stream_id,
-                stream_version=version, type=event.type, schema_version=event.schema_version,
-                occurred_at=event.occurred_at, occurred_precision=event.occurred_precision,
-                recorded_at=now, data=rows[-1]["data"], meta=rows[-1]["meta"],
-                prev_hash=prev_hash, hash=digest))
-            prev_hash = digest
+        if head_recorded_at is not None and head_recorded_at > now:
+            now = head_recorded_at  # recorded_at never goes backwards along the log
+        rows, recorded = _chain(fresh, stream_id, version, position, prev_hash, now, sqlite,
+                                _INLINE_HASH)
         try:
-            conn.execute(events.insert(), rows)
+            conn.exec_driver_sql(_INSERT_SQLITE if sqlite else _INSERT_PG, rows)
         except sa.exc.IntegrityError as exc:
             raise ConcurrencyError(f"append to {stream_id!r} conflicted: {exc.orig}") from None
         return already + recorded
@@ -268,6 +240,150 @@ class EventStore:
         return VerifyResult(True, checked)
 
 
+# -- the append hot path ---------------------------------------------------------------------
+#
+# Appends write through the DBAPI cursor with values already in their stored form: the canonical
+# JSON text the hash is computed over is the text stored, and SQLite timestamps are formatted as
+# SQLAlchemy's SQLite DateTime stores them (PostgreSQL gets the datetimes).
+
+_INSERT_COLUMNS = ", ".join(c.name for c in _COLUMNS)
+_INSERT_SQLITE = f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES ({', '.join(['?'] * 13)})"
+_INSERT_PG = f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES ({', '.join(['%s'] * 13)})"
+
+# The stream's version, the log's head, and which of the ids are stored already: one statement,
+# one round trip. The ids go in as one parameter (a JSON array / a text[]) whatever the batch size.
+_STATE_SQLITE = """
+SELECT (SELECT max(stream_version) FROM events WHERE stream_id = ?),
+       (SELECT json_group_array(event_id) FROM events
+         WHERE event_id IN (SELECT value FROM json_each(?))),
+       h.position, h.hash, h.recorded_at
+FROM (SELECT 1) AS one
+LEFT JOIN (SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1) AS h
+  ON 1 = 1
+"""
+_STATE_PG = """
+SELECT (SELECT max(stream_version) FROM events WHERE stream_id = %(stream)s),
+       (SELECT array_agg(event_id) FROM events WHERE event_id = ANY(%(ids)s)),
+       h.position, h.hash, h.recorded_at
+FROM (SELECT 1) AS one
+LEFT JOIN (SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1) AS h
+  ON true
+"""
+
+
+def _state(conn: sa.Connection, sqlite: bool, stream_id: str,
+           ids: list[str]) -> tuple[int, int, str, datetime | None, list[str]]:
+    """(stream version, head position, head hash, head recorded_at, ids already stored)."""
+    if sqlite:
+        row = conn.exec_driver_sql(_STATE_SQLITE, (stream_id, json.dumps(ids))).one()
+        stored = json.loads(row[1]) if row[1] != "[]" else []
+        recorded_at = utc(datetime.fromisoformat(row[4])) if row[4] is not None else None
+    else:
+        row = conn.exec_driver_sql(_STATE_PG, {"stream": stream_id, "ids": ids}).one()
+        stored = list(row[1] or ())
+        recorded_at = utc(row[4]) if row[4] is not None else None
+    if row[2] is None:
+        return int(row[0] or 0), 0, GENESIS_HASH, None, stored
+    return int(row[0] or 0), int(row[2]), str(row[3]), recorded_at, stored
+
+
+def _chain(fresh: Sequence[NewEvent], stream_id: str, version: int, position: int,
+           prev_hash: str, now: datetime, sqlite: bool,
+           inline_hash: bool = True) -> tuple[list[tuple[Any, ...]], list[RecordedEvent]]:
+    """The rows to insert and the events they record, each hash chained to the one before.
+
+    Each event's data and meta are encoded once: that text is hashed, stored, and decoded for
+    the returned event (so it equals what a later read gives back).
+    """
+    recorded_at = iso(now)
+    stored_now: Any = _sqlite_timestamp(now) if sqlite else now
+    encode, decode, sha256 = _encode, _decode, hashlib.sha256
+    rows: list[tuple[Any, ...]] = []
+    recorded: list[RecordedEvent] = []
+    for event in fresh:
+        _check_type(event)
+        position += 1
+        version += 1
+        event_id, type_, schema_version = event.event_id, event.type, event.schema_version
+        precision, occurred = event.occurred_precision, event.occurred_at
+        data_json = encode(event.data)
+        meta_json = encode(event.meta)
+        stored_occurred: Any = occurred
+        if occurred.tzinfo is UTC and occurred.year >= 1000:  # iso(), without strftime's cost
+            occurred_iso = _ISO_FORMAT % (occurred.year, occurred.month, occurred.day,
+                                          occurred.hour, occurred.minute, occurred.second,
+                                          occurred.microsecond)
+            if sqlite:
+                stored_occurred = f"{occurred_iso[:10]} {occurred_iso[11:26]}"
+        else:  # another zone, or a year below 1000 (which strftime may not pad)
+            occurred_iso = iso(occurred)
+            if sqlite:
+                stored_occurred = _sqlite_timestamp(utc(occurred))
+        if inline_hash:  # chain_hash's encoding spelled out; _INLINE_HASH checks they agree
+            digest = sha256(
+                f"{prev_hash}\x1f{position!s}\x1f{event_id}\x1f{stream_id}\x1f{version!s}\x1f"
+                f"{type_}\x1f{schema_version!s}\x1f{occurred_iso}\x1f{precision}\x1f{recorded_at}"
+                f"\x1e{data_json}\x1e{meta_json}".encode()).hexdigest()
+        else:
+            digest = chain_hash(prev_hash, position=position, event_id=event_id,
+                                stream_id=stream_id, stream_version=version, type=type_,
+                                schema_version=schema_version, occurred_at=occurred_iso,
+                                occurred_precision=precision, recorded_at=recorded_at,
+                                data_json=data_json, meta_json=meta_json)
+        rows.append((position, event_id, stream_id, version, type_, schema_version,
+                     stored_occurred, precision, stored_now, data_json, meta_json, prev_hash,
+                     digest))
+        recorded.append(RecordedEvent(
+            position=position, event_id=event_id, stream_id=stream_id, stream_version=version,
+            type=type_, schema_version=schema_version, occurred_at=occurred,
+            occurred_precision=precision, recorded_at=now, data=decode(data_json),
+            meta=decode(meta_json), prev_hash=prev_hash, hash=digest))
+        prev_hash = digest
+    return rows, recorded
+
+
+_ISO_FORMAT = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"  # what iso() gives for years 1000..9999
+
+
+def _sqlite_timestamp(dt: datetime) -> str:
+    """``dt`` (UTC) as SQLAlchemy's SQLite DateTime stores it: ``YYYY-MM-DD HH:MM:SS.ffffff``."""
+    return dt.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _make_encoder() -> Callable[[Any], str]:
+    """``canonical_json`` without its per-call set-up: the C encoder, configured once.
+
+    Any failure (unserialisable value, NaN, a cycle) is handed to ``canonical_json`` so callers
+    see exactly its errors; without the C accelerator it is ``canonical_json`` itself.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return canonical_json
+    try:
+        encoder = make(None, json.JSONEncoder().default, json.encoder.encode_basestring, None,
+                       ":", ",", True, False, False)
+    except TypeError:  # another interpreter's signature
+        return canonical_json
+
+    def encode(value: Any) -> str:
+        try:
+            return "".join(encoder(value, 0))
+        except Exception:
+            return canonical_json(value)
+
+    sample = {"b": [1, 2.5, None, True, "\u00e9\n\"x"], "a": {"z": {}, "y": []}, "é": -0.0}
+    return encode if encode(sample) == canonical_json(sample) else canonical_json
+
+
+_encode = _make_encoder()
+_raw_decode = json.JSONDecoder().raw_decode
+
+
+def _decode(text: str) -> Any:
+    """``json.loads`` of text this module encoded (valid and whole: no trailing-data check)."""
+    return _raw_decode(text)[0]
+
+
 def _roundtrip(content: dict[str, Any]) -> dict[str, Any]:
     """Content as it reads back from the database (JSON round trip), for comparison."""
     result: dict[str, Any] = json.loads(canonical_json(content))
@@ -279,3 +395,19 @@ def _check_type(event: NewEvent) -> None:
         missing = catalogue.missing_fields(event.type, event.data)
         if missing:
             raise TrackerError(f"{event.type} event lacks required field(s): {', '.join(missing)}")
+
+
+def _inline_hash_agrees() -> bool:
+    """Whether ``_chain``'s spelled-out digest is ``chain_hash``'s; if not, it calls chain_hash."""
+    event = NewEvent("check.x", {"a": "\u00e9"}, datetime(2025, 4, 1, 9, tzinfo=UTC), "day",
+                     {"b": [1]}, "e-1", 2)
+    now = datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=UTC)
+    [row], _ = _chain([event], "s", 2, 11, "f" * 64, now, True, inline_hash=True)
+    return bool(row[12] == chain_hash(
+        "f" * 64, position=12, event_id="e-1", stream_id="s", stream_version=3, type="check.x",
+        schema_version=2, occurred_at=iso(event.occurred_at), occurred_precision="day",
+        recorded_at=iso(now), data_json=canonical_json(event.data),
+        meta_json=canonical_json(event.meta)))
+
+
+_INLINE_HASH = _inline_hash_agrees()

@@ -1,0 +1,222 @@
+"""Fact extraction from realistic English and Chinese sentences, and sentences with no fact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tracker.ingest.extract import Fact, extract_facts, split_sentences
+
+
+def facts(title: str, summary: str = "", kind: str | None = None) -> list[Fact]:
+    found = extract_facts(title, summary)
+    return [f for f in found if kind is None or f.kind == kind]
+
+
+def values(title: str, summary: str = "", kind: str | None = None) -> list[dict[str, Any]]:
+    return [f.value for f in facts(title, summary, kind)]
+
+
+def test_sentences_split_in_both_languages() -> None:
+    text = ("The U.S. Commerce Department acted on Monday. It added rules! Mr. Lee spoke at "
+            "3 p.m. today. Rates rose 2.5% overall. 美國宣布新措施。香港回應？「好」他說！")
+    assert split_sentences(text) == [
+        "The U.S. Commerce Department acted on Monday.", "It added rules!",
+        "Mr. Lee spoke at 3 p.m. today.", "Rates rose 2.5% overall.", "美國宣布新措施。",
+        "香港回應？", "「好」他說！"]
+
+
+# -- tariff_rate ------------------------------------------------------------------------------
+
+
+def test_tariff_rate_english() -> None:
+    [fact] = facts("US raises tariffs on Chinese goods to 145%", kind="tariff_rate")
+    assert fact.value == {"percent": 145, "imposer": "US", "target": "China"}
+    assert fact.sentence == "US raises tariffs on Chinese goods to 145%"
+    assert fact.confidence >= 0.85
+
+
+def test_tariff_rate_from_to_and_retaliation_in_one_sentence() -> None:
+    found = values("", "Washington raised tariffs on Chinese imports from 84% to 145%, while "
+                       "Beijing retaliated with 125% tariffs on US goods.", kind="tariff_rate")
+    assert {"percent": 145, "imposer": "US", "target": "China", "previous_percent": 84} in found
+    assert {"percent": 125, "imposer": "China", "target": "US"} in found
+
+
+def test_tariff_rate_up_to_and_by() -> None:
+    [value] = values("Tariffs of up to 145% imposed by the U.S. on Chinese imports weigh on "
+                     "Hong Kong traders", kind="tariff_rate")
+    assert value == {"percent": 145, "imposer": "US", "target": "China", "qualifier": "up_to"}
+
+
+def test_tariff_rate_chinese() -> None:
+    [fact] = facts("美國對中國商品加徵的關稅上調至145%", kind="tariff_rate")
+    assert fact.value == {"percent": 145, "imposer": "US", "target": "China"}
+    [spelled] = values("美国对华关税税率提高至百分之一百四十五", kind="tariff_rate")
+    assert spelled["percent"] == 145 and spelled["imposer"] == "US"
+
+
+def test_tariff_rate_bare_is_less_confident() -> None:
+    [fact] = facts("A 34% tariff took effect at midnight", kind="tariff_rate")
+    assert fact.value["percent"] == 34 and fact.value["imposer"] is None
+    assert fact.confidence < 0.7
+
+
+@pytest.mark.parametrize("text", [
+    "Hang Seng index fell 3% as tariff worries mount",
+    "Hong Kong exports rose 18% in March",
+    "Tariffs dominate the agenda at the Ningbo forum",
+    "港股跌3% 市場憂慮關稅",
+])
+def test_no_tariff_rate(text: str) -> None:
+    assert values(text, kind="tariff_rate") == []
+
+
+# -- project_count ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "count", "qualifier"), [
+    ("Hong Kong and Zhejiang signed agreements covering more than 50 projects", 50, "more_than"),
+    ("About 30 cooperation projects were signed at the Ningbo forum", 30, "about"),
+    ("The two sides inked 52 deals worth HK$10 billion", 52, "exactly"),
+    ("Officials signed 50+ projects during the visit", 50, "more_than"),
+    ("港浙簽署逾50個合作項目", 50, "more_than"),
+    ("雙方在寧波論壇簽署50多個項目", 50, "more_than"),
+    ("兩地企業簽約約三十個項目", 30, "about"),
+    ("论坛上共签署52个合作项目", 52, "exactly"),
+])
+def test_project_count(text: str, count: int, qualifier: str) -> None:
+    [fact] = facts(text, kind="project_count")
+    assert fact.value == {"count": count, "qualifier": qualifier}
+    assert fact.sentence == text
+
+
+@pytest.mark.parametrize("text", [
+    "The government has 50 projects in the pipeline for public housing",
+    "Over 50 people attended the lecture",
+    "香港有50個公屋項目正在興建",
+])
+def test_no_project_count(text: str) -> None:
+    assert values(text, kind="project_count") == []
+
+
+# -- listing ----------------------------------------------------------------------------------
+
+
+def test_listing_known_company_filed() -> None:
+    [fact] = facts("Unitree files for Hong Kong IPO", "Hangzhou-based robot maker Unitree has "
+                   "filed for a listing on the Hong Kong stock exchange.", kind="listing")
+    assert fact.value == {"company": "Unitree", "venue": "Hong Kong", "stage": "filed"}
+    assert fact.confidence >= 0.8
+
+
+def test_listing_unknown_company_from_capitalised_name() -> None:
+    [value] = values("Zhejiang start-up Lingxi Robotics files for Hong Kong listing",
+                     kind="listing")
+    assert value == {"company": "Lingxi Robotics", "venue": "Hong Kong", "stage": "filed"}
+
+
+def test_listing_chinese_and_stages() -> None:
+    assert values("宇樹科技向港交所遞表", kind="listing") == [
+        {"company": "Unitree", "venue": "Hong Kong", "stage": "filed"}]
+    assert values("群核科技計劃來港上市", kind="listing") == [
+        {"company": "Manycore", "venue": "Hong Kong", "stage": "planned"}]
+    assert values("Deep Robotics shares jumped 40% on their Hong Kong debut",
+                  kind="listing") == [
+        {"company": "Deep Robotics", "venue": "Hong Kong", "stage": "listed"}]
+
+
+@pytest.mark.parametrize("text", [
+    "Unitree begins tutoring for Shanghai STAR Market IPO",
+    "Hong Kong IPO market rebounds in first quarter",
+    "Hong Kong-listed firm plans delisting after privatisation offer",
+    "宇樹科技擬於科創板上市",
+])
+def test_no_listing(text: str) -> None:
+    assert values(text, kind="listing") == []
+
+
+# -- export_control ---------------------------------------------------------------------------
+
+
+def test_export_control_new_measure() -> None:
+    [fact] = facts("US adds new export controls on Nvidia H20 chips to China",
+                   kind="export_control")
+    assert fact.value == {"imposer": "US", "items": ["Nvidia", "H20", "chips"],
+                          "target": "China", "action": "tightened"}
+    assert fact.confidence >= 0.85
+
+
+def test_export_control_licence_requirement_and_chinese() -> None:
+    [value] = values("Nvidia says US government requires licence for H20 exports to China",
+                     kind="export_control")
+    assert value["imposer"] == "US" and "H20" in value["items"]
+    assert value["target"] == "China"
+    [zh] = values("美國商務部收緊對華芯片出口管制", kind="export_control")
+    assert zh == {"imposer": "US", "items": ["chips"], "target": "China", "action": "tightened"}
+    [rare] = values("China imposes export controls on seven rare earths", kind="export_control")
+    assert rare["imposer"] == "China" and rare["items"] == ["rare earths"]
+
+
+def test_export_control_easing() -> None:
+    [value] = values("US eases export curbs, lifting licence requirements on some chips",
+                     kind="export_control")
+    assert value["action"] == "eased"
+
+
+@pytest.mark.parametrize("text", [
+    "US export bans on advanced Nvidia chips have been in place since 2022.",
+    "Nvidia shares rose 3% on strong earnings",
+    "自2022年以來美國對先進芯片實施出口管制",
+])
+def test_no_export_control(text: str) -> None:
+    assert values(text, kind="export_control") == []
+
+
+# -- mechanism_status -------------------------------------------------------------------------
+
+
+def test_mechanism_operational_and_first_firms() -> None:
+    found = facts("HK-Zhejiang supply chain services mechanism becomes operational",
+                  "The mechanism began operating on Monday, and the first batch of 30 firms "
+                  "have been served.", kind="mechanism_status")
+    by_status = {f.value["status"]: f for f in found}
+    assert by_status["operational"].value == {"status": "operational", "planned": False}
+    assert by_status["operational"].confidence >= 0.8
+    assert by_status["first_firms_served"].value["firms"] == 30
+
+
+def test_mechanism_chinese() -> None:
+    found = values("港浙供應鏈服務機制正式運作", "首批20家企業已獲服務。", kind="mechanism_status")
+    assert {"status": "operational", "planned": False} in found
+    assert {"status": "first_firms_served", "planned": False, "firms": 20} in found
+
+
+@pytest.mark.parametrize(("text", "status", "planned"), [
+    ("Hong Kong and Zhejiang agree to set up supply chain services mechanism", "agreed", False),
+    ("Supply chain services mechanism suspended pending review", "suspended", False),
+    ("The supply chain services mechanism will be launched next month", "launched", True),
+    ("港浙供應鏈服務機制今日啟動", "launched", False),
+    ("有關供應鏈服務機制預計下月正式運作", "operational", True),
+])
+def test_mechanism_statuses(text: str, status: str, planned: bool) -> None:
+    [fact] = facts(text, kind="mechanism_status")
+    assert fact.value["status"] == status and fact.value["planned"] is planned
+    if planned:
+        assert fact.confidence < 0.85
+
+
+@pytest.mark.parametrize("text", [
+    "The mechanism will be launched next month, officials said.",
+    "DHL launches supply chain services in Hong Kong",
+    "A new pricing mechanism became operational in Hangzhou",
+])
+def test_no_mechanism_status(text: str) -> None:
+    assert values(text, kind="mechanism_status") == []
+
+
+def test_facts_are_deduplicated_across_title_and_summary() -> None:
+    found = facts("Hong Kong and Zhejiang signed more than 50 projects",
+                  "Officials signed more than 50 projects in Ningbo.", kind="project_count")
+    assert len(found) == 1
