@@ -175,7 +175,7 @@ def retract(tracker: Tracker, position: int, reason: str, actor: str = "cli") ->
     target = _target(tracker, position)
     event = _retraction(tracker, target, reason, actor)
     with write_connection(tracker.engine) as conn, conn.begin():
-        tracker.store._lock(conn)
+        tracker.store.lock(conn)
         existing = conn.execute(sa.select(events_table.c.position).where(
             events_table.c.event_id == event.event_id)).scalar()
         if existing is not None:
@@ -211,7 +211,7 @@ def correct(tracker: Tracker, position: int, changes: dict[str, Any], reason: st
     replacement = NewEvent(target.type, data, target.occurred_at, target.occurred_precision,
                            meta, schema_version=target.schema_version)
     with write_connection(tracker.engine) as conn, conn.begin():
-        tracker.store._lock(conn)
+        tracker.store.lock(conn)
         retraction = _retraction(tracker, target, reason, actor)
         existing = conn.execute(sa.select(events_table.c.position).where(
             events_table.c.event_id == retraction.event_id)).scalar()

@@ -37,7 +37,7 @@ def add_feed(tracker: Tracker, name: str, url: str, every: str | None = None,
     every_seconds = parse_interval(every) if every else DEFAULT_INTERVAL_S
     stream = f"feed:{name}"
     with write_connection(tracker.engine) as conn, conn.begin():
-        tracker.store._lock(conn)
+        tracker.store.lock(conn)
         subs = current(_feed_events(tracker, conn))
         if name in subs:
             old = subs[name]
@@ -63,7 +63,7 @@ def add_feed(tracker: Tracker, name: str, url: str, every: str | None = None,
 
 def remove_feed(tracker: Tracker, name: str) -> None:
     with write_connection(tracker.engine) as conn, conn.begin():
-        tracker.store._lock(conn)
+        tracker.store.lock(conn)
         if name not in current(_feed_events(tracker, conn)):
             raise UsageError(f"no feed named {name!r} (see `tracker feeds list`)")
         tracker.store.append_in(conn, f"feed:{name}", [NewEvent(

@@ -92,7 +92,7 @@ def reclassify(tracker: Tracker, rules: relevance.Rules | None = None,
             event_id=deterministic_id("reclassified", feed, item_key, decision.rules_version,
                                       content_hash, str(decision.score)))
         with write_connection(tracker.engine) as conn, conn.begin():
-            tracker.store._lock(conn)
+            tracker.store.lock(conn)
             batches: dict[str, list[NewEvent]] = {f"feed:{feed}": [classified]}
             if decision.relevant and not was_relevant:
                 up += 1

@@ -206,7 +206,7 @@ class _Importer:
         engine = self.tracker.engine
         first, last = batch[0][1].position, batch[-1][1].position
         with write_connection(engine) as conn, conn.begin():
-            self.tracker.store._lock(conn)
+            self.tracker.store.lock(conn)
             head = conn.execute(sa.select(events.c.position, events.c.hash)
                                 .order_by(events.c.position.desc()).limit(1)).first()
             head_position = int(head.position) if head else 0

@@ -117,8 +117,13 @@ def ingest(tracker: Tracker, *, feed: str | None = None, dry_run: bool = False,
         if feed is None and due_at is not None and utc(due_at) > now:
             summary.not_due += 1
             continue
-        job = _FeedJob(tracker, sub, state, rules, fetcher, rng, worker, dry_run, timeout)
-        summary.outcomes.append(job.run())
+        job = _FeedJob(tracker, sub, state, rules, fetcher, rng, worker, dry_run, timeout,
+                       scheduled=feed is None)
+        outcome = job.run()
+        if outcome is None:  # another worker polled it since the states were read
+            summary.not_due += 1
+            continue
+        summary.outcomes.append(outcome)
     return summary
 
 
@@ -138,7 +143,7 @@ class _Prepared:
 class _FeedJob:
     def __init__(self, tracker: Tracker, sub: Subscription, state: Mapping[str, Any],
                  rules: relevance.Rules, fetcher: Fetcher, rng: random.Random, worker: str,
-                 dry_run: bool, timeout: Any) -> None:
+                 dry_run: bool, timeout: Any, scheduled: bool = False) -> None:
         self.tracker = tracker
         self.sub = sub
         self.state = state
@@ -148,11 +153,18 @@ class _FeedJob:
         self.worker = worker
         self.dry_run = dry_run
         self.timeout = timeout
+        self.scheduled = scheduled  # only if due (not named by the caller)
         self.stream = f"feed:{sub.name}"
 
-    def run(self) -> FeedOutcome:
-        if not self.dry_run and not self._take_lease():
-            return FeedOutcome(self.sub.name, "busy", message="another worker holds its lease")
+    def run(self) -> FeedOutcome | None:
+        """The feed's outcome, or None when a scheduled run finds it no longer due."""
+        if not self.dry_run:
+            lease = self._take_lease()
+            if lease == "not_due":
+                return None
+            if lease == "busy":
+                return FeedOutcome(self.sub.name, "busy",
+                                   message="another worker holds its lease")
         try:
             return self._run()
         except Exception as exc:  # a feed's failure must never stop the others
@@ -203,7 +215,7 @@ class _FeedJob:
                                 cache_max_age=result.cache_max_age_seconds,
                                 retry_after=result.retry_after_seconds)
         with write_connection(self.tracker.engine) as conn, conn.begin():
-            self.tracker.store._lock(conn)
+            self.tracker.store.lock(conn)
             outcome, batches = self._plan_in(conn, prepared, fetched_at)
             if result.permanent_redirect and result.final_url \
                     and result.final_url != self.sub.url:
@@ -244,7 +256,13 @@ class _FeedJob:
                 consecutive_failures=failures, last_attempt_at=now, last_error=message,
                 last_error_at=now, next_due_at=due, lease_owner=None, lease_expires_at=None))
 
-    def _take_lease(self) -> bool:
+    def _take_lease(self) -> str:
+        """"taken" (and ``self.state`` re-read under the lease), "busy" or "not_due".
+
+        The state the pass read at its start may be stale by now (another worker may have
+        polled the feed since): the lease is only taken while the feed is still due, and the
+        job goes by the row as it is once the lease is held.
+        """
         now = utc(self.tracker.now())
         with write_connection(self.tracker.engine) as conn, conn.begin():
             exists = conn.execute(sa.select(feed_state.c.name).where(
@@ -255,14 +273,23 @@ class _FeedJob:
                         conn.execute(feed_state.insert().values(name=self.sub.name))
                 except sa.exc.IntegrityError:
                     pass
+            free = sa.or_(feed_state.c.lease_owner.is_(None),
+                          feed_state.c.lease_expires_at < now,
+                          feed_state.c.lease_owner == self.worker)
+            due = sa.or_(feed_state.c.next_due_at.is_(None), feed_state.c.next_due_at <= now)
             taken = conn.execute(feed_state.update().where(
-                feed_state.c.name == self.sub.name,
-                sa.or_(feed_state.c.lease_owner.is_(None),
-                       feed_state.c.lease_expires_at < now,
-                       feed_state.c.lease_owner == self.worker),
+                feed_state.c.name == self.sub.name, free, *([due] if self.scheduled else []),
             ).values(lease_owner=self.worker,
                      lease_expires_at=now + timedelta(seconds=LEASE_SECONDS)))
-            return bool(taken.rowcount == 1)
+            row = conn.execute(sa.select(feed_state).where(
+                feed_state.c.name == self.sub.name)).first()
+            if taken.rowcount == 1 and row is not None:
+                self.state = dict(row._mapping)
+                return "taken"
+            if self.scheduled and row is not None and row.next_due_at is not None \
+                    and utc(row.next_due_at) > now:
+                return "not_due"
+            return "busy"
 
     # -- planning: which events the items become -----------------------------------------
 

@@ -36,6 +36,8 @@ from tracker.store.schema import events
 #: ``expected_version`` value meaning "append whatever the stream's version".
 ANY: Final = None
 
+_LOCKED_IN: Final = "tracker_append_lock_transaction"
+
 #: Key of the PostgreSQL advisory lock that serializes appends ("tracker" in ASCII).
 APPEND_LOCK_KEY: Final = 0x747261636B6572
 
@@ -104,7 +106,7 @@ class EventStore:
         """
         if not new_events:
             return []
-        self._lock(conn)
+        self.lock(conn)
         sqlite = is_sqlite(conn)
         version, position, prev_hash, head_recorded_at, stored_ids = _state(
             conn, sqlite, stream_id, [e.event_id for e in new_events])
@@ -141,10 +143,19 @@ class EventStore:
             raise ConcurrencyError(f"append to {stream_id!r} conflicted: {exc.orig}") from None
         return already + recorded
 
-    def _lock(self, conn: sa.Connection) -> None:
+    def lock(self, conn: sa.Connection) -> None:
+        """Take the append lock for the rest of ``conn``'s transaction (once per transaction).
+
+        Callers that read the log to decide what to append (story dedupe, retractions) take it
+        first, so what they read cannot change before they append.
+        """
         if is_sqlite(conn):
             return  # the transaction began with BEGIN IMMEDIATE: the write lock is held
+        transaction = conn.get_transaction()
+        if transaction is not None and conn.info.get(_LOCKED_IN) is transaction:
+            return
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
+        conn.info[_LOCKED_IN] = transaction
 
     def _existing(self, conn: sa.Connection, ids: list[str]) -> dict[str, RecordedEvent]:
         found: dict[str, RecordedEvent] = {}
