@@ -115,7 +115,7 @@ def test_world_as_of_report_has_context_only() -> None:
     assert {f["key"].split(".")[1] for f in p["facts"]} == {
         "export_controls", "trade_status", "capital_flows"}
     text = render(report, "status", "text")
-    assert "world as of 2024-12-31" in text and "(untitled)" in text
+    assert "world as of 2024-12-31" in text and "(not yet tracked at this date)" in text
     assert "agreement" not in text
 
 

@@ -403,7 +403,11 @@ def import_command(ctx: Context, file: Any) -> None:
     """
     from tracker.transfer import import_events
 
-    with click.progressbar(length=0, label="importing", file=sys.stderr,
+    total = 0
+    if file.seekable():
+        total = max(sum(1 for _line in file) - 1, 0)
+        file.seek(0)
+    with click.progressbar(length=total, label="importing", file=sys.stderr,
                            show_pos=True) as bar:
         result = import_events(ctx.bare_tracker, file, progress=bar.update)
     click.echo(f"imported {result.imported} event(s), {result.skipped} already present")

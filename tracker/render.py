@@ -215,8 +215,8 @@ def _status_text(report: Mapping[str, Any]) -> str:
     if not report.get("policies"):
         out.append("  no policies")
     for p in report.get("policies") or ():
-        out += ["", f"{p.get('title') or '(untitled)'}  [{p['id']}]"]
-        status = str(p.get("status") or _EMPTY)
+        out += ["", f"{p.get('title') or _UNTRACKED}  [{p['id']}]"]
+        status = str(p.get("status") or _EMPTY).replace("_", " ")
         if p.get("status_note"):
             status += f" ({p['status_note']})"
         head = [("status", status, legend.note(p.get("status_sources") or ()))]
@@ -290,11 +290,18 @@ def _timeline_text(report: Mapping[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+_UNTRACKED = "(not yet tracked at this date)"
+
+
+def _state(status: str | None) -> str:
+    return status.replace("_", " ") if status else _EMPTY
+
+
 def _diff_rows(p: Mapping[str, Any], legend: _Legend) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     if p.get("status"):
         s = p["status"]
-        rows.append(("~ status", f"{s['before'] or _EMPTY} → {s['after'] or _EMPTY}",
+        rows.append(("~ status", f"{_state(s['before'])} → {_state(s['after'])}",
                      legend.note(s.get("sources") or ())))
     for f in p.get("added") or ():
         rows.append((f"+ {label(f['key'])}", describe(f["key"], f["value"]),
@@ -319,7 +326,7 @@ def _diff_text(report: Mapping[str, Any]) -> str:
     if not report.get("policies"):
         out.append("  no changes")
     for p in report.get("policies") or ():
-        out += ["", f"{p.get('title') or '(untitled)'}  [{p['id']}]"]
+        out += ["", f"{p.get('title') or _UNTRACKED}  [{p['id']}]"]
         rows = _diff_rows(p, legend)
         width = min(max((len(r[0]) for r in rows), default=1), 26)
         for left, text, mark in rows:
@@ -356,8 +363,8 @@ def _status_md(report: Mapping[str, Any]) -> str:
     legend = _Legend()
     out = ["# Policy status", "", f"_{_md(_header(report))}_"]
     for p in report.get("policies") or ():
-        out += ["", f"## {_md(p.get('title') or '(untitled)')}", "", f"`{p['id']}`", ""]
-        status = str(p.get("status") or _EMPTY)
+        out += ["", f"## {_md(p.get('title') or _UNTRACKED)}", "", f"`{p['id']}`", ""]
+        status = str(p.get("status") or _EMPTY).replace("_", " ")
         if p.get("status_note"):
             status += f" ({p['status_note']})"
         out.append(_bullet(status, legend.note(p.get("status_sources") or ()), "Status"))
@@ -418,7 +425,7 @@ def _diff_md(report: Mapping[str, Any]) -> str:
     if not report.get("policies"):
         out += ["", "No changes."]
     for p in report.get("policies") or ():
-        out += ["", f"## {_md(p.get('title') or '(untitled)')}", ""]
+        out += ["", f"## {_md(p.get('title') or _UNTRACKED)}", ""]
         out += [_bullet(text, mark, _SIGNS.get(left[:1], "") + left[1:])
                 for left, text, mark in _diff_rows(p, legend)]
     out += _legend_md(legend)
