@@ -170,7 +170,11 @@ class _FeedJob:
         except Exception as exc:  # a feed's failure must never stop the others
             message = _one_line(exc)
             if not self.dry_run:
-                self._record_failure(message, getattr(exc, "retry_after_seconds", None))
+                try:
+                    self._record_failure(message, getattr(exc, "retry_after_seconds", None))
+                except Exception as record_exc:  # nor a failure to record it (the lease lapses)
+                    message = f"{message} (recording the failure failed: " \
+                              f"{_one_line(record_exc)})"
             return FeedOutcome(self.sub.name, "failed", message=message)
 
     def _run(self) -> FeedOutcome:
