@@ -482,8 +482,6 @@ def test_dry_run_records_nothing(tracker, server) -> None:
         [(6, 3, 1, 5)]
 
 
-@pytest.mark.xfail(strict=True, reason="a dry run plans each feed against the log alone, so "
-                   "a story two feeds carry counts as two new stories and its facts twice")
 def test_dry_run_over_two_feeds_counts_a_shared_story_once(tracker, server) -> None:
     subscribe(tracker, server.serve_samples((DELTA, HARBOUR)))
 
@@ -534,8 +532,6 @@ def test_feeds_not_due_are_skipped_unless_named(tracker, server, clock) -> None:
 
 
 
-@pytest.mark.xfail(strict=True, reason="a 304 has no body to read <ttl> from, and feed_state "
-                   "does not keep it: after a not-modified poll the feed's own interval applies")
 def test_a_not_modified_poll_keeps_the_feeds_ttl(tracker, server, clock) -> None:
     subscribe(tracker, server.serve_samples((HARBOUR,)))  # <ttl>60</ttl>, interval 30m
     ingest(tracker)

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import sqlalchemy as sa
 
 from tracker.app import Tracker
 from tracker.db import write_connection
 from tracker.events import NewEvent, RecordedEvent, deterministic_id, utc
 from tracker.ingest import extract, relevance
 from tracker.ingest.parse import Item
+from tracker.ingest.plan import (
+    STORY_WINDOW_DAYS,
+    FeedOutcome,
+    FeedPlanner,
+    Prepared,
+    events_by_id,
+    story_candidates,
+)
 from tracker.projections import PROJECTIONS
 from tracker.projector import Projector, load_docs
 from tracker.store.schema import projection_rows
 from tracker.when import When
 
 ITEM_TYPES = ("item.recorded", "item.revised", "item.classified")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def news(tracker: Tracker, *, since: When | None = None) -> dict[str, Any]:
@@ -54,24 +66,24 @@ def reclassify(tracker: Tracker, rules: relevance.Rules | None = None,
 
     An item that becomes relevant gets its story (and facts) now, as ingest would have done.
     """
-    from tracker.ingest.run import _FeedJob, _Prepared, _story_candidates
-    from tracker.ingest.subscriptions import Subscription
-
     rules = rules or relevance.load_rules()
-    latest: dict[tuple[str, str], RecordedEvent] = {}
+    recorded: dict[tuple[str, str], RecordedEvent] = {}
+    content: dict[tuple[str, str], Mapping[str, Any]] = {}
     decisions: dict[tuple[str, str], RecordedEvent] = {}
     for event in tracker.store.read(types=ITEM_TYPES):
         key = (str(event.data.get("feed")), str(event.data["item_key"]))
         if event.type == "item.classified":
             decisions[key] = event
-        else:
-            latest[key] = event
+        elif event.type == "item.recorded":
+            recorded[key] = event
+            content[key] = event.data
+        elif key in content:
+            content[key] = {**content[key], **event.data}
     changed = up = down = 0
-    for (feed, item_key), item_event in latest.items():
+    for (feed, item_key), original in recorded.items():
         if progress is not None:
             progress(1)
-        data = item_event.data
-        original = latest[(feed, item_key)]
+        data = content[(feed, item_key)]
         decision = relevance.classify(str(data.get("title", "")), str(data.get("summary", "")),
                                       rules)
         before = decisions.get((feed, item_key))
@@ -96,23 +108,30 @@ def reclassify(tracker: Tracker, rules: relevance.Rules | None = None,
             batches: dict[str, list[NewEvent]] = {f"feed:{feed}": [classified]}
             if decision.relevant and not was_relevant:
                 up += 1
-                item = Item(guid=None, title=str(data.get("title", "")),
-                            link=data.get("link"), published=utc(original.occurred_at),
-                            published_source="feed", date_flags=(),
-                            summary=str(data.get("summary", "")), author=None,
-                            content_hash=content_hash)
-                prepared = _Prepared(item, item_key, decision,
-                                     extract.extract_facts(item.title, item.summary))
-                job = _FeedJob(tracker, Subscription(feed, "", 3600), {}, rules,
-                               lambda *_a, **_k: None,  # type: ignore[arg-type]
-                               None, "reclassify", False, None)  # type: ignore[arg-type]
-                candidates = _story_candidates(conn, item.published.replace(year=1970))
-                in_story = any(item_key in c.item_keys for c in candidates.values())
-                if not in_story:
-                    from tracker.ingest.run import FeedOutcome
-                    job._story_events(prepared, candidates, batches, FeedOutcome(feed, "ok"), {})
+                _attach_story(conn, feed, item_key, original, data, decision, batches)
             elif was_relevant and not decision.relevant:
                 down += 1
             for stream_id, new_events in batches.items():
                 tracker.store.append_in(conn, stream_id, new_events)
-    return ReclassifyResult(len(latest), changed, up, down, rules.version)
+    return ReclassifyResult(len(recorded), changed, up, down, rules.version)
+
+
+def _attach_story(conn: sa.Connection, feed: str, item_key: str, original: RecordedEvent,
+                  data: Mapping[str, Any], decision: relevance.Decision,
+                  batches: dict[str, list[NewEvent]]) -> None:
+    """Give a newly relevant item its story and facts, as ingest would have, unless a story
+    already carries it."""
+    item = Item(guid=None, title=str(data.get("title", "")), link=original.data.get("link"),
+                published=utc(original.occurred_at), published_source="feed", date_flags=(),
+                summary=str(data.get("summary", "")), author=None,
+                content_hash=str(data.get("content_hash", "")))
+    known_stories = story_candidates(conn, EPOCH)
+    if any(item_key in c.item_keys for c in known_stories.values()):
+        return
+    since = item.published - timedelta(days=STORY_WINDOW_DAYS)
+    candidates = {sid: c for sid, c in known_stories.items() if utc(c.published) >= since}
+    prepared = Prepared(item, item_key, decision, extract.extract_facts(item.title, item.summary))
+    FeedPlanner(feed, "reclassify").story(prepared, candidates, batches, FeedOutcome(feed, "ok"))
+    known = set(events_by_id(conn, [e.event_id for b in batches.values() for e in b]))
+    for stream, planned in list(batches.items()):
+        batches[stream] = [e for e in planned if e.event_id not in known]

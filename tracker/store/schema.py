@@ -62,6 +62,7 @@ feed_state = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("last_error_at", Timestamp),
     sa.Column("items_recorded", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("ttl_minutes", sa.Integer),
     sa.Column("lease_owner", sa.String(200)),
     sa.Column("lease_expires_at", Timestamp),
 )
