@@ -7,9 +7,12 @@ timeouts. Nothing here knows about events.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
+import tenacity
 from sqlalchemy.engine import URL, Engine, make_url
 
 from tracker.events import canonical_json
@@ -42,11 +45,11 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         return engine
     if url.get_backend_name() == "postgresql":
         given = url.query.get("options")
-        options = " ".join(part for part in (
-            given if isinstance(given, str) else "",
+        options = " ".join(part for part in (  # the URL's own options come last, and win
             f"-c lock_timeout={PG_LOCK_TIMEOUT_MS}",
             f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}",
             "-c idle_in_transaction_session_timeout=300000",
+            given if isinstance(given, str) else "",
         ) if part)
         connect_args = {"options": options, "application_name": "tracker",
                         **kwargs.pop("connect_args", {})}
@@ -72,6 +75,34 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: sa.Connection) -> None:
         mode = "IMMEDIATE" if conn.get_execution_options().get(WRITE) else "DEFERRED"
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+#: SQLSTATEs worth retrying: serialization failure, deadlock, lock timeout.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+RETRY_ATTEMPTS = 5
+
+T = TypeVar("T")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure another attempt of the same transaction may not meet (contention, not a bug)."""
+    if not isinstance(exc, sa.exc.OperationalError | sa.exc.DBAPIError):
+        return False
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
+        return True
+    return "database is locked" in str(orig)
+
+
+def retrying(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run a whole unit of work again on a transient database error, with a bounded, jittered
+    backoff (at most five attempts, a few seconds in all); other errors pass straight through."""
+    retry = tenacity.retry(
+        retry=tenacity.retry_if_exception(is_transient),
+        stop=tenacity.stop_after_attempt(RETRY_ATTEMPTS),
+        wait=tenacity.wait_random_exponential(multiplier=0.05, max=2.0),
+        reraise=True)
+    return functools.wraps(fn)(retry(fn))
 
 
 def write_connection(engine: Engine) -> sa.Connection:

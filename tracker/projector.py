@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from tracker.db import is_sqlite, write_connection
+from tracker.db import is_sqlite, retrying, write_connection
 from tracker.events import RecordedEvent, utc
 from tracker.projections.base import Doc, Projection
 from tracker.projections.fold import RETRACTED, apply, wanted_types
@@ -119,6 +119,7 @@ class Projector:
                 events.c.type.in_(sorted(wanted_types(projection))),
                 events.c.position > after).limit(1)).first() is not None
 
+    @retrying
     def _batch(self, projection: Projection, batch_size: int) -> tuple[int, int]:
         with write_connection(self.engine) as conn, conn.begin():
             position = self._lock_checkpoint(conn, projection)

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tracker.app import Tracker
-from tracker.db import write_connection
+from tracker.db import retrying, write_connection
 from tracker.errors import UsageError
 from tracker.events import NewEvent, utc
 from tracker.ingest import fetch, identity, parse, relevance, schedule
@@ -173,6 +173,7 @@ class _FeedJob:
 
     # -- writing ---------------------------------------------------------------------------
 
+    @retrying
     def _record_success(self, result: fetch.FetchResult, parsed: parse.ParsedFeed | None,
                         prepared: list[Prepared], fetched_at: datetime) -> FeedOutcome:
         now = utc(self.tracker.now())
@@ -210,6 +211,7 @@ class _FeedJob:
                          .values(**values))
         return outcome
 
+    @retrying
     def _record_failure(self, message: str, retry_after: float | None = None) -> None:
         now = utc(self.tracker.now())
         failures = int(self.state.get("consecutive_failures") or 0) + 1
@@ -227,6 +229,7 @@ class _FeedJob:
                 consecutive_failures=failures, last_attempt_at=now, last_error=message,
                 last_error_at=now, next_due_at=due, lease_owner=None, lease_expires_at=None))
 
+    @retrying
     def _take_lease(self) -> str:
         """"taken" (and ``self.state`` re-read under the lease), "busy" or "not_due".
 

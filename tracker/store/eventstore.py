@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from tracker import catalogue
-from tracker.db import is_sqlite, write_connection
+from tracker.db import is_sqlite, retrying, write_connection
 from tracker.errors import ConcurrencyError, DuplicateEventError, TrackerError
 from tracker.events import (
     GENESIS_HASH,
@@ -90,9 +90,12 @@ class EventStore:
 
     # -- writing ---------------------------------------------------------------------------
 
+    @retrying
     def append(self, stream_id: str, new_events: Sequence[NewEvent],
                expected_version: int | None = ANY) -> list[RecordedEvent]:
-        """Append ``new_events`` to ``stream_id`` atomically; see ``append_in``."""
+        """Append ``new_events`` to ``stream_id`` atomically; see ``append_in``.
+
+        A lock timeout or serialization failure retries the whole append (bounded)."""
         with write_connection(self.engine) as conn, conn.begin():
             return self.append_in(conn, stream_id, new_events, expected_version)
 
