@@ -8,16 +8,22 @@ from __future__ import annotations
 import logging
 
 from tracker.app import open_tracker
+from tracker.errors import UsageError
 from tracker.ingest.run import IngestSummary, ingest
 
 log = logging.getLogger("tracker.jobs")
 
 
 def ingest_feed(database_url: str, feed: str | None = None) -> IngestSummary:
-    """One ingest pass over ``feed`` (or every feed that is due) against ``database_url``."""
+    """One ingest pass over ``feed`` (or every feed) against ``database_url``, fetching only
+    what is due: backoff after failures, Retry-After and a feed's TTL hold for the scheduler
+    as they do for cron."""
     tracker = open_tracker(database_url)
     try:
-        summary = ingest(tracker, feed=feed)
+        summary = ingest(tracker, feed=feed, due_only=True)
+    except UsageError as exc:  # unsubscribed since the job was scheduled: the sync drops it
+        log.info("%s", exc)
+        return IngestSummary()
     finally:
         tracker.close()
     for outcome in summary.outcomes:

@@ -517,6 +517,11 @@ def test_feeds_not_due_are_skipped_unless_named(tracker, server, clock) -> None:
     assert "0 feed(s) polled, 0 failed, 3 not due" in skipped.line()
     assert all(len(server.seen(n)) == 1 for n in SAMPLE_NAMES)
 
+    # the scheduler's per-feed job names the feed but still waits until it is due
+    waiting = ingest(tracker, feed=HARBOUR, due_only=True)
+    assert waiting.outcomes == [] and waiting.not_due == 1
+    assert len(server.seen(HARBOUR)) == 1
+
     named = ingest(tracker, feed=HARBOUR)
     assert outcomes(named) == {HARBOUR: ("ok", 0)} and named.not_due == 0
     assert [len(server.seen(n)) for n in SAMPLE_NAMES] == [1, 1, 2]

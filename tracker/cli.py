@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import signal
 import sys
 import threading
@@ -657,6 +658,8 @@ def schedule(ctx: Context) -> None:
     """
     from tracker import schedule as scheduling
 
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx.tracker  # noqa: B018  (migrate and seed a new database before jobs start)
     stop = threading.Event()
     with _stop_on_signals(stop):

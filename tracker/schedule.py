@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -59,9 +60,10 @@ def sync_jobs(database_url: str, scheduler: BackgroundScheduler | None = None) -
         if existing is not None and getattr(existing.trigger, "interval", None) is not None \
                 and existing.trigger.interval.total_seconds() == sub.every_seconds:
             continue
+        first_run = {} if existing is not None else {"next_run_time": datetime.now(UTC)}
         scheduler.add_job(INGEST_JOB, "interval", seconds=sub.every_seconds, id=job_id,
                           args=[database_url, sub.name], replace_existing=True,
-                          name=f"ingest {sub.name}")
+                          name=f"ingest {sub.name}", **first_run)
         log.info("scheduled %s every %ss", job_id, sub.every_seconds)
     return set(wanted)
 

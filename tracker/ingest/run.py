@@ -65,11 +65,18 @@ def subscriptions(tracker: Tracker) -> dict[str, Subscription]:
     return current(tracker.store.read(types=sorted(FEED_TYPES)))
 
 
-def ingest(tracker: Tracker, *, feed: str | None = None, dry_run: bool = False,
+def ingest(tracker: Tracker, *, feed: str | None = None, due_only: bool | None = None,
+           dry_run: bool = False,
            rules: relevance.Rules | None = None, fetcher: Fetcher = fetch.fetch,
            rng: random.Random | None = None, worker: str | None = None,
            timeout: Any = None) -> IngestSummary:
-    """One pass over the feeds that are due (or the one named, due or not)."""
+    """One pass over the feeds that are due, or over the one named.
+
+    A named feed is fetched whether due or not, unless ``due_only`` (the scheduler's jobs:
+    they fire on the feed's interval but must still respect backoff, Retry-After and TTL).
+    """
+    if due_only is None:
+        due_only = feed is None
     subs = subscriptions(tracker)
     if feed is not None and feed not in subs:
         raise UsageError(f"no feed named {feed!r} (see `tracker feeds list`)")
@@ -85,11 +92,11 @@ def ingest(tracker: Tracker, *, feed: str | None = None, dry_run: bool = False,
             continue
         state = states.get(sub.name, {})
         due_at = state.get("next_due_at")
-        if feed is None and due_at is not None and utc(due_at) > now:
+        if due_only and due_at is not None and utc(due_at) > now:
             summary.not_due += 1
             continue
         job = _FeedJob(tracker, sub, state, rules, fetcher, rng, worker, dry_run, timeout,
-                       scheduled=feed is None, carried=carried)
+                       scheduled=due_only, carried=carried)
         outcome = job.run()
         if outcome is None:  # another worker polled it since the states were read
             summary.not_due += 1
