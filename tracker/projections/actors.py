@@ -10,7 +10,6 @@ identified; callers take the id from the document key.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -142,11 +141,11 @@ class Actors:
         if event.type not in self.types:
             return doc
         data = event_data(event)
-        history: History = copy.deepcopy(doc["history"]) if doc else {}
+        history: History = dict(doc["history"]) if doc else {}  # lists replaced, not edited
         if event.type == "actor.identified":
-            history.setdefault("identity", []).append(assertion(event, {
+            history["identity"] = [*history.get("identity", ()), assertion(event, {
                 k: data.get(k) for k in ("actor_id", "name", "kind", "description",
-                                         "affiliation", "aliases", "members")}))
+                                         "affiliation", "aliases", "members")})]
         else:
             history[f"link:{event.position:012d}"] = [assertion(event, _link(event.type, data))]
         return build(history, event)

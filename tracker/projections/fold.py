@@ -15,14 +15,23 @@ def wanted_types(projection: Projection) -> frozenset[str]:
     return projection.types | {RETRACTED}
 
 
+def finish(projection: Projection, doc: Doc | None) -> Doc | None:
+    """The document to store or show for one ``apply`` left deferred (see ``apply``)."""
+    done = getattr(projection, "finish", None)
+    return done(doc) if done is not None and doc is not None else doc
+
+
 def apply(projection: Projection, docs: MutableMapping[str, Doc | None], event: RecordedEvent,
           load: Callable[[str], Doc | None],
           target_of: Callable[[int], RecordedEvent | None]) -> set[str]:
     """Fold ``event`` into the documents it touches; returns the keys changed.
 
     ``docs`` caches documents (None: deleted); ``load`` fetches one not yet cached;
-    ``target_of`` finds the event a retraction names.
+    ``target_of`` finds the event a retraction names. A projection with ``evolve_deferred``
+    and ``finish`` folds with the former; pass the changed documents to ``finish`` before
+    storing or showing them.
     """
+    evolve = getattr(projection, "evolve_deferred", None) or projection.evolve
     if event.type == RETRACTED:
         target = target_of(int(event.data["target_position"]))
         if target is None or target.type not in projection.types:
@@ -37,7 +46,7 @@ def apply(projection: Projection, docs: MutableMapping[str, Doc | None], event: 
         if key not in docs:
             docs[key] = load(key)
         before = docs[key]
-        after = projection.evolve(before, event)
+        after = evolve(before, event)
         if after is not before:
             docs[key] = after
             changed.add(key)
@@ -53,4 +62,9 @@ def fold_all(projection: Projection, events: Iterable[RecordedEvent]) -> dict[st
         if event.type in projection.types:
             seen[event.position] = event
         apply(projection, docs, event, lambda _key: None, seen.get)
-    return {key: doc for key, doc in docs.items() if doc is not None}
+    out: dict[str, Doc] = {}
+    for key, doc in docs.items():
+        done = finish(projection, doc)
+        if done is not None:
+            out[key] = done
+    return out

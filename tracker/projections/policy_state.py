@@ -5,6 +5,14 @@ measure...) the list of assertions that set it, oldest first. The visible fields
 the last assertion of each slot, so retracting position P is just "drop P's assertions and
 rebuild": whatever P had superseded comes back on its own.
 
+News follow-ups arrive without end, so what they add is bounded: each slot keeps every dossier
+assertion but only its ``NEWS_PER_SLOT`` latest news ones (and, in ``status``, the first news
+assertion of each status, which dates it); slots news alone opened are kept for the
+``NEWS_SLOTS_KEPT`` latest of each kind; a value's list of sources keeps its dossier sources and
+its ``NEWS_SOURCES_KEPT`` latest news ones. Retracting news therefore brings back what it had
+superseded as long as that is among what is kept: only retracting more than ``NEWS_PER_SLOT``
+news assertions of one slot falls back past the older news to the dossier value.
+
 The helpers at the top (provenance, dates, history) are shared by the other projections.
 """
 
@@ -26,6 +34,12 @@ STORIES_SHOWN = 10
 STORIES_KEPT = 2 * STORIES_SHOWN
 #: How many extracted news facts a policy document keeps.
 NEWS_FACTS_KEPT = 50
+#: News assertions kept per slot, news-only slots kept per kind, news sources kept per value.
+NEWS_PER_SLOT = 10
+NEWS_SLOTS_KEPT = 20
+NEWS_SOURCES_KEPT = 10
+NEWS = "fact.extracted"
+_NEWS_SLOT_KINDS = ("context:", "agreement:", "listing:")
 
 History = dict[str, list[dict[str, Any]]]
 
@@ -155,7 +169,60 @@ def _number(value: Any) -> float | int | None:
 # -- folding into history ----------------------------------------------------------------------
 
 def _push(history: History, slot: str, entry: dict[str, Any]) -> None:
-    history.setdefault(slot, []).append(entry)
+    """Append ``entry`` to ``slot`` in a new list (lists may be shared with an earlier doc)."""
+    history[slot] = [*history.get(slot, ()), entry]
+
+
+def _news_source(source: Mapping[str, Any]) -> bool:
+    citation = source.get("citation") or {}
+    return "story_id" in citation and "id" not in citation
+
+
+def _bound_sources(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every dossier source, and the ``NEWS_SOURCES_KEPT`` first (latest) news sources."""
+    out: list[dict[str, Any]] = []
+    news = 0
+    for source in sources:
+        if _news_source(source):
+            news += 1
+            if news > NEWS_SOURCES_KEPT:
+                continue
+        out.append(source)
+    return out
+
+
+def _bound_slot(history: History, slot: str) -> None:
+    """Drop news assertions of ``slot`` beyond its ``NEWS_PER_SLOT`` latest (see the module)."""
+    entries = history.get(slot)
+    if not entries:
+        return
+    news = sum(1 for e in entries if e["type"] == NEWS)
+    if news <= NEWS_PER_SLOT:
+        return
+    drop = news - NEWS_PER_SLOT
+    seen_status: set[Any] = set()
+    kept = []
+    for entry in entries:
+        status = entry["value"].get("status") if slot == "status" else None
+        first_of_status = slot == "status" and status not in seen_status
+        seen_status.add(status)
+        if drop and entry["type"] == NEWS and not first_of_status:
+            drop -= 1
+            continue
+        kept.append(entry)
+    history[slot] = kept
+
+
+def _bound_news_slots(history: History) -> None:
+    """Keep the ``NEWS_SLOTS_KEPT`` latest slots of each kind that news alone opened."""
+    for prefix in _NEWS_SLOT_KINDS:
+        opened = [s for s, entries in history.items()
+                  if s.startswith(prefix) and all(e["type"] == NEWS for e in entries)]
+        if len(opened) <= NEWS_SLOTS_KEPT:
+            continue
+        opened.sort(key=lambda s: history[s][-1]["position"], reverse=True)
+        for slot in opened[NEWS_SLOTS_KEPT:]:
+            del history[slot]
 
 
 def _latest_slot(history: History, prefix: str,
@@ -179,7 +246,7 @@ def _update(history: History, slot: str, event: RecordedEvent, base: dict[str, A
     sources = [provenance(event)]
     if previous:
         sources += [s for s in previous["sources"] if s["position"] != event.position]
-    _push(history, slot, assertion(event, value, sources))
+    _push(history, slot, assertion(event, value, _bound_sources(sources)))
 
 
 def _as_mapping(value: Any, scalar_key: str) -> dict[str, Any]:
@@ -286,12 +353,22 @@ def _apply_extracted(history: History, event: RecordedEvent, data: dict[str, Any
     elif kind == "mechanism_status":
         _apply_mechanism_status(history, event, raw)
     _prune(history, "news:", NEWS_FACTS_KEPT)
+    touched = [s for s, entries in history.items() if entries[-1]["position"] == event.position]
+    for slot in touched:
+        _bound_slot(history, slot)
+    if any(len(history[s]) == 1 and s.startswith(_NEWS_SLOT_KINDS) for s in touched):
+        _bound_news_slots(history)  # news opened a slot
 
 
 def _prune(history: History, prefix: str, keep: int) -> None:
     """Bound the slots under ``prefix`` to the ``keep`` most recently asserted."""
-    slots = sorted((s for s in history if s.startswith(prefix)),
-                   key=lambda s: history[s][-1]["position"], reverse=True)
+    found = [s for s in history if s.startswith(prefix)]
+    if len(found) <= keep:
+        return
+    if len(found) == keep + 1:  # the usual case: one slot over
+        del history[min(found, key=lambda s: history[s][-1]["position"])]
+        return
+    slots = sorted(found, key=lambda s: history[s][-1]["position"], reverse=True)
     for slot in slots[keep:]:
         del history[slot]
 
@@ -459,11 +536,19 @@ def build(policy_id: str, history: History, event: RecordedEvent) -> Doc:
     }
 
 
+#: Marks a document whose visible fields are not built yet; holds the event it was last folded.
+_LAST = "_folded_until"
+
+
+def _pending(policy_id: str, history: History, event: RecordedEvent) -> Doc:
+    return {"policy_id": policy_id, "history": history, _LAST: event}
+
+
 class PolicyState:
     """One document per policy: what is known about it now, and where each piece came from."""
 
     name = "policy_state"
-    version = 1
+    version = 2
     types: frozenset[str] = frozenset({
         "policy.tracked", "policy.status_changed", "policy.fact_asserted", "policy.party_added",
         "milestone.recorded", "agreement.signed", "context.recorded", "commentary.recorded",
@@ -478,21 +563,33 @@ class PolicyState:
         return [str(policy_id)] if policy_id else []
 
     def evolve(self, doc: Doc | None, event: RecordedEvent) -> Doc | None:
+        return self.finish(self.evolve_deferred(doc, event))
+
+    def evolve_deferred(self, doc: Doc | None, event: RecordedEvent) -> Doc | None:
+        """``evolve`` without building the visible document: the fold records what ``finish``
+        needs, so a batch of events into one policy builds it once rather than per event."""
         if event.type == RETRACTED:
             target = retracted_position(event)
             if doc is None or target is None:
                 return doc
             remaining = without_position(doc["history"], target)
-            return build(doc["policy_id"], remaining, event) if remaining else None
+            return _pending(doc["policy_id"], remaining, event) if remaining else None
         if event.type not in self.types:
             return doc
         policy_id = str(event.data.get("policy_id") or (doc or {}).get("policy_id") or "")
         if not policy_id:
             return doc
-        history: History = copy.deepcopy(doc["history"]) if doc else {}
+        # Shallow: _fold replaces the lists it changes and never edits an entry in place.
+        history: History = dict(doc["history"]) if doc else {}
         if not _fold(history, event):
             return doc
-        return build(policy_id, history, event)
+        return _pending(policy_id, history, event)
+
+    def finish(self, doc: Doc | None) -> Doc | None:
+        """The visible document for a deferred one (others are returned as they are)."""
+        if doc is None or _LAST not in doc:
+            return doc
+        return build(doc["policy_id"], doc["history"], doc[_LAST])
 
     def sort_key(self, key: str, doc: Doc) -> str:
         return f"{(doc.get('title') or '').lower()}\x1f{key}"

@@ -6,7 +6,6 @@ read from the latest entry, so a retraction that removes the last citation delet
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from typing import Any
 
@@ -94,7 +93,7 @@ class Sources:
         key = source_key(event) if event.type in self.types else None
         if key is None:
             return doc
-        history: History = copy.deepcopy(doc["history"]) if doc else {}
+        history: History = dict(doc["history"]) if doc else {}  # entries are never edited
         value = {"type": event.type, "citation": citation_of(event),
                  "feed": event.data.get("feed"), "published": event.data.get("published"),
                  "link": event.data.get("link") or event.data.get("url")}

@@ -1,0 +1,426 @@
+"""The performance suite: append, replay, status and ingest at several log sizes.
+
+For each backend and log size it builds a synthetic log shaped like tracker's (see
+``bench/workload.py``), then measures, each figure beside a baseline taken in the same run:
+
+- append: batched (1,000 per transaction) and single-event appends against raw driver inserts
+  of the same rows (``bench/append.py``), on a sample of at most ``--append-sample`` events;
+- replay: a full rebuild of every projection in a child process (its peak RSS too) against a
+  raw driver read of the same rows, JSON decoding and a trivial fold;
+- status: the ``tracker status`` command as a whole process, now, ``--as-of`` the middle of
+  the recorded range and ``--world-as-of`` the middle of the world range;
+- ingest (once per backend): ~100 loopback feeds end to end through ``ingest``.
+
+    python bench/run.py [--backends sqlite,postgres] [--sizes 10000,100000] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from append import (  # noqa: E402
+    DEFAULT_PG_URL,
+    fresh_database,
+    machine,
+    postgres_version,
+    psycopg_conninfo,
+    run_backend,
+    sqlite_path,
+)
+from workload import FakeClock, build_log, middle_recorded, middle_world  # noqa: E402
+
+from tracker.app import open_tracker  # noqa: E402
+from tracker.dossier import load_seeds  # noqa: E402
+from tracker.feeds import add_feed, remove_feed, subscriptions  # noqa: E402
+from tracker.ingest.run import ingest  # noqa: E402
+from tracker.projections import PROJECTIONS  # noqa: E402
+from tracker.projections.fold import wanted_types  # noqa: E402
+from tracker.projector import Projector  # noqa: E402
+
+DEFAULT_SIZES = "10000,100000"
+APPEND_SAMPLE = 100_000
+SINGLE_EVENTS = 2_000
+INGEST_FEEDS = 100
+INGEST_ITEMS = 30
+HERE = Path(__file__).resolve()
+
+
+def _tracker_command() -> str:
+    """The installed console script next to this interpreter, else the one on PATH."""
+    beside = Path(sys.executable).parent / "tracker"
+    return str(beside) if beside.exists() else (shutil.which("tracker") or "tracker")
+
+
+# -- replay ----------------------------------------------------------------------------------
+
+def replay_child(url: str) -> dict[str, Any]:
+    """Rebuild every projection (run in a child process); time, events folded, peak RSS."""
+    tracker = open_tracker(url)
+    folded = 0
+
+    def count(n: int) -> None:
+        nonlocal folded
+        folded += n
+
+    try:
+        start = time.perf_counter()
+        Projector(tracker.engine, PROJECTIONS, tracker.clock).rebuild(progress=count)
+        seconds = time.perf_counter() - start
+    finally:
+        tracker.close()
+    return {"seconds": seconds, "events": folded, "peak_rss_mb": round(peak_rss_kb() / 1024, 1)}
+
+
+def peak_rss_kb() -> int:
+    """This process's peak resident set, in KiB.
+
+    Linux's ``VmHWM`` where there is one: ``getrusage``'s ``ru_maxrss`` survives ``exec``, so
+    a child forked from a large parent would report the parent's size.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def measure_rebuild(url: str) -> dict[str, Any]:
+    """``replay_child`` in a fresh interpreter, so its peak RSS is the rebuild's alone."""
+    done = subprocess.run([sys.executable, str(HERE), "--replay-child", url],
+                          capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+_RAW_COLUMNS = ("position", "event_id", "stream_id", "stream_version", "type", "schema_version",
+                "occurred_at", "occurred_precision", "recorded_at", "data", "meta", "prev_hash",
+                "hash")
+
+
+def _raw_rows(url: str, types: Sequence[str]) -> Iterator[Sequence[Any]]:
+    """The rows a projection reads, in position order, JSON as text, straight from the driver."""
+    if url.startswith("sqlite"):
+        marks = ", ".join("?" * len(types))
+        with sqlite3.connect(sqlite_path(url)) as db:
+            cursor = db.execute(f"SELECT {', '.join(_RAW_COLUMNS)} FROM events "
+                                f"WHERE type IN ({marks}) ORDER BY position", list(types))
+            while rows := cursor.fetchmany(2000):
+                yield from rows
+        return
+    import psycopg
+
+    columns = ", ".join(f"{c}::text" if c in ("data", "meta") else c for c in _RAW_COLUMNS)
+    with psycopg.connect(psycopg_conninfo(url)) as pg, pg.cursor(name="bench") as named:
+        named.itersize = 2000
+        named.execute(f"SELECT {columns} FROM events WHERE type = ANY(%s) ORDER BY position",
+                      (list(types),))
+        yield from named
+
+
+def measure_raw_replay(url: str) -> dict[str, Any]:
+    """Per projection: read its rows, decode data and meta, count them per stream and type."""
+    loads = json.loads
+    folded = 0
+    start = time.perf_counter()
+    for projection in PROJECTIONS.values():
+        counts: dict[tuple[str, str], int] = {}
+        keys: dict[str, int] = {}
+        for row in _raw_rows(url, sorted(wanted_types(projection))):
+            data = loads(row[9])
+            loads(row[10])
+            key = (row[2], row[4])
+            counts[key] = counts.get(key, 0) + 1
+            first = next(iter(data.values()), None) if data else None
+            if isinstance(first, str):
+                keys[first] = row[0]
+            folded += 1
+    return {"seconds": time.perf_counter() - start, "events": folded}
+
+
+# -- status ----------------------------------------------------------------------------------
+
+def time_status(url: str, *args: str, repeat: int = 3) -> float:
+    """Best wall time of ``tracker --database-url URL status ARGS --format json``."""
+    best = float("inf")
+    command = [_tracker_command(), "--database-url", url, "status", *args, "--format", "json"]
+    for _ in range(repeat):
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}")
+        best = min(best, seconds)
+    return best
+
+
+# -- ingest ----------------------------------------------------------------------------------
+
+_RELEVANT = (
+    ("Hong Kong and Zhejiang launch supply chain services mechanism {n}",
+     "Hong Kong and Zhejiang signed {k} projects in Ningbo under the supply chain mechanism. "
+     "The mechanism is now operational, officials said."),
+    ("HK-Zhejiang supply chain mechanism draws {k} firms",
+     "John Lee said the Hong Kong Zhejiang mechanism had drawn {k} firms. "
+     "The US raised tariffs on Chinese goods to 145%."),
+    ("Zhejiang robotics firm weighs Hong Kong listing {n}",
+     "Deep Robotics is considering a listing in Hong Kong, people familiar said, as the "
+     "Hong Kong and Zhejiang supply chain mechanism brings trade closer."),
+)
+_IRRELEVANT = (
+    ("City council approves harbour park budget {n}",
+     "The council voted to approve a budget for the harbour park after a long review."),
+    ("Weather: showers expected over the weekend {n}",
+     "Forecasters expect showers and cooler temperatures across the region on Saturday."),
+    ("Festival returns to the waterfront {n}",
+     "Organisers said the annual festival would return with food stalls and music."),
+    ("Shipping rates ease as demand cools {n}",
+     "Container rates on major routes fell for a third week, brokers said."),
+)
+
+
+def feed_xml(feed: int, items: int, now: datetime) -> bytes:
+    """An RSS 2.0 document of ``items`` items, about one in six relevant."""
+    entries = []
+    for i in range(items):
+        n = feed * 1000 + i
+        title, summary = (_RELEVANT[n % 3] if i % 6 == 0 else _IRRELEVANT[n % 4])
+        published = format_datetime(now - timedelta(minutes=17 * i + feed), usegmt=True)
+        entries.append(
+            f"<item><title>{title.format(n=n, k=10 + n % 40)}</title>"
+            f"<link>https://feed{feed:03d}.example/news/{n}</link>"
+            f"<guid>feed{feed:03d}-{n}</guid><pubDate>{published}</pubDate>"
+            f"<description>{summary.format(n=n, k=10 + n % 40)}</description></item>")
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>Feed {feed}</title><link>https://feed{feed:03d}.example/</link>"
+            f"<description>bench</description>{''.join(entries)}</channel></rss>").encode()
+
+
+class _FeedServer(ThreadingHTTPServer):
+    daemon_threads = True
+    bodies: dict[str, bytes]
+
+
+class _FeedHandler(BaseHTTPRequestHandler):
+    server: _FeedServer
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.server.bodies.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@contextmanager
+def feed_server(feeds: int, items: int) -> Iterator[str]:
+    """A loopback HTTP server serving ``/feed-NNN.xml``; yields its base URL."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    server = _FeedServer(("127.0.0.1", 0), _FeedHandler)
+    server.bodies = {f"/feed-{f:03d}.xml": feed_xml(f, items, now) for f in range(feeds)}
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def measure_ingest(backend: str, pg_url: str, feeds: int = INGEST_FEEDS,
+                   items: int = INGEST_ITEMS) -> dict[str, Any]:
+    """Subscribe ``feeds`` loopback feeds on a seeded database and time one ingest pass."""
+    with fresh_database(backend, pg_url) as url, feed_server(feeds, items) as base:
+        tracker = open_tracker(url)
+        try:
+            load_seeds(tracker)
+            for name in subscriptions(tracker):  # the shipped feeds are out on the internet
+                remove_feed(tracker, name)
+            for f in range(feeds):
+                add_feed(tracker, f"bench-{f:03d}", f"{base}/feed-{f:03d}.xml",
+                         allow_local=True)
+            start = time.perf_counter()
+            summary = ingest(tracker)
+            seconds = time.perf_counter() - start
+        finally:
+            tracker.close()
+    recorded = sum(o.items for o in summary.outcomes)
+    failed = [o.line() for o in summary.outcomes if o.status == "failed"]
+    bench_feeds = [o for o in summary.outcomes if o.name.startswith("bench-")]
+    return {"backend": backend, "feeds": len(bench_feeds), "items": recorded,
+            "stories": sum(o.stories for o in summary.outcomes),
+            "facts": sum(o.facts for o in summary.outcomes),
+            "failed": len(failed), "seconds": round(seconds, 3),
+            "items_per_s": round(recorded / seconds, 1) if seconds > 0 else None}
+
+
+# -- one backend, one size -------------------------------------------------------------------
+
+def _append_figures(backend: str, size: int, pg_url: str, sample: int) -> dict[str, Any]:
+    count = min(size, sample)
+    rows = run_backend(backend, events=count, single_events=SINGLE_EVENTS, repeat=1,
+                       pg_url=pg_url)
+    out: dict[str, Any] = {"append_events": count}
+    for row in rows:
+        out[f"append_{row['mode']}_eps"] = row["tracker_events_per_s"]
+        out[f"append_{row['mode']}_baseline_eps"] = row["baseline_events_per_s"]
+        out[f"append_{row['mode']}_ratio"] = row["ratio"]
+        out["append_baseline"] = row["baseline"]
+    return out
+
+
+def measure(backend: str, size: int, pg_url: str, sample: int,
+            log: Any = print) -> dict[str, Any]:
+    """Every figure for one backend and log size."""
+    record: dict[str, Any] = {"backend": backend, "size": size}
+    log(f"[{backend} {size:,}] append")
+    record.update(_append_figures(backend, size, pg_url, sample))
+    with fresh_database(backend, pg_url) as url:
+        log(f"[{backend} {size:,}] building the log")
+        clock = FakeClock()
+        tracker = open_tracker(url, clock)
+        try:
+            start = time.perf_counter()
+            record["events"] = build_log(tracker, clock, size)
+            record["build_seconds"] = round(time.perf_counter() - start, 2)
+        finally:
+            tracker.close()
+        log(f"[{backend} {size:,}] replay")
+        raw = measure_raw_replay(url)
+        rebuilt = measure_rebuild(url)
+        record.update(
+            replay_events=rebuilt["events"], replay_seconds=round(rebuilt["seconds"], 3),
+            replay_eps=round(rebuilt["events"] / rebuilt["seconds"], 1),
+            replay_baseline_eps=round(raw["events"] / raw["seconds"], 1),
+            replay_ratio=round(raw["seconds"] / rebuilt["seconds"], 3),
+            rebuild_peak_rss_mb=rebuilt["peak_rss_mb"])
+        if raw["events"] != rebuilt["events"]:
+            raise RuntimeError(f"rebuild folded {rebuilt['events']} events, "
+                               f"the raw read {raw['events']}")
+        log(f"[{backend} {size:,}] status")
+        as_of = middle_recorded().strftime("%Y-%m-%dT%H:%MZ")
+        world = middle_world().strftime("%Y-%m-%d")
+        record.update(
+            status_seconds=round(time_status(url), 3),
+            as_of=as_of, as_of_seconds=round(time_status(url, "--as-of", as_of), 3),
+            world_as_of=world,
+            world_as_of_seconds=round(time_status(url, "--world-as-of", world), 3))
+    return record
+
+
+# -- reporting -------------------------------------------------------------------------------
+
+def table(records: Sequence[dict[str, Any]]) -> str:
+    header = ("backend", "events", "append 1000/txn ev/s", "ratio", "append 1/txn ev/s", "ratio",
+              "replay ev/s", "ratio", "rebuild RSS MB", "status s", "as-of s",
+              "world-as-of s", "ingest items/s")
+
+    def eps(value: Any) -> str:
+        return f"{value:,.0f}" if isinstance(value, int | float) else "-"
+
+    def ratio(value: Any) -> str:
+        return f"{value:.2f}x" if isinstance(value, int | float) else "-"
+
+    lines = []
+    for r in records:
+        sample = "" if r["append_events"] == r["events"] else f" ({r['append_events']:,})"
+        lines.append((
+            r["backend"], f"{r['events']:,}", eps(r.get("append_batched_eps")) + sample,
+            ratio(r.get("append_batched_ratio")), eps(r.get("append_single_eps")),
+            ratio(r.get("append_single_ratio")), eps(r["replay_eps"]), ratio(r["replay_ratio"]),
+            f"{r['rebuild_peak_rss_mb']:.0f}", f"{r['status_seconds']:.2f}",
+            f"{r['as_of_seconds']:.2f}", f"{r['world_as_of_seconds']:.2f}",
+            eps(r.get("ingest_items_per_s"))))
+    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
+              for i, h in enumerate(header)]
+
+    def fmt(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
+
+    rule = "|" + "|".join(("-" * (w + 2)) if i == 0 else ("-" * (w + 1) + ":")
+                          for i, w in enumerate(widths)) + "|"
+    return "\n".join([fmt(header), rule, *(fmt(line) for line in lines)])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--backends", default="sqlite,postgres",
+                        help="comma-separated: sqlite, postgres (default both)")
+    parser.add_argument("--sizes", default=DEFAULT_SIZES,
+                        help=f"comma-separated log sizes in events (default {DEFAULT_SIZES})")
+    parser.add_argument("--append-sample", type=int, default=APPEND_SAMPLE,
+                        help="at most this many events for the batched append figures")
+    parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
+    parser.add_argument("--no-ingest", action="store_true", help="skip the ingest figure")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--replay-child", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.replay_child:
+        print(json.dumps(replay_child(args.replay_child)))
+        return 0
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    for backend in backends:
+        if backend not in ("sqlite", "postgres"):
+            parser.error(f"unknown backend {backend!r}")
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    if "postgres" in backends and postgres_version(args.pg_url) is None:
+        parser.error(f"PostgreSQL at {args.pg_url} does not answer")
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    records: list[dict[str, Any]] = []
+    ingests: list[dict[str, Any]] = []
+    for backend in backends:
+        ingest_figure = None
+        if not args.no_ingest:
+            log(f"[{backend}] ingest")
+            ingest_figure = measure_ingest(backend, args.pg_url)
+            ingests.append(ingest_figure)
+        for size in sizes:
+            record = measure(backend, size, args.pg_url, args.append_sample, log)
+            record["ingest_items_per_s"] = ingest_figure["items_per_s"] if ingest_figure else None
+            records.append(record)
+    info = machine()
+    if "postgres" in backends:
+        info["postgres"] = postgres_version(args.pg_url)
+    document = {"machine": info, "records": records, "ingest": ingests}
+    print(json.dumps(document, indent=2))
+    print()
+    print(table(records))
+    print(f"\nratios: tracker / baseline in the same run; append on at most "
+          f"{args.append_sample:,} events; python {info['python']}, sqlite {info['sqlite']}, "
+          f"{os.cpu_count()} cpus" + (f", postgres {info['postgres']}" if "postgres" in info
+                                      else ""))
+    if args.json:
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
