@@ -404,11 +404,15 @@ def _roundtrip(content: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+_REQUIRED: dict[str, frozenset[str]] = {
+    name: frozenset(spec.required) for name, spec in catalogue.CATALOGUE.items()}
+
+
 def _check_type(event: NewEvent) -> None:
-    if event.type in catalogue.CATALOGUE:
+    required = _REQUIRED.get(event.type)
+    if required and not required.issubset(event.data):
         missing = catalogue.missing_fields(event.type, event.data)
-        if missing:
-            raise TrackerError(f"{event.type} event lacks required field(s): {', '.join(missing)}")
+        raise TrackerError(f"{event.type} event lacks required field(s): {', '.join(missing)}")
 
 
 def _inline_hash_agrees() -> bool:
