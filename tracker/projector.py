@@ -21,7 +21,7 @@ from tracker.db import is_sqlite, retrying, write_connection
 from tracker.events import RecordedEvent, utc
 from tracker.projections.base import Doc, Projection
 from tracker.projections.fold import RETRACTED, apply, finish, wanted_types
-from tracker.store.eventstore import _COLUMNS, _decode, _load_json, _row_to_event
+from tracker.store.eventstore import EVENT_COLUMNS, decode_json, load_json, row_to_event
 from tracker.store.schema import events, projection_checkpoints, projection_rows
 
 Progress = Callable[[int], None]
@@ -59,7 +59,7 @@ def read_events_in(conn: sa.Connection, *, after: int, types: Iterable[str] | No
     return _events_from_rows(rows)
 
 
-_SELECT_COLUMNS = ", ".join(c.name for c in _COLUMNS)
+_SELECT_COLUMNS = ", ".join(c.name for c in EVENT_COLUMNS)
 
 
 def _json(value: Any) -> Any:
@@ -67,13 +67,13 @@ def _json(value: Any) -> Any:
     if not isinstance(value, str | bytes):
         return value
     try:
-        return _decode(value) if isinstance(value, str) else _load_json(value)
+        return decode_json(value) if isinstance(value, str) else load_json(value)
     except ValueError:  # not the store's own text (leading space...): the strict decoder
-        return _load_json(value)
+        return load_json(value)
 
 
 def _events_from_rows(rows: Sequence[Any]) -> list[RecordedEvent]:
-    """Raw ``_COLUMNS`` rows as events: what ``_row_to_event`` gives, decoded directly."""
+    """Raw ``EVENT_COLUMNS`` rows as events: what ``row_to_event`` gives, decoded directly."""
     stamps: dict[Any, datetime] = {}
 
     def when(value: Any) -> datetime:
@@ -101,8 +101,8 @@ def _events_from_rows(rows: Sequence[Any]) -> list[RecordedEvent]:
 
 
 def _event_at(conn: sa.Connection, position: int) -> RecordedEvent | None:
-    row = conn.execute(sa.select(*_COLUMNS).where(events.c.position == position)).first()
-    return _row_to_event(row) if row else None
+    row = conn.execute(sa.select(*EVENT_COLUMNS).where(events.c.position == position)).first()
+    return row_to_event(row) if row else None
 
 
 class Projector:
@@ -199,7 +199,7 @@ class Projector:
                 row = conn.execute(sa.select(projection_rows.c.doc).where(
                     projection_rows.c.projection == projection.name,
                     projection_rows.c.key == key)).first()
-                return _load_json(row.doc) if row else None
+                return load_json(row.doc) if row else None
 
             for event in batch:
                 for key in apply(projection, docs, event, load, target_of):
@@ -228,7 +228,7 @@ class Projector:
             for row in conn.execute(sa.select(projection_rows.c.key, projection_rows.c.doc).where(
                     projection_rows.c.projection == projection.name,
                     projection_rows.c.key.in_(chunk))):
-                docs[row.key] = _load_json(row.doc)
+                docs[row.key] = load_json(row.doc)
         return docs
 
     def _lock_checkpoint(self, conn: sa.Connection, projection: Projection) -> int:
@@ -277,7 +277,7 @@ def load_docs(engine: Engine, name: str, *, order_by_sort: bool = True,
     if order_by_sort:
         query = query.order_by(projection_rows.c.sort_key)
     with engine.connect() as conn:
-        return [(row.key, _load_json(row.doc)) for row in conn.execute(query)]
+        return [(row.key, load_json(row.doc)) for row in conn.execute(query)]
 
 
 __all__ = ["RETRACTED", "Checkpoint", "Projector", "load_docs", "read_events_in"]

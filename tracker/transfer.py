@@ -29,7 +29,7 @@ from tracker.app import Tracker
 from tracker.db import write_connection
 from tracker.errors import TrackerError
 from tracker.events import GENESIS_HASH, PRECISIONS, RecordedEvent, recorded_hash
-from tracker.store.eventstore import _COLUMNS, EventStore, _row_to_event
+from tracker.store.eventstore import EVENT_COLUMNS, EventStore, row_to_event
 from tracker.store.schema import events
 
 FORMAT_VERSION: Final = 1
@@ -246,8 +246,8 @@ class _Importer:
     def _stored(self, conn: sa.Connection, low: int, high: int) -> Mapping[int, RecordedEvent]:
         if high < low:
             return {}
-        rows = conn.execute(sa.select(*_COLUMNS).where(events.c.position.between(low, high)))
-        return {row.position: _row_to_event(row, upcast=False) for row in rows}
+        rows = conn.execute(sa.select(*EVENT_COLUMNS).where(events.c.position.between(low, high)))
+        return {row.position: row_to_event(row, upcast=False) for row in rows}
 
 
 def import_events(tracker: Tracker, lines: Iterable[str], progress: Progress | None = None,

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from tracker.events import NewEvent, RecordedEvent, canonical_json, deterministic_id, iso
 from tracker.ingest import extract, identity, parse, relevance, stories
-from tracker.store.eventstore import _COLUMNS, _row_to_event
+from tracker.store.eventstore import EVENT_COLUMNS, row_to_event
 from tracker.store.schema import events
 
 STORY_WINDOW_DAYS = 14
@@ -238,8 +238,8 @@ def events_by_id(conn: sa.Connection, ids: Iterable[str]) -> dict[str, RecordedE
     id_list = list(dict.fromkeys(ids))
     for start in range(0, len(id_list), 500):
         chunk = id_list[start:start + 500]
-        for row in conn.execute(sa.select(*_COLUMNS).where(events.c.event_id.in_(chunk))):
-            event = _row_to_event(row)
+        for row in conn.execute(sa.select(*EVENT_COLUMNS).where(events.c.event_id.in_(chunk))):
+            event = row_to_event(row)
             found[event.event_id] = event
     return found
 
@@ -247,12 +247,12 @@ def events_by_id(conn: sa.Connection, ids: Iterable[str]) -> dict[str, RecordedE
 def story_candidates(conn: sa.Connection, since: datetime) -> dict[str, stories.StoryCandidate]:
     """Recent stories, read from the log itself (inside the writer's lock when recording, so
     two workers cannot both create the same story)."""
-    rows = conn.execute(sa.select(*_COLUMNS).where(
+    rows = conn.execute(sa.select(*EVENT_COLUMNS).where(
         events.c.type.in_(STORY_TYPES), events.c.occurred_at >= since)
         .order_by(events.c.position))
     found: dict[str, stories.StoryCandidate] = {}
     for row in rows:
-        event = _row_to_event(row)
+        event = row_to_event(row)
         data: Mapping[str, Any] = event.data
         sid = str(data["story_id"])
         link = data.get("url") if event.type == "story.created" else data.get("link")

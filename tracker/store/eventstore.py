@@ -56,19 +56,19 @@ class VerifyResult:
     reason: str | None = None
 
 
-_COLUMNS = [
+EVENT_COLUMNS = [
     events.c.position, events.c.event_id, events.c.stream_id, events.c.stream_version,
     events.c.type, events.c.schema_version, events.c.occurred_at, events.c.occurred_precision,
     events.c.recorded_at, events.c.data, events.c.meta, events.c.prev_hash, events.c.hash,
 ]
 
 
-def _load_json(value: Any) -> Any:
+def load_json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _row_to_event(row: sa.Row[Any], upcast: bool = True) -> RecordedEvent:
-    data = _load_json(row.data)
+def row_to_event(row: sa.Row[Any], upcast: bool = True) -> RecordedEvent:
+    data = load_json(row.data)
     version = row.schema_version
     if upcast:
         version, data = catalogue.upcast(row.type, version, data)
@@ -76,7 +76,7 @@ def _row_to_event(row: sa.Row[Any], upcast: bool = True) -> RecordedEvent:
         position=row.position, event_id=row.event_id, stream_id=row.stream_id,
         stream_version=row.stream_version, type=row.type, schema_version=version,
         occurred_at=utc(row.occurred_at), occurred_precision=row.occurred_precision,
-        recorded_at=utc(row.recorded_at), data=data, meta=_load_json(row.meta),
+        recorded_at=utc(row.recorded_at), data=data, meta=load_json(row.meta),
         prev_hash=row.prev_hash, hash=row.hash,
     )
 
@@ -164,8 +164,8 @@ class EventStore:
         found: dict[str, RecordedEvent] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            for row in conn.execute(sa.select(*_COLUMNS).where(events.c.event_id.in_(chunk))):
-                found[row.event_id] = _row_to_event(row, upcast=False)
+            for row in conn.execute(sa.select(*EVENT_COLUMNS).where(events.c.event_id.in_(chunk))):
+                found[row.event_id] = row_to_event(row, upcast=False)
         return found
 
     def _stream_version(self, conn: sa.Connection, stream_id: str) -> int:
@@ -185,8 +185,9 @@ class EventStore:
 
     def get(self, position: int) -> RecordedEvent | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(*_COLUMNS).where(events.c.position == position)).first()
-        return _row_to_event(row) if row else None
+            row = conn.execute(sa.select(*EVENT_COLUMNS)
+                               .where(events.c.position == position)).first()
+        return row_to_event(row) if row else None
 
     def read(self, *, after: int = 0, limit: int | None = None, stream_id: str | None = None,
              types: Iterable[str] | None = None, recorded_until: datetime | None = None,
@@ -197,7 +198,7 @@ class EventStore:
         ``recorded_until``: recorded_at <= it. ``occurred_by``: the event's whole period (its
         occurred_at at its precision) ended by then, i.e. it had certainly happened.
         """
-        query = sa.select(*_COLUMNS).order_by(events.c.position)
+        query = sa.select(*EVENT_COLUMNS).order_by(events.c.position)
         if stream_id is not None:
             query = query.where(events.c.stream_id == stream_id)
         type_list = list(types) if types is not None else None
@@ -218,7 +219,7 @@ class EventStore:
             if not rows:
                 return
             for row in rows:
-                event = _row_to_event(row, upcast)
+                event = row_to_event(row, upcast)
                 if occurred_by is not None and period_end(
                         event.occurred_at, event.occurred_precision) > utc(occurred_by):
                     continue
@@ -260,7 +261,7 @@ class EventStore:
 # JSON text the hash is computed over is the text stored, and SQLite timestamps are formatted as
 # SQLAlchemy's SQLite DateTime stores them (PostgreSQL gets the datetimes).
 
-_INSERT_COLUMNS = ", ".join(c.name for c in _COLUMNS)
+_INSERT_COLUMNS = ", ".join(c.name for c in EVENT_COLUMNS)
 _INSERT_SQLITE = f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES ({', '.join(['?'] * 13)})"
 _INSERT_PG = f"INSERT INTO events ({_INSERT_COLUMNS}) VALUES ({', '.join(['%s'] * 13)})"
 
@@ -311,7 +312,7 @@ def _chain(fresh: Sequence[NewEvent], stream_id: str, version: int, position: in
     """
     recorded_at = iso(now)
     stored_now: Any = _sqlite_timestamp(now) if sqlite else now
-    encode, decode, sha256 = _encode, _decode, hashlib.sha256
+    encode, decode, sha256 = _encode, decode_json, hashlib.sha256
     rows: list[tuple[Any, ...]] = []
     recorded: list[RecordedEvent] = []
     for event in fresh:
@@ -393,7 +394,7 @@ _encode = _make_encoder()
 _raw_decode = json.JSONDecoder().raw_decode
 
 
-def _decode(text: str) -> Any:
+def decode_json(text: str) -> Any:
     """``json.loads`` of text this module encoded (valid and whole: no trailing-data check)."""
     return _raw_decode(text)[0]
 
