@@ -173,6 +173,18 @@ _TYPES: tuple[EventType, ...] = (
 
 CATALOGUE: Mapping[str, EventType] = {t.name: t for t in _TYPES}
 
+#: What the dossier says about a policy (seeded or added by hand), as opposed to actors,
+#: feeds and news.
+DOSSIER_TYPES: frozenset[str] = frozenset({
+    "policy.tracked", "policy.status_changed", "policy.fact_asserted", "policy.party_added",
+    "milestone.recorded", "agreement.signed", "context.recorded", "commentary.recorded",
+    "question.opened", "question.resolved", "outcome.expected",
+})
+#: News events that move a policy's state: its follow-up stories and the facts found in them.
+FOLLOW_UP_TYPES: frozenset[str] = frozenset({"story.created", "fact.extracted"})
+STORY_TYPES: frozenset[str] = frozenset({"story.created", "story.corroborated", "story.revised",
+                                         "fact.extracted"})
+
 
 class UnknownEventType(ValueError):
     pass

@@ -19,7 +19,7 @@ from tracker.store.schema import events
 
 STORY_WINDOW_DAYS = 14
 DEFAULT_POLICY = "hk-zhejiang-supply-chain"
-STORY_TYPES = ("story.created", "story.corroborated", "story.revised")
+CANDIDATE_TYPES = ("story.created", "story.corroborated", "story.revised")
 
 Batches = dict[str, list[NewEvent]]
 
@@ -248,7 +248,7 @@ def story_candidates(conn: sa.Connection, since: datetime) -> dict[str, stories.
     """Recent stories, read from the log itself (inside the writer's lock when recording, so
     two workers cannot both create the same story)."""
     rows = conn.execute(sa.select(*EVENT_COLUMNS).where(
-        events.c.type.in_(STORY_TYPES), events.c.occurred_at >= since)
+        events.c.type.in_(CANDIDATE_TYPES), events.c.occurred_at >= since)
         .order_by(events.c.position))
     found: dict[str, stories.StoryCandidate] = {}
     for row in rows:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from tracker.catalogue import STATUSES, upcast
+from tracker.catalogue import DOSSIER_TYPES, FOLLOW_UP_TYPES, STATUSES, upcast
 from tracker.events import RecordedEvent, iso
 from tracker.projections.base import Doc
 
@@ -549,12 +549,7 @@ class PolicyState:
 
     name = "policy_state"
     version = 2
-    types: frozenset[str] = frozenset({
-        "policy.tracked", "policy.status_changed", "policy.fact_asserted", "policy.party_added",
-        "milestone.recorded", "agreement.signed", "context.recorded", "commentary.recorded",
-        "question.opened", "question.resolved", "outcome.expected", "story.created",
-        "fact.extracted",
-    })
+    types: frozenset[str] = DOSSIER_TYPES | FOLLOW_UP_TYPES
 
     def keys(self, event: RecordedEvent) -> Iterable[str]:
         if event.type not in self.types:

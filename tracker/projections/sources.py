@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from tracker.catalogue import DOSSIER_TYPES, STORY_TYPES
 from tracker.events import RecordedEvent, iso
 from tracker.projections.base import Doc
 from tracker.projections.policy_state import (
@@ -70,12 +71,7 @@ class Sources:
 
     name = "sources"
     version = 1
-    types: frozenset[str] = frozenset({
-        "policy.tracked", "policy.status_changed", "policy.fact_asserted", "policy.party_added",
-        "actor.identified", "milestone.recorded", "agreement.signed", "context.recorded",
-        "commentary.recorded", "question.opened", "question.resolved", "outcome.expected",
-        "story.created", "story.corroborated", "story.revised", "fact.extracted",
-    })
+    types: frozenset[str] = DOSSIER_TYPES | STORY_TYPES | {"actor.identified"}
 
     def keys(self, event: RecordedEvent) -> Iterable[str]:
         if event.type not in self.types:

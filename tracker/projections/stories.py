@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from tracker.catalogue import STORY_TYPES
 from tracker.events import RecordedEvent, iso
 from tracker.projections.base import Doc
 
@@ -15,8 +16,7 @@ RETRACTED = "event.retracted"
 class Stories:
     name = "stories"
     version = 1
-    types: frozenset[str] = frozenset({"story.created", "story.corroborated", "story.revised",
-                                       "fact.extracted"})
+    types: frozenset[str] = STORY_TYPES
 
     def keys(self, event: RecordedEvent) -> Iterable[str]:
         story_id = event.data.get("story_id")

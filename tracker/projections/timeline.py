@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from tracker.catalogue import DOSSIER_TYPES, FOLLOW_UP_TYPES
 from tracker.events import RecordedEvent, iso
 from tracker.projections.base import Doc
 from tracker.projections.policy_state import (
@@ -86,12 +87,7 @@ class Timeline:
 
     name = "timeline"
     version = 1
-    types: frozenset[str] = frozenset({
-        "policy.tracked", "policy.status_changed", "policy.fact_asserted", "policy.party_added",
-        "milestone.recorded", "agreement.signed", "context.recorded", "commentary.recorded",
-        "question.opened", "question.resolved", "outcome.expected", "story.created",
-        "fact.extracted",
-    })
+    types: frozenset[str] = DOSSIER_TYPES | FOLLOW_UP_TYPES
 
     def keys(self, event: RecordedEvent) -> Iterable[str]:
         return [f"{event.position:012d}"] if event.type in self.types else []
