@@ -87,3 +87,15 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def server():
+    """A loopback HTTP server for scripted feed responses (see _ingest_workers.FeedServer)."""
+    from _ingest_workers import FeedServer
+
+    srv = FeedServer()
+    try:
+        yield srv
+    finally:
+        srv.close()

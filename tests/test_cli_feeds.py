@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +26,6 @@ DELTA, GANGZHE, HARBOUR = SAMPLE_NAMES
 def url(sqlite_url: str) -> str:
     open_tracker(sqlite_url).close()  # migrated and empty: the CLI will not seed it
     return sqlite_url
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    srv = FeedServer()
-    try:
-        yield srv
-    finally:
-        srv.close()
 
 
 def cli(url: str, *args: str) -> Result:

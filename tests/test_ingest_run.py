@@ -18,7 +18,7 @@ from typing import Any
 import _ingest_workers as workers
 import pytest
 import sqlalchemy as sa
-from _ingest_workers import SAMPLE_NAMES, FeedServer, sample
+from _ingest_workers import SAMPLE_NAMES, sample
 
 from tracker.app import Tracker, open_tracker, verify
 from tracker.events import RecordedEvent, utc
@@ -37,15 +37,6 @@ HARBOUR_SHARED_LINK = ("https://harbourbusiness.example/hong-kong/2025/04/29/"
 
 
 # -- fixtures and helpers -------------------------------------------------------------------
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    srv = FeedServer()
-    try:
-        yield srv
-    finally:
-        srv.close()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from _ingest_workers import SAMPLE_NAMES, FeedServer
+from _ingest_workers import SAMPLE_NAMES
 from apscheduler.util import ref_to_obj
 
 from tracker import schedule
@@ -30,15 +30,6 @@ def wait_until(check: Callable[[], Any], timeout: float) -> Any:
         if value or time.monotonic() > end:
             return value
         time.sleep(0.05)
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    srv = FeedServer()
-    try:
-        yield srv
-    finally:
-        srv.close()
 
 
 @pytest.fixture
