@@ -8,20 +8,18 @@ projectors serialize on the checkpoint row, so no event is applied twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from tracker import catalogue
 from tracker.db import is_sqlite, retrying, write_connection
 from tracker.events import RecordedEvent, utc
 from tracker.projections.base import Doc, Projection
 from tracker.projections.fold import RETRACTED, apply, finish, wanted_types
-from tracker.store.eventstore import EVENT_COLUMNS, decode_json, load_json, row_to_event
+from tracker.store.eventstore import EVENT_COLUMNS, load_json, row_to_event, select_events
 from tracker.store.schema import events, projection_checkpoints, projection_rows
 
 Progress = Callable[[int], None]
@@ -35,69 +33,8 @@ class Checkpoint:
 
 def read_events_in(conn: sa.Connection, *, after: int, types: Iterable[str] | None,
                    limit: int) -> list[RecordedEvent]:
-    """Up to ``limit`` events after ``after`` (of ``types``), in position order.
-
-    Reads through the DBAPI cursor and decodes the rows here: SQLAlchemy's per-value result
-    processing (JSON, and on SQLite timestamp parsing) was most of a rebuild's reading cost.
-    """
-    sqlite = is_sqlite(conn)
-    mark = "?" if sqlite else "%s"
-    where = f"position > {mark}"
-    params: list[Any] = [after]
-    if types is not None:
-        wanted = sorted(types)
-        if sqlite:
-            where += f" AND type IN ({', '.join('?' * len(wanted))})"
-            params.extend(wanted)
-        else:
-            where += " AND type = ANY(%s)"
-            params.append(wanted)
-    params.append(limit)
-    rows = conn.exec_driver_sql(
-        f"SELECT {_SELECT_COLUMNS} FROM events WHERE {where} ORDER BY position LIMIT {mark}",
-        tuple(params)).all()
-    return _events_from_rows(rows)
-
-
-_SELECT_COLUMNS = ", ".join(c.name for c in EVENT_COLUMNS)
-
-
-def _json(value: Any) -> Any:
-    """A JSON column's value: text as the store wrote it, decoded; drivers' objects as given."""
-    if not isinstance(value, str | bytes):
-        return value
-    try:
-        return decode_json(value) if isinstance(value, str) else load_json(value)
-    except ValueError:  # not the store's own text (leading space...): the strict decoder
-        return load_json(value)
-
-
-def _events_from_rows(rows: Sequence[Any]) -> list[RecordedEvent]:
-    """Raw ``EVENT_COLUMNS`` rows as events: what ``row_to_event`` gives, decoded directly."""
-    stamps: dict[Any, datetime] = {}
-
-    def when(value: Any) -> datetime:
-        found = stamps.get(value)
-        if found is None:
-            found = utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
-            stamps[value] = found
-        return found
-
-    upcast, current = catalogue.upcast, catalogue.CATALOGUE
-    out: list[RecordedEvent] = []
-    for (position, event_id, stream_id, stream_version, type_, version, occurred_at,
-         precision, recorded_at, data, meta, prev_hash, hash_) in rows:
-        data = _json(data)
-        spec = current.get(type_)
-        if spec is not None and version < spec.version:
-            version, data = upcast(type_, version, data)
-        out.append(RecordedEvent(
-            position=position, event_id=event_id, stream_id=stream_id,
-            stream_version=stream_version, type=type_, schema_version=version,
-            occurred_at=when(occurred_at), occurred_precision=precision,
-            recorded_at=when(recorded_at), data=data, meta=_json(meta), prev_hash=prev_hash,
-            hash=hash_))
-    return out
+    """Up to ``limit`` events after ``after`` (of ``types``), in position order, on ``conn``."""
+    return select_events(conn, after=after, types=types, limit=limit)
 
 
 def _event_at(conn: sa.Connection, position: int) -> RecordedEvent | None:
