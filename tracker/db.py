@@ -49,12 +49,13 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
             f"-c lock_timeout={PG_LOCK_TIMEOUT_MS}",
             f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS}",
             "-c idle_in_transaction_session_timeout=300000",
+            # prepared statements are planned with their real parameters every time: a generic
+            # plan chosen while the log was small (a sequential scan for the idempotency check)
+            # would otherwise be kept as the log grows
+            "-c plan_cache_mode=force_custom_plan",
             given if isinstance(given, str) else "",
         ) if part)
-        # No server-side prepared statements: PostgreSQL would keep a generic plan chosen while
-        # the log was small (a sequential scan for the idempotency check) as the log grows.
         connect_args = {"options": options, "application_name": "tracker",
-                        "prepare_threshold": None,
                         **kwargs.pop("connect_args", {})}
         return sa.create_engine(url, json_serializer=canonical_json, pool_pre_ping=True,
                                 pool_size=5, max_overflow=5, connect_args=connect_args,
