@@ -677,3 +677,16 @@ def test_a_pass_counts_a_failure_another_worker_recorded_meanwhile(tracker, serv
     assert outcomes(meanwhile[0]) == {GANGZHE: ("failed", 0)}
     assert outcomes(summary) == {DELTA: ("ok", 6), GANGZHE: ("failed", 0)}
     assert state(tracker, GANGZHE)["consecutive_failures"] == 2
+
+
+def test_an_interrupted_run_hands_its_lease_back(tracker, server) -> None:
+    subscribe(tracker, server.serve_samples((DELTA,)))
+
+    def interrupted(url: str, **_kwargs: Any) -> fetch.FetchResult:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest(tracker, fetcher=interrupted)
+    row = state(tracker, DELTA)
+    assert row["lease_owner"] is None and row["lease_expires_at"] is None
+    assert outcomes(ingest(tracker)) == {DELTA: ("ok", 6)}

@@ -148,6 +148,20 @@ class _FeedJob:
                     message = f"{message} (recording the failure failed: " \
                               f"{_one_line(record_exc)})"
             return FeedOutcome(self.sub.name, "failed", message=message)
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): hand the feed back at once
+            if not self.dry_run:
+                self._release_lease()
+            raise
+
+    def _release_lease(self) -> None:
+        try:
+            with write_connection(self.tracker.engine) as conn, conn.begin():
+                conn.execute(feed_state.update().where(
+                    feed_state.c.name == self.sub.name,
+                    feed_state.c.lease_owner == self.worker,
+                ).values(lease_owner=None, lease_expires_at=None))
+        except Exception:  # the lease then simply expires
+            pass
 
     def _run(self) -> FeedOutcome:
         fetched_at = utc(self.tracker.now())
