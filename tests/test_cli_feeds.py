@@ -117,7 +117,7 @@ def test_feeds_add_refuses_a_bad_interval(url, server, interval) -> None:
     result = cli(url, "feeds", "add", DELTA, server.url(DELTA), "--every", interval)
 
     one_line_error(result, 2, "interval")
-    assert ok(url, "feeds", "list").stdout == ""
+    assert ok(url, "feeds", "list").stdout == "no feeds followed\n"
 
 
 @pytest.mark.parametrize("bad", ["ftp://example.org/feed.xml", "javascript:alert(1)"])

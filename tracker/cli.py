@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 import click
 import sqlalchemy as sa
 
-from tracker import app, catalogue, dossier
+from tracker import app, catalogue, dossier, render_lists
 from tracker import feeds as feeds_app
 from tracker.config import database_url
 from tracker.db import masked
@@ -496,7 +496,7 @@ def feeds_add(ctx: Context, name: str, url: str, every: str | None, tags: tuple[
         tracker feeds add sample ./seeds/feeds/harbour-business-daily.xml --allow-local
     """
     sub = feeds_app.add_feed(ctx.tracker, name, url, every, tags, allow_local)
-    click.echo(f"following {sub.name}: {sub.url} every {_interval(sub.every_seconds)}")
+    click.echo(f"following {sub.name}: {sub.url} every {render_lists.interval(sub.every_seconds)}")
 
 
 @feeds.command("remove")
@@ -524,15 +524,13 @@ def feeds_list(ctx: Context, fmt: str) -> None:
     Example:
         tracker feeds list --format json
     """
-    subs = sorted(feeds_app.subscriptions(ctx.tracker).values(), key=lambda s: s.name)
+    subs = [{"name": s.name, "url": s.url, "every_seconds": s.every_seconds,
+             "tags": list(s.tags)}
+            for s in sorted(feeds_app.subscriptions(ctx.tracker).values(), key=lambda s: s.name)]
     if fmt == "json":
-        click.echo(json.dumps([{"name": s.name, "url": s.url, "every_seconds": s.every_seconds,
-                                "tags": list(s.tags)} for s in subs], indent=2))
+        click.echo(json.dumps(subs, indent=2))
         return
-    width = max((len(s.name) for s in subs), default=4)
-    for s in subs:
-        tags = f"  [{', '.join(s.tags)}]" if s.tags else ""
-        click.echo(f"{s.name:<{width}}  {_interval(s.every_seconds):>6}  {s.url}{tags}")
+    click.echo(render_lists.feeds_text(subs), nl=False)
 
 
 @feeds.command("health")
@@ -546,25 +544,11 @@ def feeds_health(ctx: Context, fmt: str) -> None:
     Example:
         tracker feeds health
     """
-    rows = feeds_app.health(ctx.tracker)
+    rows = [row.as_dict() for row in feeds_app.health(ctx.tracker)]
     if fmt == "json":
-        click.echo(json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False))
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    width = max((len(r.name) for r in rows), default=4)
-    click.echo(f"{'feed':<{width}}  {'last success':<20}  {'fails':>5}  {'next attempt':<20}  "
-               f"{'items':>5}  last error")
-    for r in rows:
-        click.echo(f"{r.name:<{width}}  {r.last_success or 'never':<20}  "
-                   f"{r.consecutive_failures:>5}  {r.next_attempt or '-':<20}  "
-                   f"{r.items_recorded:>5}  {r.last_error or ''}")
-
-
-def _interval(seconds: int) -> str:
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600}h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60}m"
-    return f"{seconds}s"
+    click.echo(render_lists.health_text(rows), nl=False)
 
 
 @main.command("ingest")
@@ -611,18 +595,7 @@ def news_command(ctx: Context, since: str | None, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    if not report["stories"]:
-        click.echo("no stories" + (f" since {since}" if since else ""))
-    for story in report["stories"]:
-        click.echo(f"{(story['published'] or '')[:10]}  {story['title']}  [{story['id']}]")
-        click.echo(f"            score {story['score']}: {', '.join(story['matched'])}")
-        for source in story["sources"]:
-            click.echo(f"            - {source['feed']}: {source['link'] or '(no link)'} "
-                       f"[#{source['position']}]")
-        for fact in story["facts"]:
-            value = json.dumps(fact["value"], ensure_ascii=False)
-            click.echo(f"            * {fact['kind']}: {value}"
-                       f" ({fact['confidence']}) [#{fact['position']}]")
+    click.echo(render_lists.news_text(report), nl=False)
 
 
 @main.command("reclassify")
