@@ -304,9 +304,14 @@ def table(results: Sequence[dict[str, Any]]) -> str:
     lines = [(r["backend"], r["mode"], f"{r['events']:,}", str(r["batch"]),
               f"{r['tracker_events_per_s']:,.0f}", r["baseline"],
               f"{r['baseline_events_per_s']:,.0f}", f"{r['ratio']:.2f}x") for r in results]
+    return markdown_table(header, lines, right={2, 3, 4, 6, 7})
+
+
+def markdown_table(header: Sequence[str], lines: Sequence[Sequence[str]],
+                   right: set[int]) -> str:
+    """An aligned Markdown table; columns in ``right`` are right-aligned (numbers)."""
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
               for i, h in enumerate(header)]
-    right = {2, 3, 4, 6, 7}
 
     def fmt(cells: Sequence[str]) -> str:
         return "| " + " | ".join(c.rjust(w) if i in right else c.ljust(w)

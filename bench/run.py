@@ -41,6 +41,7 @@ from append import (  # noqa: E402
     DEFAULT_PG_URL,
     fresh_database,
     machine,
+    markdown_table,
     postgres_version,
     psycopg_conninfo,
     run_backend,
@@ -355,16 +356,7 @@ def table(records: Sequence[dict[str, Any]]) -> str:
             f"{r['rebuild_peak_rss_mb']:.0f}", f"{r['status_seconds']:.2f}",
             f"{r['as_of_seconds']:.2f}", f"{r['world_as_of_seconds']:.2f}",
             eps(r.get("ingest_items_per_s"))))
-    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
-              for i, h in enumerate(header)]
-
-    def fmt(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
-
-    rule = "|" + "|".join(("-" * (w + 2)) if i == 0 else ("-" * (w + 1) + ":")
-                          for i, w in enumerate(widths)) + "|"
-    return "\n".join([fmt(header), rule, *(fmt(line) for line in lines)])
+    return markdown_table(header, lines, right=set(range(1, len(header))))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
