@@ -197,10 +197,6 @@ def spec(name: str) -> EventType:
         raise UnknownEventType(f"unknown event type {name!r}") from None
 
 
-def current_version(name: str) -> int:
-    return spec(name).version if name in CATALOGUE else 1
-
-
 def missing_fields(name: str, data: Mapping[str, Any]) -> list[str]:
     return [f for f in spec(name).required if f not in data]
 

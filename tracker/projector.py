@@ -55,16 +55,6 @@ class Projector:
                 projection_checkpoints.c.projection == name)).first()
         return Checkpoint(row.position, row.version) if row else None
 
-    def pending(self, name: str) -> int:
-        """How many events this projection has yet to apply."""
-        projection = self.projections[name]
-        checkpoint = self.checkpoint(name)
-        after = checkpoint.position if checkpoint else 0
-        with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(events).where(
-                events.c.position > after,
-                events.c.type.in_(sorted(wanted_types(projection))))).scalar() or 0)
-
     def catch_up(self, names: Iterable[str] | None = None, batch_size: int = 2000,
                  progress: Progress | None = None) -> dict[str, int]:
         """Apply every pending event to each named projection; returns their checkpoints.
