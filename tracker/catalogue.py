@@ -8,7 +8,35 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
+
+# -- event type names: the one spelling of each, used everywhere else --------------------------
+
+POLICY_TRACKED: Final = "policy.tracked"
+POLICY_STATUS_CHANGED: Final = "policy.status_changed"
+POLICY_FACT_ASSERTED: Final = "policy.fact_asserted"
+POLICY_PARTY_ADDED: Final = "policy.party_added"
+ACTOR_IDENTIFIED: Final = "actor.identified"
+MILESTONE_RECORDED: Final = "milestone.recorded"
+AGREEMENT_SIGNED: Final = "agreement.signed"
+CONTEXT_RECORDED: Final = "context.recorded"
+COMMENTARY_RECORDED: Final = "commentary.recorded"
+QUESTION_OPENED: Final = "question.opened"
+QUESTION_RESOLVED: Final = "question.resolved"
+OUTCOME_EXPECTED: Final = "outcome.expected"
+RETRACTED: Final = "event.retracted"
+FEED_SUBSCRIBED: Final = "feed.subscribed"
+FEED_CHANGED: Final = "feed.changed"
+FEED_UNSUBSCRIBED: Final = "feed.unsubscribed"
+FEED_FAILED: Final = "feed.failed"
+FEED_RECOVERED: Final = "feed.recovered"
+ITEM_RECORDED: Final = "item.recorded"
+ITEM_REVISED: Final = "item.revised"
+ITEM_CLASSIFIED: Final = "item.classified"
+STORY_CREATED: Final = "story.created"
+STORY_CORROBORATED: Final = "story.corroborated"
+STORY_REVISED: Final = "story.revised"
+FACT_EXTRACTED: Final = "fact.extracted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,42 +73,42 @@ def _tariff_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 _TYPES: tuple[EventType, ...] = (
     # -- the dossier -------------------------------------------------------------------------
-    EventType("policy.tracked", 1, "A policy enters the dossier.",
+    EventType(POLICY_TRACKED, 1, "A policy enters the dossier.",
               {**_P, "title": "short title", "summary": "one-paragraph paraphrase",
                "jurisdictions": "list of places it applies to"},
               ("policy_id", "title")),
-    EventType("policy.status_changed", 1, "The policy's lifecycle status moved.",
+    EventType(POLICY_STATUS_CHANGED, 1, "The policy's lifecycle status moved.",
               {**_P, "status": "one of " + ", ".join(STATUSES), "note": "why, in a phrase"},
               ("policy_id", "status")),
-    EventType("policy.fact_asserted", 1,
+    EventType(POLICY_FACT_ASSERTED, 1,
               "A keyed fact about the policy (purpose, venue, dates, sectors...); "
               "a later assertion of the same key supersedes the earlier one.",
               {**_P, "key": "fact key, e.g. purpose, announced_at, sectors",
                "value": "JSON value", "note": "qualifier, e.g. 'late April'"},
               ("policy_id", "key", "value")),
-    EventType("policy.party_added", 1, "A government, body or firm implements the policy.",
+    EventType(POLICY_PARTY_ADDED, 1, "A government, body or firm implements the policy.",
               {**_P, "actor_id": "actor id", "role": "its role in the policy"},
               ("policy_id", "actor_id")),
-    EventType("actor.identified", 1, "A person or organisation that appears in the record.",
+    EventType(ACTOR_IDENTIFIED, 1, "A person or organisation that appears in the record.",
               {"actor_id": "slug", "name": "display name",
                "kind": "person | government | organisation | company | media",
                "description": "who they are", "affiliation": "actor id of employer, if any",
                "aliases": "other names, any language",
                "members": "actor ids of a group's members"},
               ("actor_id", "name", "kind")),
-    EventType("milestone.recorded", 1, "A dated happening: a visit, a forum, a meeting, a tour.",
+    EventType(MILESTONE_RECORDED, 1, "A dated happening: a visit, a forum, a meeting, a tour.",
               {**_P, "milestone_id": "slug", "kind": "visit | forum | meeting | tour | other",
                "title": "short title", "summary": "paraphrase", "actor_ids": "who took part",
                "location": "where", "duration_days": "length, when known",
                "count": "how many (e.g. facilities toured)", "led_by": "actor id of who led it"},
               ("policy_id", "milestone_id", "title")),
-    EventType("agreement.signed", 1, "Agreements signed, with how many projects and sectors.",
+    EventType(AGREEMENT_SIGNED, 1, "Agreements signed, with how many projects and sectors.",
               {**_P, "agreement_id": "slug", "title": "short title",
                "project_count": "number of projects",
                "count_qualifier": "exactly | more_than | about | at_least",
                "sectors": "list of sectors", "actor_ids": "signatories"},
               ("policy_id", "agreement_id", "title")),
-    EventType("context.recorded", 2,
+    EventType(CONTEXT_RECORDED, 2,
               "A context thread the policy responds to: tariffs, export controls, trade status.",
               {**_P, "thread": "tariffs | export_controls | trade_status | capital_flows | other",
                "measure_id": "slug (a later event with the same id updates it)",
@@ -90,47 +118,47 @@ _TYPES: tuple[EventType, ...] = (
                "since": "ISO date or year it dates from"},
               ("policy_id", "thread", "measure_id", "title"),
               upcasters={1: _tariff_v1_to_v2}),
-    EventType("commentary.recorded", 1, "Someone's view of the policy, with their stance.",
+    EventType(COMMENTARY_RECORDED, 1, "Someone's view of the policy, with their stance.",
               {**_P, "commentary_id": "slug", "actor_id": "who said it",
                "stance": "one of " + ", ".join(STANCES), "summary": "paraphrase",
                "quote": "a short attributed quote, if any", "via": "publication reporting it"},
               ("policy_id", "commentary_id", "actor_id", "stance", "summary")),
-    EventType("question.opened", 1, "Something the record does not yet know.",
+    EventType(QUESTION_OPENED, 1, "Something the record does not yet know.",
               {**_P, "question_id": "slug", "text": "the question"},
               ("policy_id", "question_id", "text")),
-    EventType("question.resolved", 1, "An open question answered.",
+    EventType(QUESTION_RESOLVED, 1, "An open question answered.",
               {**_P, "question_id": "slug", "answer": "the answer"},
               ("policy_id", "question_id", "answer")),
-    EventType("outcome.expected", 1, "An outcome the policy is expected to bring.",
+    EventType(OUTCOME_EXPECTED, 1, "An outcome the policy is expected to bring.",
               {**_P, "outcome_id": "slug", "text": "the outcome", "actor_ids": "who expects it"},
               ("policy_id", "outcome_id", "text")),
     # -- corrections -------------------------------------------------------------------------
-    EventType("event.retracted", 1,
+    EventType(RETRACTED, 1,
               "An earlier event is withdrawn; projections drop what it set. "
               "A correction is a retraction plus a replacement event whose meta.corrects names it.",
               {"target_position": "position of the retracted event",
                "target_event_id": "its event id", "reason": "why"},
               ("target_position", "reason")),
     # -- feeds -------------------------------------------------------------------------------
-    EventType("feed.subscribed", 1, "A feed is followed.",
+    EventType(FEED_SUBSCRIBED, 1, "A feed is followed.",
               {"name": "feed name (unique)", "url": "http(s) URL or, when allowed, a local path",
                "every_seconds": "polling interval", "tags": "list of tags",
                "allow_local": "true when a local file was explicitly allowed"},
               ("name", "url", "every_seconds")),
-    EventType("feed.changed", 1, "A subscription's URL, interval or tags changed.",
+    EventType(FEED_CHANGED, 1, "A subscription's URL, interval or tags changed.",
               {"name": "feed name", "url": "new URL", "every_seconds": "new interval",
                "tags": "new tags", "reason": "why, when not the user (e.g. permanent redirect)"},
               ("name",)),
-    EventType("feed.unsubscribed", 1, "A feed is no longer followed.", {"name": "feed name"},
+    EventType(FEED_UNSUBSCRIBED, 1, "A feed is no longer followed.", {"name": "feed name"},
               ("name",)),
-    EventType("feed.failed", 1, "A fetch or parse failure worth reporting.",
+    EventType(FEED_FAILED, 1, "A fetch or parse failure worth reporting.",
               {"name": "feed name", "error": "one line", "consecutive_failures": "count"},
               ("name", "error")),
-    EventType("feed.recovered", 1, "A feed fetched cleanly again after failures.",
+    EventType(FEED_RECOVERED, 1, "A feed fetched cleanly again after failures.",
               {"name": "feed name", "after_failures": "how many failures preceded"},
               ("name",)),
     # -- news --------------------------------------------------------------------------------
-    EventType("item.recorded", 1, "A feed item seen for the first time (sanitised, bounded).",
+    EventType(ITEM_RECORDED, 1, "A feed item seen for the first time (sanitised, bounded).",
               {"feed": "feed name", "item_key": "guid:, link: or hash: identity",
                "title": "text", "link": "canonical http(s) link or null",
                "published": "ISO timestamp", "published_source": "feed | fetch_time",
@@ -138,11 +166,11 @@ _TYPES: tuple[EventType, ...] = (
                "author": "as the feed names it, if any",
                "content_hash": "sha256 of title+summary", "fetched_at": "ISO timestamp"},
               ("feed", "item_key", "title")),
-    EventType("item.revised", 1, "A recorded item's content changed at its source.",
+    EventType(ITEM_REVISED, 1, "A recorded item's content changed at its source.",
               {"feed": "feed name", "item_key": "identity", "title": "text", "summary": "text",
                "content_hash": "new hash", "previous_hash": "old hash", "story_id": "its story"},
               ("item_key", "content_hash")),
-    EventType("item.classified", 1, "A relevance decision on an item, explainable.",
+    EventType(ITEM_CLASSIFIED, 1, "A relevance decision on an item, explainable.",
               {"item_key": "identity", "feed": "feed name", "relevant": "bool",
                "score": "number",
                "threshold": "number", "matched": "list of matched terms",
@@ -150,20 +178,20 @@ _TYPES: tuple[EventType, ...] = (
                "content_hash": "the content classified",
                "reclassified": "true when recorded by `tracker reclassify`"},
               ("item_key", "relevant", "score", "rules_version")),
-    EventType("story.created", 1, "A new story, from its first relevant item.",
+    EventType(STORY_CREATED, 1, "A new story, from its first relevant item.",
               {"story_id": "id", "title": "text", "url": "link", "published": "ISO timestamp",
                "item_key": "first item", "feed": "first feed", "policy_id": "dossier it follows",
                "summary": "text of the first item", "score": "its relevance score",
                "matched": "its matched terms"},
               ("story_id", "title", "item_key")),
-    EventType("story.corroborated", 1, "Another item (feed or link) carries the same story.",
+    EventType(STORY_CORROBORATED, 1, "Another item (feed or link) carries the same story.",
               {"story_id": "id", "item_key": "identity", "feed": "feed name", "link": "url",
                "title": "as that source titled it", "similarity": "0..1"},
               ("story_id", "item_key")),
-    EventType("story.revised", 1, "A story's content changed (an item was revised).",
+    EventType(STORY_REVISED, 1, "A story's content changed (an item was revised).",
               {"story_id": "id", "item_key": "identity", "title": "text", "summary": "text"},
               ("story_id",)),
-    EventType("fact.extracted", 1, "A typed fact found in a story, with its sentence.",
+    EventType(FACT_EXTRACTED, 1, "A typed fact found in a story, with its sentence.",
               {"story_id": "id", "policy_id": "dossier", "kind":
                "tariff_rate | project_count | listing | export_control | mechanism_status",
                "value": "kind-specific object", "sentence": "the sentence it came from",
@@ -176,14 +204,18 @@ CATALOGUE: Mapping[str, EventType] = {t.name: t for t in _TYPES}
 #: What the dossier says about a policy (seeded or added by hand), as opposed to actors,
 #: feeds and news.
 DOSSIER_TYPES: frozenset[str] = frozenset({
-    "policy.tracked", "policy.status_changed", "policy.fact_asserted", "policy.party_added",
-    "milestone.recorded", "agreement.signed", "context.recorded", "commentary.recorded",
-    "question.opened", "question.resolved", "outcome.expected",
+    POLICY_TRACKED, POLICY_STATUS_CHANGED, POLICY_FACT_ASSERTED, POLICY_PARTY_ADDED,
+    MILESTONE_RECORDED, AGREEMENT_SIGNED, CONTEXT_RECORDED, COMMENTARY_RECORDED,
+    QUESTION_OPENED, QUESTION_RESOLVED, OUTCOME_EXPECTED,
 })
 #: News events that move a policy's state: its follow-up stories and the facts found in them.
-FOLLOW_UP_TYPES: frozenset[str] = frozenset({"story.created", "fact.extracted"})
-STORY_TYPES: frozenset[str] = frozenset({"story.created", "story.corroborated", "story.revised",
-                                         "fact.extracted"})
+FOLLOW_UP_TYPES: frozenset[str] = frozenset({STORY_CREATED, FACT_EXTRACTED})
+STORY_TYPES: frozenset[str] = frozenset({STORY_CREATED, STORY_CORROBORATED, STORY_REVISED,
+                                         FACT_EXTRACTED})
+#: The events that make up the set of feed subscriptions.
+SUBSCRIPTION_TYPES: frozenset[str] = frozenset({FEED_SUBSCRIBED, FEED_CHANGED, FEED_UNSUBSCRIBED})
+#: What the log knows about each feed item: its content and its relevance decisions.
+ITEM_TYPES: frozenset[str] = frozenset({ITEM_RECORDED, ITEM_REVISED, ITEM_CLASSIFIED})
 
 
 class UnknownEventType(ValueError):
