@@ -14,15 +14,16 @@ from sqlalchemy.engine import Engine
 from tracker.app import connect
 from tracker.events import NewEvent, RecordedEvent
 from tracker.follow import follow
-from tracker.projections.base import Doc
+from tracker.projections.base import Doc, Projection
 from tracker.projector import Projector, load_docs
+from tracker.store import EventStore
 from tracker.store.eventstore import system_clock
 
 COUNTING = "counting"
 EVENT_TYPE = "test.appended"
 
 
-class CountingProjection:
+class CountingProjection(Projection):
     """Counts the events it is given and records their positions, so a test can see an event
     applied twice or not at all."""
 
@@ -42,7 +43,7 @@ class CountingProjection:
 
 
 def projector(engine: Engine) -> Projector:
-    return Projector(engine, {COUNTING: CountingProjection()}, system_clock)
+    return Projector(EventStore(engine), {COUNTING: CountingProjection()}, system_clock)
 
 
 def counted(engine: Engine) -> tuple[int, list[int]]:

@@ -8,20 +8,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from tracker import catalogue
 from tracker.app import Tracker
+from tracker.catalogue import RETRACTED
+from tracker.dates import iso
 from tracker.db import write_connection
 from tracker.errors import UsageError
-from tracker.events import NewEvent, RecordedEvent, deterministic_id, iso
+from tracker.events import NewEvent, RecordedEvent, deterministic_id
 from tracker.feeds import default_subscription_events
 from tracker.projections import PROJECTIONS
-from tracker.projections.fold import RETRACTED, fold_all, wanted_types
+from tracker.projections.fold import fold_all, wanted_types
 from tracker.projector import Projector, load_docs
 from tracker.reports import diff_report, status_report, timeline_report
 from tracker.seeds import SeedError, SeedPath, load_seed_file, packaged_seed_files
-from tracker.store.schema import events as events_table
 from tracker.when import When
 
 
@@ -65,16 +64,12 @@ def _append_batch(tracker: Tracker, batch: Iterable[tuple[str, NewEvent]]) -> tu
     new = old = 0
     with write_connection(tracker.engine) as conn, conn.begin():
         for stream_id, events in by_stream.items():
-            before = _head(conn)
+            before = tracker.store.head(conn=conn)
             recorded = tracker.store.append_in(conn, stream_id, events)
             fresh = sum(1 for e in recorded if e.position > before)
             new += fresh
             old += len(recorded) - fresh
     return new, old
-
-
-def _head(conn: sa.Connection) -> int:
-    return int(conn.execute(sa.select(sa.func.max(events_table.c.position))).scalar() or 0)
 
 
 # -- projections and reports ------------------------------------------------------------------
@@ -83,7 +78,7 @@ STATUS_PROJECTIONS = ("policy_state", "actors")
 
 
 def projector(tracker: Tracker) -> Projector:
-    return Projector(tracker.engine, PROJECTIONS, tracker.clock)
+    return Projector(tracker.store, PROJECTIONS, tracker.clock)
 
 
 def status(tracker: Tracker, *, as_of: When | None = None,
@@ -144,13 +139,8 @@ def _check_projections(names: Sequence[str] | None) -> None:
 def replay_size(tracker: Tracker, names: Sequence[str] | None = None) -> int:
     """How many events a full rebuild of ``names`` will fold (for a progress bar)."""
     _check_projections(names)
-    total = 0
-    for name in names or PROJECTIONS:
-        types = sorted(wanted_types(PROJECTIONS[name]))
-        with tracker.engine.connect() as conn:
-            total += int(conn.execute(sa.select(sa.func.count()).select_from(events_table)
-                                      .where(events_table.c.type.in_(types))).scalar() or 0)
-    return total
+    return sum(tracker.store.count(types=wanted_types(PROJECTIONS[name]))
+               for name in names or PROJECTIONS)
 
 
 # -- corrections --------------------------------------------------------------------------------
@@ -176,10 +166,10 @@ def retract(tracker: Tracker, position: int, reason: str, actor: str = "cli") ->
     event = _retraction(tracker, target, reason, actor)
     with write_connection(tracker.engine) as conn, conn.begin():
         tracker.store.lock(conn)
-        existing = conn.execute(sa.select(events_table.c.position).where(
-            events_table.c.event_id == event.event_id)).scalar()
+        existing = tracker.store.by_ids([event.event_id], conn=conn).get(event.event_id)
         if existing is not None:
-            raise UsageError(f"position {position} was already retracted (at {existing})")
+            raise UsageError(f"position {position} was already retracted "
+                             f"(at {existing.position})")
         [recorded] = tracker.store.append_in(conn, CORRECTIONS_STREAM, [event])
     return recorded
 
@@ -213,11 +203,11 @@ def correct(tracker: Tracker, position: int, changes: dict[str, Any], reason: st
     with write_connection(tracker.engine) as conn, conn.begin():
         tracker.store.lock(conn)
         retraction = _retraction(tracker, target, reason, actor)
-        existing = conn.execute(sa.select(events_table.c.position).where(
-            events_table.c.event_id == retraction.event_id)).scalar()
+        existing = tracker.store.by_ids([retraction.event_id], conn=conn).get(
+            retraction.event_id)
         if existing is not None:
-            raise UsageError(f"position {position} was already retracted (at {existing}); "
-                             "correct the replacement instead")
+            raise UsageError(f"position {position} was already retracted "
+                             f"(at {existing.position}); correct the replacement instead")
         out = tracker.store.append_in(conn, CORRECTIONS_STREAM, [retraction])
         out += tracker.store.append_in(conn, target.stream_id, [replacement])
     return out

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from tracker.db import is_sqlite
 from tracker.projector import Projector
-from tracker.store.schema import events
+from tracker.store import EventStore
 
 CHANNEL: Final = "tracker_events"
 #: How often SQLite followers look for new events, whatever ``poll_interval`` says.
@@ -57,22 +57,17 @@ class _Waiter(Protocol):
     def close(self) -> None: ...
 
 
-def _head(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.max(events.c.position))).scalar() or 0)
-
-
 class _HeadPoller:
     """Wakes when the log's head moves: SQLite's stand-in for notifications."""
 
-    def __init__(self, engine: Engine, interval: float) -> None:
-        self.engine = engine
+    def __init__(self, store: EventStore, interval: float) -> None:
+        self.store = store
         self.interval = interval
         self.seen: int | None = None
 
     def prepare(self) -> None:
         try:
-            self.seen = _head(self.engine)
+            self.seen = self.store.head()
         except _TRANSIENT:
             self.seen = None
 
@@ -82,7 +77,7 @@ class _HeadPoller:
             if stop.wait(min(self.interval, remaining)):
                 return
             try:
-                if _head(self.engine) != self.seen:
+                if self.store.head() != self.seen:
                     return
             except _TRANSIENT:
                 return
@@ -167,7 +162,7 @@ def follow(projector: Projector, engine: Engine, *, stop: threading.Event,
     """
     if poll_interval <= 0:
         raise ValueError("poll_interval must be positive")
-    waiter: _Waiter = (_HeadPoller(engine, min(SQLITE_POLL_S, poll_interval))
+    waiter: _Waiter = (_HeadPoller(projector.store, min(SQLITE_POLL_S, poll_interval))
                        if is_sqlite(engine) else _Listener(engine))
     failures = 0
     try:

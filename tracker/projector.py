@@ -15,12 +15,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tracker.catalogue import RETRACTED
+from tracker.dates import utc
 from tracker.db import is_sqlite, retrying, write_connection
-from tracker.events import RecordedEvent, utc
+from tracker.events import RecordedEvent
 from tracker.projections.base import Doc, Projection
-from tracker.projections.fold import RETRACTED, apply, finish, wanted_types
-from tracker.store.eventstore import EVENT_COLUMNS, load_json, row_to_event, select_events
-from tracker.store.schema import events, projection_checkpoints, projection_rows
+from tracker.projections.fold import apply, finish, wanted_types
+from tracker.store import EventStore
+from tracker.store.codec import load_json
+from tracker.store.schema import projection_checkpoints, projection_rows
 
 Progress = Callable[[int], None]
 
@@ -31,21 +34,11 @@ class Checkpoint:
     version: int
 
 
-def read_events_in(conn: sa.Connection, *, after: int, types: Iterable[str] | None,
-                   limit: int) -> list[RecordedEvent]:
-    """Up to ``limit`` events after ``after`` (of ``types``), in position order, on ``conn``."""
-    return select_events(conn, after=after, types=types, limit=limit)
-
-
-def _event_at(conn: sa.Connection, position: int) -> RecordedEvent | None:
-    row = conn.execute(sa.select(*EVENT_COLUMNS).where(events.c.position == position)).first()
-    return row_to_event(row) if row else None
-
-
 class Projector:
-    def __init__(self, engine: Engine, projections: Mapping[str, Projection],
+    def __init__(self, store: EventStore, projections: Mapping[str, Projection],
                  clock: Callable[[], Any]) -> None:
-        self.engine = engine
+        self.store = store
+        self.engine: Engine = store.engine
         self.projections = projections
         self.clock = clock
 
@@ -100,18 +93,15 @@ class Projector:
 
     def _has_pending(self, projection: Projection) -> bool:
         """A read-only look first, so an up-to-date projection never takes the write lock."""
-        after = self._position(projection.name)
-        with self.engine.connect() as conn:
-            return conn.execute(sa.select(events.c.position).where(
-                events.c.type.in_(sorted(wanted_types(projection))),
-                events.c.position > after).limit(1)).first() is not None
+        return self.store.has_events_after(self._position(projection.name),
+                                           wanted_types(projection))
 
     @retrying
     def _batch(self, projection: Projection, batch_size: int) -> tuple[int, int]:
         with write_connection(self.engine) as conn, conn.begin():
             position = self._lock_checkpoint(conn, projection)
-            batch = read_events_in(conn, after=position, types=wanted_types(projection),
-                                   limit=batch_size)
+            batch = self.store.page(after=position, types=wanted_types(projection),
+                                    limit=batch_size, conn=conn)
             if not batch:
                 return 0, position
             docs = self._preload(conn, projection, batch)
@@ -120,7 +110,7 @@ class Projector:
             known = {e.position: e for e in batch}
 
             def target_of(pos: int) -> RecordedEvent | None:
-                return known.get(pos) or _event_at(conn, pos)
+                return known.get(pos) or self.store.get(pos, conn=conn)
 
             def load(key: str) -> Doc | None:
                 row = conn.execute(sa.select(projection_rows.c.doc).where(
@@ -207,4 +197,4 @@ def load_docs(engine: Engine, name: str, *, order_by_sort: bool = True,
         return [(row.key, load_json(row.doc)) for row in conn.execute(query)]
 
 
-__all__ = ["RETRACTED", "Checkpoint", "Projector", "load_docs", "read_events_in"]
+__all__ = ["Checkpoint", "Projector", "load_docs"]

@@ -26,11 +26,11 @@ from typing import Any, Final, TextIO, TypeGuard
 import sqlalchemy as sa
 
 from tracker.app import Tracker
+from tracker.dates import PRECISIONS
 from tracker.db import write_connection
 from tracker.errors import TrackerError
-from tracker.events import GENESIS_HASH, PRECISIONS, RecordedEvent, recorded_hash
-from tracker.store.eventstore import EVENT_COLUMNS, EventStore, row_to_event
-from tracker.store.schema import events
+from tracker.events import GENESIS_HASH, RecordedEvent, recorded_hash
+from tracker.store import EventStore
 
 FORMAT_VERSION: Final = 1
 HEADER_KEY: Final = "tracker_export"
@@ -64,14 +64,12 @@ def export_events(store: EventStore, out: TextIO, progress: Progress | None = No
     and the header stays true.
     """
     with store.engine.connect() as conn:
-        head = conn.execute(sa.select(events.c.position, events.c.hash)
-                            .order_by(events.c.position.desc()).limit(1)).first()
-        head_position = int(head.position) if head else 0
-        count = int(conn.execute(sa.select(sa.func.count()).select_from(events)
-                                 .where(events.c.position <= head_position)).scalar() or 0)
+        head = store.tip(conn=conn)
+        head_position = head.position
+        count = store.count(until_position=head_position, conn=conn)
     out.write(_dumps({HEADER_KEY: FORMAT_VERSION, "events": count,
                       "head_position": head_position,
-                      "head_hash": head.hash if head else None}) + "\n")
+                      "head_hash": head.hash if head_position else None}) + "\n")
     written = 0
     if head_position:
         for event in store.read(upcast=False, until_position=head_position, page_size=5000):
@@ -159,17 +157,6 @@ def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
             yield line_no, line
 
 
-def _row(event: RecordedEvent) -> dict[str, Any]:
-    return {
-        "position": event.position, "event_id": event.event_id, "stream_id": event.stream_id,
-        "stream_version": event.stream_version, "type": event.type,
-        "schema_version": event.schema_version, "occurred_at": event.occurred_at,
-        "occurred_precision": event.occurred_precision, "recorded_at": event.recorded_at,
-        "data": event.data, "meta": event.meta, "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
-
-
 class _Importer:
     """Checks the file's own chain while reading, and the target's log inside each batch."""
 
@@ -207,9 +194,8 @@ class _Importer:
         first, last = batch[0][1].position, batch[-1][1].position
         with write_connection(engine) as conn, conn.begin():
             self.tracker.store.lock(conn)
-            head = conn.execute(sa.select(events.c.position, events.c.hash)
-                                .order_by(events.c.position.desc()).limit(1)).first()
-            head_position = int(head.position) if head else 0
+            head = self.tracker.store.tip(conn=conn)
+            head_position = head.position
             stored = self._stored(conn, first, min(last, head_position))
             fresh: list[tuple[int, RecordedEvent]] = []
             for line_no, event in batch:
@@ -227,13 +213,12 @@ class _Importer:
                     raise TrackerError(
                         f"line {line_no}: position {event.position} does not continue the "
                         f"target's log (its head is {head_position})")
-                prev_hash = head.hash if head else GENESIS_HASH
-                if event.prev_hash != prev_hash:
+                if event.prev_hash != head.hash:
                     raise TrackerError(
                         f"line {line_no}: prev_hash does not match the target's event at "
                         f"position {head_position}")
                 try:
-                    conn.execute(events.insert(), [_row(e) for _, e in fresh])
+                    self.tracker.store.insert_verbatim(conn, [e for _, e in fresh])
                 except sa.exc.IntegrityError as exc:
                     raise TrackerError(
                         f"lines {fresh[0][0]}-{fresh[-1][0]}: the target refused the rows: "
@@ -246,8 +231,9 @@ class _Importer:
     def _stored(self, conn: sa.Connection, low: int, high: int) -> Mapping[int, RecordedEvent]:
         if high < low:
             return {}
-        rows = conn.execute(sa.select(*EVENT_COLUMNS).where(events.c.position.between(low, high)))
-        return {row.position: row_to_event(row, upcast=False) for row in rows}
+        found = self.tracker.store.page(after=low - 1, until_position=high,
+                                        limit=high - low + 1, upcast=False, conn=conn)
+        return {event.position: event for event in found}
 
 
 def import_events(tracker: Tracker, lines: Iterable[str], progress: Progress | None = None,

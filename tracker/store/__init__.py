@@ -1,5 +1,6 @@
-"""The append-only event log and the tables derived from it."""
+"""The append-only event log (the only code that names the events table) and the tables derived
+from it."""
 
-from tracker.store.eventstore import ANY, EventStore, VerifyResult
+from tracker.store.eventstore import ANY, EventStore, Head, VerifyResult
 
-__all__ = ["ANY", "EventStore", "VerifyResult"]
+__all__ = ["ANY", "EventStore", "Head", "VerifyResult"]

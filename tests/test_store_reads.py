@@ -1,0 +1,41 @@
+"""The store's reads on the caller's connection give exactly what its own reads give."""
+
+from __future__ import annotations
+
+from tracker.app import open_tracker
+from tracker.dossier import load_seeds
+from tracker.projections import PROJECTIONS
+from tracker.projections.fold import wanted_types
+
+
+def test_reads_on_the_callers_connection_match_the_store(db_url: str, clock) -> None:
+    tracker = open_tracker(db_url, clock)
+    store = tracker.store
+    try:
+        load_seeds(tracker)
+        with tracker.engine.connect() as conn:
+            everything = store.page(after=0, types=None, limit=100_000, conn=conn)
+            types = wanted_types(PROJECTIONS["policy_state"])
+            some = store.page(after=5, types=types, limit=7, conn=conn)
+            head = store.tip(conn=conn)
+            by_id = store.by_ids([everything[2].event_id, "no-such-id"], conn=conn)
+            counted = store.count(types=types, conn=conn)
+            fifth = store.get(5, conn=conn)
+        assert everything == list(store.read())
+        assert some == list(store.read(after=5, types=sorted(types), limit=7))[:7]
+        assert len(some) == 7 and all(e.type in types and e.position > 5 for e in some)
+        assert (head.position, head.hash) == (everything[-1].position, everything[-1].hash)
+        assert store.head() == head.position
+        assert list(by_id) == [everything[2].event_id] and by_id[everything[2].event_id] == \
+            everything[2]
+        assert counted == sum(1 for e in everything if e.type in types) == store.count(
+            types=types)
+        assert fifth == everything[4] == store.get(5)
+        assert store.get(head.position + 1) is None
+        assert store.has_events_after(head.position - 1, [everything[-1].type])
+        assert not store.has_events_after(head.position, [e.type for e in everything])
+        since = everything[0].occurred_at
+        assert [e.position for e in store.read(occurred_since=since)] == [
+            e.position for e in everything if e.occurred_at >= since]
+    finally:
+        tracker.close()
