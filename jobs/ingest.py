@@ -1,6 +1,7 @@
 """Scheduled jobs (``tracker.jobs.ingest``): APScheduler stores these import paths, so they stay.
 
-``tracker ingest`` (cron) and ``tracker schedule`` (daemon) run the same function.
+``tracker ingest`` (cron) and ``tracker schedule`` (daemon, wired in ``tracker.jobs.scheduler``)
+run the same function.
 """
 
 from __future__ import annotations
@@ -29,11 +30,3 @@ def ingest_feed(database_url: str, feed: str | None = None) -> IngestSummary:
     for outcome in summary.outcomes:
         (log.warning if outcome.status == "failed" else log.info)("%s", outcome.line())
     return summary
-
-
-def sync_feed_jobs(database_url: str) -> None:
-    """Add a job for each new subscription and remove those of feeds unsubscribed, without a
-    restart of the scheduler (see tracker.schedule)."""
-    from tracker.schedule import sync_jobs
-
-    sync_jobs(database_url)

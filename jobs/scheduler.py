@@ -1,19 +1,23 @@
 """`tracker schedule`: APScheduler 3.x running the same job function as `tracker ingest`.
 
 One job per feed (id ``feed:NAME``) at the feed's interval, in an SQLAlchemy job store on the
-tracker database; ``coalesce`` and ``max_instances=1`` so a slow feed never piles up runs; a
-sync job re-reads subscriptions every minute so added or removed feeds are picked up live.
+tracker database; ``coalesce`` and ``max_instances=1`` so a slow feed never piles up runs. A
+sync job, kept in memory with the scheduler it edits (it is this process's wiring, not a job to
+restore), re-reads subscriptions every minute so added or removed feeds are picked up live.
 Several schedulers may share the database: feed leases make sure each fetch happens once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -21,30 +25,27 @@ from tracker.app import open_tracker
 from tracker.feeds import subscriptions
 
 INGEST_JOB = "tracker.jobs.ingest:ingest_feed"
-SYNC_JOB = "tracker.jobs.ingest:sync_feed_jobs"
 SYNC_ID = "sync-feeds"
 JOB_TABLE = "apscheduler_jobs"
+#: The job store of jobs that live and die with this process.
+LOCAL = "local"
 
 log = logging.getLogger("tracker.schedule")
-_schedulers: dict[str, BackgroundScheduler] = {}
 
 
 def build_scheduler(database_url: str, workers: int = 4) -> BackgroundScheduler:
     tracker = open_tracker(database_url)
     scheduler = BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=tracker.engine, tablename=JOB_TABLE)},
+        jobstores={"default": SQLAlchemyJobStore(engine=tracker.engine, tablename=JOB_TABLE),
+                   LOCAL: MemoryJobStore()},
         executors={"default": ThreadPoolExecutor(workers)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         timezone="UTC")
-    _schedulers[database_url] = scheduler
     return scheduler
 
 
-def sync_jobs(database_url: str, scheduler: BackgroundScheduler | None = None) -> set[str]:
+def sync_jobs(database_url: str, scheduler: BackgroundScheduler) -> set[str]:
     """Make the scheduler's feed jobs match the subscriptions in the log; returns job ids."""
-    scheduler = scheduler or _schedulers.get(database_url)
-    if scheduler is None:
-        return set()
     tracker = open_tracker(database_url)
     try:
         subs = subscriptions(tracker)
@@ -75,12 +76,14 @@ def run(database_url: str, stop: threading.Event, *, sync_seconds: int = 60,
     scheduler.start()
     try:
         sync_jobs(database_url, scheduler)
-        scheduler.add_job(SYNC_JOB, "interval", seconds=sync_seconds, id=SYNC_ID,
-                          args=[database_url], replace_existing=True, name="sync feed jobs")
+        with contextlib.suppress(JobLookupError):  # persisted by earlier versions
+            scheduler.remove_job(SYNC_ID, jobstore="default")
+        scheduler.add_job(sync_jobs, "interval", seconds=sync_seconds, id=SYNC_ID,
+                          args=[database_url, scheduler], jobstore=LOCAL,
+                          replace_existing=True, name="sync feed jobs")
         if on_start is not None:
             on_start(scheduler)
         while not stop.wait(0.5):
             pass
     finally:
         scheduler.shutdown(wait=True)
-        _schedulers.pop(database_url, None)

@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 
 from tracker.app import open_tracker
 from tracker.cli import main
-from tracker.ingest.run import EXIT_SOME_FAILED
+from tracker.errors import EXIT_SOME_FEEDS_FAILED
 
 DELTA, GANGZHE, HARBOUR = SAMPLE_NAMES
 
@@ -191,7 +191,7 @@ def test_ingest_exit_codes_and_summary(url, server) -> None:
 
     server.serve(DELTA, b"<html><body>gone</body></html>", content_type="text/html")
     failed = cli(url, "ingest", "--feed", DELTA)
-    assert failed.exit_code == EXIT_SOME_FAILED == 6
+    assert failed.exit_code == EXIT_SOME_FEEDS_FAILED == 6
     assert failed.stderr.strip() == f"{DELTA}: FAILED HTML page, not a feed"
     assert failed.stdout.strip() == ("ingest: 1 feed(s) polled, 1 failed, 0 not due; "
                                      "0 new item(s), 0 new stor(y/ies)")

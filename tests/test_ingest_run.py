@@ -21,10 +21,12 @@ import sqlalchemy as sa
 from _ingest_workers import SAMPLE_NAMES, sample
 
 from tracker.app import Tracker, open_tracker, verify
-from tracker.events import RecordedEvent, utc
+from tracker.dates import utc
+from tracker.errors import EXIT_SOME_FEEDS_FAILED
+from tracker.events import RecordedEvent
 from tracker.feeds import add_feed, health
 from tracker.ingest import fetch
-from tracker.ingest.run import EXIT_SOME_FAILED, LEASE_SECONDS, ingest
+from tracker.ingest.run import LEASE_SECONDS, ingest
 from tracker.news import news
 from tracker.store.schema import feed_state
 
@@ -262,7 +264,7 @@ def test_chinese_items_are_matched(tracker, server) -> None:
 # -- failures ---------------------------------------------------------------------------------
 
 
-def test_crash_between_fetch_and_commit_records_nothing_for_that_feed(
+def test_crash_between_fetch_and_commit_records_nothing_and_is_not_a_feed_failure(
         tracker, server, clock, monkeypatch) -> None:
     subscribe(tracker, server.serve_samples())
     fetched: list[str] = []
@@ -284,65 +286,57 @@ def test_crash_between_fetch_and_commit_records_nothing_for_that_feed(
 
     monkeypatch.setattr(tracker.store, "append_in", flaky_append_in)
 
-    summary = ingest(tracker, fetcher=real_fetch, rng=random.Random(3))
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        ingest(tracker, fetcher=real_fetch, rng=random.Random(3))
 
-    assert len(fetched) == 3
-    assert summary.exit_code == EXIT_SOME_FAILED
-    assert [o.name for o in summary.failed] == [DELTA]
-    assert "simulated crash" in summary.failed[0].message
-    assert {f for f, _ in recorded_per_item(tracker)} == {GANGZHE, HARBOUR}
+    assert len(fetched) == 1  # a crash stops the pass: it is not the feed's failure
+    assert recorded_per_item(tracker) == Counter()
     delta_events = [e for e in all_events(tracker) if e.stream_id == f"feed:{DELTA}"]
-    assert [e.type for e in delta_events] == ["feed.subscribed", "feed.failed"]
-    assert all(e.meta.get("source", {}).get("feed") != DELTA for e in all_events(tracker))
+    assert [e.type for e in delta_events] == ["feed.subscribed"]
     row = state(tracker, DELTA)
     assert row is not None
-    assert row["consecutive_failures"] == 1
+    assert row["consecutive_failures"] == 0
     assert row["etag"] is None  # else the next run would get a 304 and lose the items
     assert row["items_recorded"] == 0
-    assert row["lease_owner"] is None
-    assert utc(row["next_due_at"]) > clock.now
+    assert row["lease_owner"] is None  # handed back at once
+    assert row["next_due_at"] is None  # no backoff: the next run tries again
 
     monkeypatch.undo()
-    clock.advance(hours=2)
     after = ingest(tracker, fetcher=real_fetch)
 
     assert after.exit_code == 0
     assert outcomes(after)[DELTA] == ("ok", items_in(DELTA))
     per_item = recorded_per_item(tracker)
     assert sum(per_item.values()) == 18 and set(per_item.values()) == {1}
-    assert [e.data["after_failures"] for e in of_type(tracker, "feed.recovered")] == [1]
-    assert state(tracker, DELTA)["consecutive_failures"] == 0
+    assert of_type(tracker, "feed.failed", "feed.recovered") == []
     assert verify(tracker).ok
 
 
+def test_a_bug_in_extraction_raises_and_is_never_logged_as_a_feed_failure(
+        tracker, server, clock, monkeypatch) -> None:
+    from tracker.ingest import extract
 
-def test_a_failure_to_record_a_failure_does_not_stop_the_others(tracker, server, clock,
-                                                                 monkeypatch) -> None:
     subscribe(tracker, server.serve_samples())
-    calls = {"n": 0}
-    real_append_in = tracker.store.append_in
+    head = tracker.store.head()
 
-    def failing_twice(conn: Any, stream_id: str, new_events: Any, *args: Any) -> Any:
-        calls["n"] += 1  # 1: delta's items, 2: delta's feed.failed
-        if calls["n"] <= 2:
-            raise RuntimeError(f"database hiccup {calls['n']}")
-        return real_append_in(conn, stream_id, new_events, *args)
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise KeyError("a programming error")
 
-    monkeypatch.setattr(tracker.store, "append_in", failing_twice)
+    monkeypatch.setattr(extract, "extract_facts", broken)
+    with pytest.raises(KeyError, match="a programming error"):
+        ingest(tracker, worker="here:1:000001")
 
-    summary = ingest(tracker, worker="here:1:000001")
-
-    assert outcomes(summary) == {DELTA: ("failed", 0), GANGZHE: ("ok", 6), HARBOUR: ("ok", 6)}
-    assert summary.exit_code == EXIT_SOME_FAILED
-    assert "database hiccup 1" in summary.failed[0].message
-    assert "database hiccup 2" in summary.failed[0].message
+    assert tracker.store.head() == head  # nothing reached the log
     assert of_type(tracker, "feed.failed") == []
-    # nothing could be written for delta; its lease lapses and a later pass records it
+    row = state(tracker, DELTA)
+    assert row is not None
+    assert (row["consecutive_failures"], row["next_due_at"], row["lease_owner"]) == (0, None, None)
+
     monkeypatch.undo()
-    clock.advance(seconds=LEASE_SECONDS + 1)
-    later = ingest(tracker, worker="here:1:000002")
+    later = ingest(tracker, worker="here:1:000002")  # no backoff, no lease to wait out
     assert outcomes(later)[DELTA] == ("ok", 6)
     assert sum(recorded_per_item(tracker).values()) == 18
+
 
 FAILURES = {
     "http-500": ({"status": 500, "body": b"internal error", "content_type": "text/plain"},
@@ -362,7 +356,7 @@ def test_one_failing_feed_does_not_stop_the_others(tracker, server, clock, kind)
 
     summary = ingest(tracker, rng=random.Random(5), timeout=(1, 1))
 
-    assert summary.exit_code == EXIT_SOME_FAILED
+    assert summary.exit_code == EXIT_SOME_FEEDS_FAILED
     assert outcomes(summary) == {DELTA: ("ok", 6), GANGZHE: ("failed", 0), HARBOUR: ("ok", 6)}
     assert message in summary.failed[0].message
     assert "1 failed" in summary.line()

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 from _ingest_workers import SAMPLE_NAMES
 from apscheduler.util import ref_to_obj
+from tracker.jobs import scheduler as schedule
 
-from tracker import schedule
 from tracker.app import Tracker, open_tracker
 from tracker.feeds import add_feed, remove_feed
 from tracker.store.schema import feed_state
@@ -78,7 +78,6 @@ def test_the_job_function_is_importable_where_the_job_store_says() -> None:
     from tracker.jobs import ingest as jobs
 
     assert ref_to_obj(schedule.INGEST_JOB) is jobs.ingest_feed
-    assert ref_to_obj(schedule.SYNC_JOB) is jobs.sync_feed_jobs
 
 
 def test_scheduler_runs_feed_jobs_and_follows_subscriptions(tracker, server) -> None:
@@ -146,7 +145,7 @@ def test_jobs_persist_in_the_database_across_restarts(tracker, server) -> None:
     assert not first.thread.is_alive() and first.errors == []
     with tracker.engine.connect() as conn:
         ids = sorted(conn.execute(sa.text(f"SELECT id FROM {schedule.JOB_TABLE}")).scalars())
-    assert ids == [f"feed:{DELTA}", schedule.SYNC_ID]
+    assert ids == [f"feed:{DELTA}"]  # the subscription sync lives with its process
 
     # restarted after the feed was removed: the stored job goes at the first sync
     remove_feed(tracker, DELTA)

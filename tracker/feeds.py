@@ -10,9 +10,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from tracker.app import Tracker
+from tracker.catalogue import (
+    FEED_CHANGED,
+    FEED_SUBSCRIBED,
+    FEED_UNSUBSCRIBED,
+    SUBSCRIPTION_TYPES,
+)
+from tracker.dates import iso, utc
 from tracker.db import write_connection
 from tracker.errors import UsageError
-from tracker.events import NewEvent, deterministic_id, iso, utc
+from tracker.events import NewEvent, RecordedEvent, deterministic_id
 from tracker.ingest.subscriptions import (
     DEFAULT_INTERVAL_S,
     Subscription,
@@ -21,7 +28,6 @@ from tracker.ingest.subscriptions import (
     current,
     parse_interval,
 )
-from tracker.ingest.subscriptions import FEED_TYPES as SUBSCRIPTION_TYPES
 from tracker.resources import seeds_dir
 from tracker.store.schema import feed_state
 
@@ -51,11 +57,11 @@ def add_feed(tracker: Tracker, name: str, url: str, every: str | None = None,
             if not changes:
                 return old
             tracker.store.append_in(conn, stream, [NewEvent(
-                "feed.changed", {"name": name, **changes}, tracker.now(),
+                FEED_CHANGED, {"name": name, **changes}, tracker.now(),
                 meta={"actor": "cli"})])
         else:
             tracker.store.append_in(conn, stream, [NewEvent(
-                "feed.subscribed", {"name": name, "url": url, "every_seconds": every_seconds,
+                FEED_SUBSCRIBED, {"name": name, "url": url, "every_seconds": every_seconds,
                                     "tags": list(tags), "allow_local": allow_local},
                 tracker.now(), meta={"actor": "cli"})])
     return subscriptions(tracker)[name]
@@ -67,20 +73,11 @@ def remove_feed(tracker: Tracker, name: str) -> None:
         if name not in current(_feed_events(tracker, conn)):
             raise UsageError(f"no feed named {name!r} (see `tracker feeds list`)")
         tracker.store.append_in(conn, f"feed:{name}", [NewEvent(
-            "feed.unsubscribed", {"name": name}, tracker.now(), meta={"actor": "cli"})])
+            FEED_UNSUBSCRIBED, {"name": name}, tracker.now(), meta={"actor": "cli"})])
 
 
-def _feed_events(tracker: Tracker, conn: sa.Connection) -> list[Any]:
-    from tracker.projector import read_events_in
-
-    found: list[Any] = []
-    after = 0
-    while True:
-        batch = read_events_in(conn, after=after, types=SUBSCRIPTION_TYPES, limit=1000)
-        found.extend(batch)
-        if len(batch) < 1000:
-            return found
-        after = batch[-1].position
+def _feed_events(tracker: Tracker, conn: sa.Connection) -> list[RecordedEvent]:
+    return list(tracker.store.read(types=SUBSCRIPTION_TYPES, conn=conn))
 
 
 def default_subscription_events() -> list[tuple[str, NewEvent]]:
@@ -99,7 +96,7 @@ def default_subscription_events() -> list[tuple[str, NewEvent]]:
         url = check_url(str(entry["url"]), allow_local=False)
         every = parse_interval(str(entry.get("every", "30m")))
         out.append((f"feed:{name}", NewEvent(
-            "feed.subscribed", {"name": name, "url": url, "every_seconds": every,
+            FEED_SUBSCRIBED, {"name": name, "url": url, "every_seconds": every,
                                 "tags": list(entry.get("tags", [])), "allow_local": False},
             epoch, "day", meta={"actor": "seed", "source": {"id": "seeds/feeds.json"}},
             event_id=deterministic_id("seed-feed", name))))
@@ -128,7 +125,7 @@ def health(tracker: Tracker) -> list[FeedHealth]:
     from tracker.projections import PROJECTIONS
     from tracker.projector import Projector, load_docs
 
-    Projector(tracker.engine, PROJECTIONS, tracker.clock).catch_up(["feeds"])
+    Projector(tracker.store, PROJECTIONS, tracker.clock).catch_up(["feeds"])
     recorded = dict(load_docs(tracker.engine, "feeds", order_by_sort=False))
     subs = subscriptions(tracker)
     with tracker.engine.connect() as conn:

@@ -4,36 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from tracker.app import Tracker
+from tracker.catalogue import ITEM_CLASSIFIED, ITEM_RECORDED, ITEM_TYPES
+from tracker.dates import utc
 from tracker.db import write_connection
-from tracker.events import NewEvent, RecordedEvent, deterministic_id, utc
+from tracker.events import NewEvent, RecordedEvent, deterministic_id
 from tracker.ingest import extract, relevance
+from tracker.ingest.decide import Plan, Prepared, decide_story, feed_stream
+from tracker.ingest.knowledge import Knowledge
 from tracker.ingest.parse import Item
-from tracker.ingest.plan import (
-    STORY_WINDOW_DAYS,
-    FeedOutcome,
-    FeedPlanner,
-    Prepared,
-    events_by_id,
-    story_candidates,
-)
 from tracker.projections import PROJECTIONS
 from tracker.projector import Projector, load_docs
 from tracker.store.schema import projection_rows
 from tracker.when import When
 
-ITEM_TYPES = ("item.recorded", "item.revised", "item.classified")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def news(tracker: Tracker, *, since: When | None = None) -> dict[str, Any]:
     """Stories, newest first, each with every source that carried it and its facts."""
-    Projector(tracker.engine, PROJECTIONS, tracker.clock).catch_up(["stories"])
+    Projector(tracker.store, PROJECTIONS, tracker.clock).catch_up(["stories"])
     where = None
     if since is not None:
         where = projection_rows.c.sort_key >= since.start.strftime("%Y-%m-%dT%H:%M:%S")
@@ -65,6 +58,8 @@ def reclassify(tracker: Tracker, rules: relevance.Rules | None = None,
     """Re-run the relevance rules over every recorded item; record only changed decisions.
 
     An item that becomes relevant gets its story (and facts) now, as ingest would have done.
+    Each changed decision is one transaction; the stories are read from the log once and then
+    only what each transaction finds appended since.
     """
     rules = rules or relevance.load_rules()
     recorded: dict[tuple[str, str], RecordedEvent] = {}
@@ -72,13 +67,14 @@ def reclassify(tracker: Tracker, rules: relevance.Rules | None = None,
     decisions: dict[tuple[str, str], RecordedEvent] = {}
     for event in tracker.store.read(types=ITEM_TYPES):
         key = (str(event.data.get("feed")), str(event.data["item_key"]))
-        if event.type == "item.classified":
+        if event.type == ITEM_CLASSIFIED:
             decisions[key] = event
-        elif event.type == "item.recorded":
+        elif event.type == ITEM_RECORDED:
             recorded[key] = event
             content[key] = event.data
         elif key in content:
             content[key] = {**content[key], **event.data}
+    knowledge = Knowledge(tracker.store)
     changed = up = down = 0
     for (feed, item_key), original in recorded.items():
         if progress is not None:
@@ -94,7 +90,7 @@ def reclassify(tracker: Tracker, rules: relevance.Rules | None = None,
         was_relevant = bool(before.data["relevant"]) if before is not None else False
         content_hash = str(data.get("content_hash", ""))
         classified = NewEvent(
-            "item.classified",
+            ITEM_CLASSIFIED,
             {"item_key": item_key, "feed": feed, "relevant": decision.relevant,
              "score": decision.score, "threshold": decision.threshold,
              "matched": list(decision.matched), "rules_version": decision.rules_version,
@@ -105,33 +101,26 @@ def reclassify(tracker: Tracker, rules: relevance.Rules | None = None,
                                       content_hash, str(decision.score)))
         with write_connection(tracker.engine) as conn, conn.begin():
             tracker.store.lock(conn)
-            batches: dict[str, list[NewEvent]] = {f"feed:{feed}": [classified]}
+            plan = Plan(((feed_stream(feed), classified),))
             if decision.relevant and not was_relevant:
                 up += 1
-                _attach_story(conn, feed, item_key, original, data, decision, batches)
+                known = knowledge.refresh(conn, EPOCH)
+                story = decide_story(feed, _prepared(item_key, original, data, decision),
+                                     known, actor="ingest@reclassify")
+                plan = Plan(plan.events + story.events)
             elif was_relevant and not decision.relevant:
                 down += 1
-            for stream_id, new_events in batches.items():
+            plan = plan.without(knowledge.stored(conn, plan))
+            for stream_id, new_events in plan.by_stream().items():
                 tracker.store.append_in(conn, stream_id, new_events)
     return ReclassifyResult(len(recorded), changed, up, down, rules.version)
 
 
-def _attach_story(conn: sa.Connection, feed: str, item_key: str, original: RecordedEvent,
-                  data: Mapping[str, Any], decision: relevance.Decision,
-                  batches: dict[str, list[NewEvent]]) -> None:
-    """Give a newly relevant item its story and facts, as ingest would have, unless a story
-    already carries it."""
+def _prepared(item_key: str, original: RecordedEvent, data: Mapping[str, Any],
+              decision: relevance.Decision) -> Prepared:
+    """A recorded item (with its revisions applied) as ingest would have prepared it."""
     item = Item(guid=None, title=str(data.get("title", "")), link=original.data.get("link"),
                 published=utc(original.occurred_at), published_source="feed", date_flags=(),
                 summary=str(data.get("summary", "")), author=None,
                 content_hash=str(data.get("content_hash", "")))
-    known_stories = story_candidates(conn, EPOCH)
-    if any(item_key in c.item_keys for c in known_stories.values()):
-        return
-    since = item.published - timedelta(days=STORY_WINDOW_DAYS)
-    candidates = {sid: c for sid, c in known_stories.items() if utc(c.published) >= since}
-    prepared = Prepared(item, item_key, decision, extract.extract_facts(item.title, item.summary))
-    FeedPlanner(feed, "reclassify").story(prepared, candidates, batches, FeedOutcome(feed, "ok"))
-    known = set(events_by_id(conn, [e.event_id for b in batches.values() for e in b]))
-    for stream, planned in list(batches.items()):
-        batches[stream] = [e for e in planned if e.event_id not in known]
+    return Prepared(item, item_key, decision, extract.extract_facts(item.title, item.summary))

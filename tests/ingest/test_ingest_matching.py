@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tracker.ingest.stories import (
+from tracker.ingest.matching import (
     SIMILARITY_THRESHOLD,
     StoryCandidate,
     match_story,

@@ -13,13 +13,13 @@ import pytest
 
 from tracker.ingest.identity import item_key
 from tracker.ingest.parse import (
-    MAX_LINK,
     MAX_SUMMARY,
     MAX_TITLE,
     FeedError,
     ParsedFeed,
     parse_feed,
 )
+from tracker.ingest.sanitise import MAX_LINK
 
 from .conftest import Loopback
 

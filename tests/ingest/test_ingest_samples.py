@@ -10,9 +10,9 @@ from pathlib import Path
 from tracker.ingest.extract import extract_facts
 from tracker.ingest.fetch import fetch
 from tracker.ingest.identity import item_key
+from tracker.ingest.matching import StoryCandidate, match_story
 from tracker.ingest.parse import Item, parse_feed
 from tracker.ingest.relevance import classify, load_rules
-from tracker.ingest.stories import StoryCandidate, match_story
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 SAMPLES = sorted((SEEDS / "feeds").glob("*.xml"))

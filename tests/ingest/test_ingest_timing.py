@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tracker.ingest.schedule import MAX_HINT_SECONDS, backoff_delay, next_due, next_retry
+from tracker.ingest.timing import MAX_HINT_SECONDS, backoff_delay, next_due, next_retry
 
 NOW = datetime(2025, 5, 1, tzinfo=UTC)
 

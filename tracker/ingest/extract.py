@@ -13,6 +13,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracker.ingest.lexicon import (
+    chinese_number,
+    company_in,
+    parse_count,
+    parse_number,
+    place_name,
+    places_in,
+)
+
 FACT_KINDS = ("tariff_rate", "project_count", "listing", "export_control", "mechanism_status")
 
 
@@ -57,70 +66,6 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
-# -- shared lexicon ---------------------------------------------------------------------------
-
-_PLACES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(pattern)) for name, pattern in (
-        ("US", r"\bU\.S\.(?!\w)|\bUS\b|\bUSA\b|\bUnited States\b|\bAmerican?\b|\bWashington\b"
-               r"|\bTrump\b|\bWhite House\b|\bCommerce Department\b"
-               r"|美國|美国|華府|华府|特朗普|川普|美方"),
-        ("China", r"\bChina\b|\bChinese\b|\bBeijing\b|\bmainland\b|\bPRC\b|\bMOFCOM\b"
-                  r"|\bMinistry of Commerce\b|中國|中国|北京|內地|内地|對華|对华|中方"
-                  r"|商務部|商务部"),
-        ("Hong Kong", r"\bHong Kong\b|\bHK\b|香港"),
-        ("EU", r"\bEU\b|\bEuropean Union\b|\bBrussels\b|歐盟|欧盟"),
-        ("Canada", r"\bCanad(?:a|ian)\b|加拿大"),
-        ("Mexico", r"\bMexic(?:o|an)\b|墨西哥"),
-        ("Japan", r"\bJapan(?:ese)?\b|日本"),
-        ("Vietnam", r"\bViet ?nam(?:ese)?\b|越南"),
-    ))
-
-
-def _places(sentence: str) -> list[tuple[int, str]]:
-    found: list[tuple[int, str]] = []
-    for name, pattern in _PLACES:
-        found.extend((m.start(), name) for m in pattern.finditer(sentence))
-    return sorted(found)
-
-
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "兩": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9}
-_WORD_NUMBERS = {"ten": 10, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
-                 "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "a hundred": 100,
-                 "dozen": 12, "a dozen": 12, "two dozen": 24}
-
-
-def _chinese_number(text: str) -> int | None:
-    """一 to 九千九百九十九 (enough for counts in headlines)."""
-    if not text:
-        return None
-    total = section = 0
-    for char in text:
-        if char in _CN_DIGITS:
-            section = _CN_DIGITS[char]
-        elif char in "十百千":
-            unit = {"十": 10, "百": 100, "千": 1000}[char]
-            total += (section or 1) * unit
-            section = 0
-        else:
-            return None
-    return total + section
-
-
-def _number(text: str) -> int | None:
-    cleaned = text.replace(",", "").strip().lower()
-    if cleaned.isdigit():
-        return int(cleaned)
-    if cleaned in _WORD_NUMBERS:
-        return _WORD_NUMBERS[cleaned]
-    return _chinese_number(cleaned)
-
-
-def _num(value: str) -> int | float:
-    number = float(value)
-    return int(number) if number.is_integer() else number
-
-
 # -- tariff_rate ------------------------------------------------------------------------------
 
 _TARIFF_WORD = re.compile(r"(?i)\btariffs?\b|\bdut(?:y|ies)\b|\blev(?:y|ies)\b|關稅|关税")
@@ -140,13 +85,6 @@ _TARGET = re.compile(
 _BY = re.compile(r"\b[Bb]y\s+(?:the\s+)?(?P<who>U\.S\.(?!\w)|(?:US|United States|Washington|"
                  r"China|Beijing|EU|Canada|Mexico|Japan)\b)")
 _UP_TO = re.compile(r"(?i)\bup to\s*$|\bas high as\s*$|高達\s*$|高达\s*$|最高\s*$")
-
-
-def _place_name(text: str) -> str | None:
-    for name, pattern in _PLACES:
-        if pattern.search(text):
-            return name
-    return None
 
 
 _CLAUSE = re.compile(r",\s+(?:while|whereas|but)\s+|;\s+|，(?:而|但)|；")
@@ -179,7 +117,7 @@ def _tariff_clause(sentence: str) -> Iterator[Fact]:
                         r"(\d{1,3}(?:\.\d+)?)\s*(?:%|per\s?cent|percent)", sentence)
     previous: int | float | None = None
     if from_to:
-        previous = _num(from_to.group(1))
+        previous = parse_number(from_to.group(1))
         chosen = next((m for _, m in candidates if m.start() >= from_to.start(2)), chosen)
     elif len(candidates) > 1:
         to_match = next((m for _, m in candidates
@@ -189,26 +127,27 @@ def _tariff_clause(sentence: str) -> Iterator[Fact]:
     raw = chosen.group(1)
     if raw is None:
         spelled = chosen.group(2)
-        number = _num(spelled) if spelled.replace(".", "").isdigit() else _chinese_number(spelled)
+        number = (parse_number(spelled) if spelled.replace(".", "").isdigit()
+                  else chinese_number(spelled))
         if number is None:
             return
         percent: int | float = number
     else:
-        percent = _num(raw)
+        percent = parse_number(raw)
     if percent <= 0 or percent > 1000:
         return
 
     target: str | None = None
     target_match = _TARGET.search(sentence)
     if target_match:
-        target = _place_name(target_match.group(0))
+        target = place_name(target_match.group(0))
     imposer: str | None = None
     by = _BY.search(sentence)
     if by:
-        imposer = _place_name(by.group("who"))
+        imposer = place_name(by.group("who"))
     if imposer is None:
         anchor = min(words, key=lambda w: abs(w.start() - chosen.start())).start()
-        for at, name in reversed(_places(sentence)):
+        for at, name in reversed(places_in(sentence)):
             if target_match and target_match.start() <= at < target_match.end():
                 continue
             if at < anchor and name != target:
@@ -255,7 +194,7 @@ def _project_count(sentence: str) -> Iterator[Fact]:
     if not _SIGNING.search(sentence):
         return
     for match in _EN_COUNT.finditer(sentence):
-        number = _number(match.group("n"))
+        number = parse_count(match.group("n"))
         if number is None or number <= 0:
             continue
         words = match.group("q") or ""
@@ -266,7 +205,7 @@ def _project_count(sentence: str) -> Iterator[Fact]:
                    0.8 if re.search(r"(?i)\bprojects\b", match.group()) else 0.65)
         return
     for match in _ZH_COUNT.finditer(sentence):
-        number = _number(match.group("n"))
+        number = parse_count(match.group("n"))
         if number is None or number <= 0:
             continue
         qualifier = _QUALIFIERS.get(match.group("q") or "", "exactly")
@@ -279,15 +218,6 @@ def _project_count(sentence: str) -> Iterator[Fact]:
 
 # -- listing ----------------------------------------------------------------------------------
 
-KNOWN_COMPANIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(pattern)) for name, pattern in (
-        ("Unitree", r"(?i)\bUnitree\b|宇樹|宇树"),
-        ("DeepSeek", r"(?i)\bDeepSeek\b|深度求索"),
-        ("Game Science", r"\bGame Science\b|游戏科学|遊戲科學"),
-        ("Deep Robotics", r"(?i)\bDeep Robotics\b|雲深處|云深处"),
-        ("BrainCo", r"(?i)\bBrainCo\b|強腦|强脑"),
-        ("Manycore", r"(?i)\bManycore\b|\bKujiale\b|群核|酷家樂|酷家乐"),
-    ))
 _HK_VENUE = re.compile(r"(?i)\bHong Kong\b|\bHKEX\b|\bHK\b|香港|港交所|港股|在港|赴港|來港|来港")
 _LISTING_WORD = re.compile(
     r"(?i)\bIPOs?\b|\blisting\b|\blist(?:s|ed)?\b|\binitial public offering\b|\bfloat(?:ation)?\b|"
@@ -305,40 +235,6 @@ _STAGES: tuple[tuple[str, re.Pattern[str]], ...] = (
                            r"\bexplor(?:es|ing)\b|\bseeks?\b|\bweigh(?:s|ing)?\b|\beyes?\b|"
                            r"\bpreparing\b|擬|拟|計劃|计划|考慮|考虑|籌備|筹备|準備|准备")),
 )
-_EN_COMPANY = re.compile(
-    r"(?P<co>(?:[A-Z][\w&.'’-]*\s+){0,3}[A-Z][\w&.'’-]*)\s+(?:has\s+|have\s+|is\s+|was\s+|"
-    r"will\s+|formally\s+|officially\s+|quietly\s+)?(?:filed|files|filing|plans|planned|"
-    r"planning|seeks|sought|applied|applies|submitted|submits|debuted|debuts|made|set|"
-    r"launched|launches|priced|prices|considering|considers|to list|mulls|eyes|passed)\b")
-_NOT_COMPANY = frozenset({
-    "the", "a", "an", "hong", "kong", "hk", "hkex", "china", "chinese", "zhejiang", "hangzhou",
-    "ningbo", "us", "start-up", "startup", "it", "its", "ipo", "shares", "company", "firm",
-    "exchange", "stock", "in", "on", "after", "as", "reports", "report", "sources", "meanwhile",
-})
-_ZH_COMPANY = re.compile(
-    r"([\u4e00-\u9fff]{2,10}?(?:科技|集團|集团|公司|機器人|机器人|智能|控股|股份|生物|汽車|汽车))")
-
-
-def _company(sentence: str) -> str | None:
-    for name, pattern in KNOWN_COMPANIES:
-        if pattern.search(sentence):
-            return name
-    match = _EN_COMPANY.search(sentence)
-    if match:
-        tokens = match.group("co").split()
-        while tokens and tokens[0].lower().strip("'’") in _NOT_COMPANY:
-            tokens.pop(0)
-        while tokens and tokens[0].lower().endswith(("-based", "'s", "’s")):
-            tokens.pop(0)
-        name = " ".join(tokens).strip(".,;:'’")
-        if name and name.lower() not in _NOT_COMPANY:
-            return name
-    zh = _ZH_COMPANY.search(sentence)
-    if zh:
-        name = re.sub(r"^(?:浙江|杭州|寧波|宁波|香港|內地|内地|一家|該|该)+", "", zh.group(1))
-        if len(name) >= 2:
-            return name
-    return None
 
 
 def _listing(sentence: str) -> Iterator[Fact]:
@@ -351,7 +247,7 @@ def _listing(sentence: str) -> Iterator[Fact]:
                      r"(?i)\bHong Kong\b|港交所|香港", sentence):
         return
     stage = next((name for name, pattern in _STAGES if pattern.search(sentence)), "mentioned")
-    company = _company(sentence)
+    company = company_in(sentence)
     if company is None and stage in ("mentioned", "planned"):
         return
     confidence = 0.45 + (0.25 if company else 0.0) + (0.15 if stage != "mentioned" else 0.0)
@@ -403,7 +299,7 @@ def _export_control(sentence: str) -> Iterator[Fact]:
         return
     items = [name for name, pattern in _CONTROLLED_ITEMS if pattern.search(sentence)]
     imposer: str | None = None
-    for at, name in _places(sentence):
+    for at, name in places_in(sentence):
         if at <= control.start() or imposer is None:
             if re.search(r"(?i)\bto\s+$|\bfor\s+$|對$|对$|向$",
                          sentence[max(0, at - 6):at]):
@@ -414,7 +310,7 @@ def _export_control(sentence: str) -> Iterator[Fact]:
     target_match = re.search(r"(?i)\b(?:to|for|against|on)\s+(?:the\s+)?(China|Chinese|the US|"
                              r"U\.S\.|US|Hong Kong)\b|(?:對|对|向)(華|华|中國|中国|美國|美国|香港)",
                              sentence)
-    target = _place_name(target_match.group(0)) if target_match else None
+    target = place_name(target_match.group(0)) if target_match else None
     if target == imposer:
         target = None
     action = "eased" if _EASED.search(sentence) else "tightened"

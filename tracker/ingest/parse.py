@@ -13,50 +13,42 @@ Decisions:
 * A known RSS/Atom version with zero entries is a valid, quiet feed (an empty ParsedFeed).
   An unknown version with no entries is "not a feed". Malformed XML with entries keeps the
   entries and adds a warning; malformed XML with no entries is refused.
-* Stored text is plain text: tags are stripped, entities unescaped, control characters
-  removed, whitespace normalised and sizes bounded. Links are absolute, canonical http(s)
-  or None.
+* Stored text is plain text, links are absolute canonical http(s) or None
+  (:mod:`tracker.ingest.sanitise`).
 * Guids are opaque and never resolved against the feed's URL, so a feed that moves does not
   re-key its items; relative links are resolved here, against ``base_url``.
-* Encodings follow :func:`decode_body`; feedparser always receives UTF-8.
+* Encodings follow :func:`tracker.ingest.encoding.decode_body`; feedparser always receives
+  UTF-8.
 """
 
 from __future__ import annotations
 
 import calendar
-import codecs
-import hashlib
-import html
 import io
 import re
 import time
-import unicodedata
 import warnings as pywarnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urljoin
 from xml.etree.ElementTree import ParseError
 
 import defusedxml
 import defusedxml.ElementTree as defused_et
 import feedparser
 import feedparser.api
-import nh3
 from dateutil import parser as date_parser
 
-from tracker.ingest.identity import canonical_link, content_hash, dedupe_items, is_http_url
+from tracker.ingest.encoding import as_utf8_xml, decode_body
+from tracker.ingest.identity import content_hash, dedupe_items
+from tracker.ingest.sanitise import clean_block, clean_guid, clean_line, one_line, safe_link
 
 MAX_TITLE = 500
 MAX_SUMMARY = 4000
-MAX_LINK = 2000
 MAX_AUTHOR = 200
-MAX_GUID = 1000
 MAX_FEED_TITLE = 300
 MAX_ITEMS = 1000
-#: Raw HTML is cut to this many characters before sanitising, to bound the work per item.
-MAX_RAW_CHARS = 200_000
 EPOCH_FLOOR = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=2)
 MAX_TTL_MINUTES = 7 * 24 * 60
@@ -105,190 +97,6 @@ def pin_safe_xml_parser() -> None:
 
 
 pin_safe_xml_parser()
-
-# -- text -------------------------------------------------------------------------------------
-
-_CONTROL = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069"
-    "\ufeff\ufff9-\ufffb\ud800-\udfff]")
-_BLOCK_END = re.compile(
-    r"(?i)<\s*(?:br|hr)\b[^>]*>|<\s*/\s*(?:p|div|li|h[1-6]|tr|blockquote|pre|section|"
-    r"article|ul|ol|table)\s*>")
-_TAG_LIKE = re.compile(r"<\s*[A-Za-z/!?]")
-_HSPACE = re.compile(r"[^\S\n]+")
-_ANY_SPACE = re.compile(r"\s+")
-_BLANK_LINES = re.compile(r"\n{3,}")
-
-
-def _strip_markup(text: str) -> str:
-    """HTML to plain text: tags (and script/style contents) dropped, entities unescaped.
-
-    Repeated while the result still looks like markup, so double-escaped
-    ``&amp;lt;script&amp;gt;`` cannot come out as a live ``<script>``.
-    """
-    text = _BLOCK_END.sub("\n", text[:MAX_RAW_CHARS])
-    for _ in range(3):
-        text = html.unescape(nh3.clean(text, tags=set()))
-        if not _TAG_LIKE.search(text):
-            return text
-    return _TAG_LIKE.sub(lambda m: m.group(0)[1:], text)
-
-
-def _remove_controls(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROL.sub("", unicodedata.normalize("NFC", text))
-
-
-def _bound(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ", limit - 60)
-    if space > 0:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
-
-
-def clean_line(raw: str | None, limit: int) -> str:
-    """Markup-free, single-line, bounded text (titles, authors)."""
-    if not raw:
-        return ""
-    text = _remove_controls(_strip_markup(raw))
-    return _bound(_ANY_SPACE.sub(" ", text).strip(), limit)
-
-
-def clean_block(raw: str | None, limit: int) -> str:
-    """Markup-free text that keeps paragraph breaks (summaries)."""
-    if not raw:
-        return ""
-    text = _remove_controls(_strip_markup(raw))
-    lines = [_HSPACE.sub(" ", line).strip() for line in text.split("\n")]
-    text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
-    return _bound(text, limit)
-
-
-def safe_link(raw: str | None, base_url: str = "") -> str | None:
-    """An absolute, canonical http(s) link, or None for anything else (javascript:, data:…).
-
-    Whitespace and control characters are removed first, as a browser would, so
-    ``java\\tscript:`` is judged as ``javascript:``.
-    """
-    if not raw:
-        return None
-    candidate = raw.strip()
-    if base_url and is_http_url(base_url):
-        try:
-            candidate = urljoin(base_url, candidate)
-        except ValueError:
-            return None
-    link = canonical_link(candidate)
-    if link is None or len(link) > MAX_LINK:
-        return None
-    return link
-
-
-_UNSAFE_GUID_SCHEMES = ("javascript:", "vbscript:", "data:", "file:")
-
-
-def _clean_guid(raw: Any) -> tuple[str | None, bool]:
-    """The guid as an opaque identity; (None, True) when it carries a script/data URL."""
-    if not isinstance(raw, str):
-        return None, False
-    guid = _ANY_SPACE.sub(" ", _remove_controls(raw)).strip()
-    if not guid:
-        return None, False
-    squeezed = re.sub(r"[\s\x00-\x1f]", "", raw).lower()
-    if squeezed.startswith(_UNSAFE_GUID_SCHEMES):
-        return None, True
-    if len(guid) > MAX_GUID:
-        guid = "sha256:" + hashlib.sha256(guid.encode("utf-8")).hexdigest()
-    return guid, False
-
-
-# -- encodings --------------------------------------------------------------------------------
-
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
-_XML_DECL_ENCODING = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
-_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
-_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
-#: Supersets that decode what servers mislabel: GB2312 text often uses GBK characters, Hong Kong
-#: Big5 uses HKSCS, and "ISO-8859-1" on the web means windows-1252.
-_WIDER_CODEC = {
-    "gb2312": "gb18030", "gbk": "gb18030", "cp936": "gb18030", "euc-cn": "gb18030",
-    "big5": "big5hkscs", "cp950": "big5hkscs",
-    "latin-1": "cp1252", "iso8859-1": "cp1252", "ascii": "cp1252",
-}
-
-
-def _codec(name: str | None) -> str | None:
-    if not name:
-        return None
-    try:
-        canonical = codecs.lookup(name.strip().lower()).name
-    except LookupError:
-        return None
-    return _WIDER_CODEC.get(canonical, canonical)
-
-
-def decode_body(body: bytes, headers: Mapping[str, str]) -> tuple[str, str, list[str]]:
-    """Decide the body's encoding and decode it: (text, codec name, warnings).
-
-    Order: a BOM; then strict UTF-8 whenever it decodes (a body that is valid UTF-8 with
-    non-ASCII bytes is practically never Latin-1 or GBK, whatever it is labelled); then the
-    XML declaration (written by the program that wrote the bytes); then the HTTP charset
-    (often a site-wide default); then windows-1252 with replacement.
-    """
-    notes: list[str] = []
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            return body[len(bom):].decode(name, "replace"), name, notes
-    if body.startswith(b"<\x00?\x00") or body.startswith(b"<\x00\x00\x00"):
-        name = "utf-32-le" if body.startswith(b"<\x00\x00\x00") else "utf-16-le"
-        return body.decode(name, "replace"), name, notes
-    if body.startswith(b"\x00<\x00?") or body.startswith(b"\x00\x00\x00<"):
-        name = "utf-32-be" if body.startswith(b"\x00\x00\x00<") else "utf-16-be"
-        return body.decode(name, "replace"), name, notes
-
-    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
-    charset = _CHARSET.search(content_type)
-    header_label = charset.group(1) if charset else None
-    declared = _XML_DECL_ENCODING.match(body[:1024])
-    decl_label = declared.group(1).decode("ascii") if declared else None
-    header_codec, decl_codec = _codec(header_label), _codec(decl_label)
-    labels = {header_codec: header_label, decl_codec: decl_label}
-
-    if body.isascii():
-        return body.decode("ascii"), "utf-8", notes
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
-        wrong = {labels[c] for c in (header_codec, decl_codec) if c and c != "utf-8"}
-        if wrong:
-            notes.append(f"declared {', '.join(sorted(str(w) for w in wrong))} but the body is "
-                         "UTF-8; read as UTF-8")
-        return text, "utf-8", notes
-
-    for name in (c for c in (decl_codec, header_codec) if c and c != "utf-8"):
-        try:
-            text = body.decode(name)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        others = {labels[c] for c in (header_codec, decl_codec) if c and c != name}
-        if others:
-            notes.append(f"declared {', '.join(sorted(str(o) for o in others))} but read as "
-                         f"{name}")
-        return text, name, notes
-    notes.append("encoding unknown or wrong; read as cp1252 with replacement characters")
-    return body.decode("cp1252", "replace"), "cp1252", notes
-
 
 # -- refusals ---------------------------------------------------------------------------------
 
@@ -407,10 +215,6 @@ def place_in_time(
 # -- parse ------------------------------------------------------------------------------------
 
 
-def _one_line(exc: object) -> str:
-    return _ANY_SPACE.sub(" ", str(exc)).strip()[:200] or type(exc).__name__
-
-
 def _entry_link(entry: Mapping[str, Any], base_url: str) -> str | None:
     candidates: list[Any] = [entry.get("link")]
     for link in entry.get("links") or []:
@@ -468,8 +272,7 @@ def parse_feed(
         raise FeedError("empty body")
     text, encoding, notes = decode_body(body, headers)
     _sniff_not_xml(text, headers)
-    text = _XML_DECL.sub("", text.lstrip("\ufeff"), count=1)
-    data = ('<?xml version="1.0" encoding="utf-8"?>\n' + text).encode("utf-8", "replace")
+    data = as_utf8_xml(text)
     refuse_unsafe(data, body)
 
     parser_headers = {"content-type": "application/xml; charset=utf-8"}
@@ -489,10 +292,10 @@ def parse_feed(
     if not version and not entries:
         raise FeedError("not a feed (no RSS or Atom document found)")
     if bozo and not entries:
-        raise FeedError(f"malformed feed with no items: {_one_line(result.get('bozo_exception'))}")
+        raise FeedError(f"malformed feed with no items: {one_line(result.get('bozo_exception'))}")
     if bozo:
         notes.append(f"malformed XML, kept what parsed ({len(entries)} entries): "
-                     f"{_one_line(result.get('bozo_exception'))}")
+                     f"{one_line(result.get('bozo_exception'))}")
     if not version:
         notes.append("unknown feed version; entries kept")
     if len(entries) > MAX_ITEMS:
@@ -512,7 +315,7 @@ def parse_feed(
     items: list[Item] = []
     unsafe_guids = unreadable_dates = empty = 0
     for entry in entries:
-        guid, unsafe = _clean_guid(entry.get("id"))
+        guid, unsafe = clean_guid(entry.get("id"))
         unsafe_guids += unsafe
         title = clean_line(entry.get("title"), MAX_TITLE)
         summary = clean_block(_entry_summary(entry), MAX_SUMMARY)

@@ -2,7 +2,9 @@
 
 Each feed is its own unit of work: its new events and its HTTP cache state commit in one
 transaction, under a per-feed lease so that concurrent runs (or workers on other machines)
-never fetch the same feed at once. One feed's failure never stops the others.
+never fetch the same feed at once. A feed's own failure (fetch, parse) is recorded and never
+stops the others; anything else is a bug or a database failure: it propagates, with the feed's
+lease handed back and its state untouched.
 """
 
 from __future__ import annotations
@@ -19,21 +21,56 @@ from typing import Any
 import sqlalchemy as sa
 
 from tracker.app import Tracker
+from tracker.catalogue import FEED_CHANGED, FEED_FAILED, FEED_RECOVERED, SUBSCRIPTION_TYPES
+from tracker.dates import utc
 from tracker.db import retrying, write_connection
-from tracker.errors import UsageError
-from tracker.events import NewEvent, utc
-from tracker.ingest import fetch, identity, parse, relevance, schedule
-from tracker.ingest.plan import Carried, FeedOutcome, FeedPlanner, Prepared, prepare
-from tracker.ingest.subscriptions import FEED_TYPES, Subscription, current
+from tracker.errors import EXIT_OK, EXIT_SOME_FEEDS_FAILED, UsageError
+from tracker.events import NewEvent
+from tracker.ingest import fetch, identity, parse, relevance, timing
+from tracker.ingest.decide import Plan, Prepared, actor_meta, decide, feed_stream, prepare
+from tracker.ingest.knowledge import Knowledge
+from tracker.ingest.subscriptions import Subscription, current
 from tracker.store.schema import feed_state
 
-#: Exit code of ``tracker ingest`` when at least one feed failed (the others were ingested).
-EXIT_SOME_FAILED = 6
+#: What a feed itself can get wrong: these are recorded as ``feed.failed`` and backed off.
+FEED_ERRORS: tuple[type[Exception], ...] = (fetch.FetchError, parse.FeedError)
 LEASE_SECONDS = 600
 BACKOFF_BASE_S = 60.0
 BACKOFF_CEILING_S = 6 * 3600.0
 
 Fetcher = Callable[..., fetch.FetchResult]
+
+
+@dataclass
+class FeedOutcome:
+    name: str
+    status: str  # ok | not_modified | failed | busy | dry_run
+    items: int = 0
+    stories: int = 0
+    corroborations: int = 0
+    revisions: int = 0
+    facts: int = 0
+    message: str = ""
+
+    @classmethod
+    def of(cls, name: str, status: str, plan: Plan) -> FeedOutcome:
+        return cls(name, status, items=plan.items, stories=plan.stories,
+                   corroborations=plan.corroborations, revisions=plan.revisions,
+                   facts=plan.facts)
+
+    def line(self) -> str:
+        if self.status == "failed":
+            return f"{self.name}: FAILED {self.message}"
+        if self.status == "busy":
+            return f"{self.name}: skipped, {self.message}"
+        if self.status == "not_modified":
+            return f"{self.name}: not modified"
+        parts = [f"{self.items} new item(s)", f"{self.stories} new stor(y/ies)",
+                 f"{self.corroborations} corroboration(s)", f"{self.revisions} revision(s)",
+                 f"{self.facts} fact(s)"]
+        prefix = "would record " if self.status == "dry_run" else ""
+        warn = f" (warning: {self.message})" if self.message else ""
+        return f"{self.name}: {prefix}{', '.join(parts)}{warn}"
 
 
 @dataclass
@@ -47,7 +84,7 @@ class IngestSummary:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_SOME_FAILED if self.failed else 0
+        return EXIT_SOME_FEEDS_FAILED if self.failed else EXIT_OK
 
     def line(self) -> str:
         total = sum(o.items for o in self.outcomes)
@@ -62,7 +99,7 @@ def worker_name() -> str:
 
 
 def subscriptions(tracker: Tracker) -> dict[str, Subscription]:
-    return current(tracker.store.read(types=sorted(FEED_TYPES)))
+    return current(tracker.store.read(types=SUBSCRIPTION_TYPES))
 
 
 def ingest(tracker: Tracker, *, feed: str | None = None, due_only: bool | None = None,
@@ -84,7 +121,7 @@ def ingest(tracker: Tracker, *, feed: str | None = None, due_only: bool | None =
     rng = rng or random.Random()
     worker = worker or worker_name()
     summary = IngestSummary()
-    carried = Carried() if dry_run else None  # later feeds of a dry run see earlier plans
+    knowledge = Knowledge(tracker.store)
     states = _states(tracker)
     now = utc(tracker.now())
     for sub in sorted(subs.values(), key=lambda s: s.name):
@@ -96,7 +133,7 @@ def ingest(tracker: Tracker, *, feed: str | None = None, due_only: bool | None =
             summary.not_due += 1
             continue
         job = _FeedJob(tracker, sub, state, rules, fetcher, rng, worker, dry_run, timeout,
-                       scheduled=due_only, carried=carried)
+                       scheduled=due_only, knowledge=knowledge)
         outcome = job.run()
         if outcome is None:  # another worker polled it since the states were read
             summary.not_due += 1
@@ -113,8 +150,8 @@ def _states(tracker: Tracker) -> dict[str, dict[str, Any]]:
 class _FeedJob:
     def __init__(self, tracker: Tracker, sub: Subscription, state: Mapping[str, Any],
                  rules: relevance.Rules, fetcher: Fetcher, rng: random.Random, worker: str,
-                 dry_run: bool, timeout: Any, scheduled: bool = False,
-                 carried: Carried | None = None) -> None:
+                 dry_run: bool, timeout: Any, knowledge: Knowledge,
+                 scheduled: bool = False) -> None:
         self.tracker = tracker
         self.sub = sub
         self.state = state
@@ -125,8 +162,9 @@ class _FeedJob:
         self.dry_run = dry_run
         self.timeout = timeout
         self.scheduled = scheduled  # only if due (not named by the caller)
-        self.stream = f"feed:{sub.name}"
-        self.planner = FeedPlanner(sub.name, worker, carried)
+        self.stream = feed_stream(sub.name)
+        self.actor = f"ingest@{worker}"
+        self.knowledge = knowledge
 
     def run(self) -> FeedOutcome | None:
         """The feed's outcome, or None when a scheduled run finds it no longer due."""
@@ -139,16 +177,12 @@ class _FeedJob:
                                    message="another worker holds its lease")
         try:
             return self._run()
-        except Exception as exc:  # a feed's failure must never stop the others
+        except FEED_ERRORS as exc:  # the feed's own failure: recorded, the others go on
             message = _one_line(exc)
             if not self.dry_run:
-                try:
-                    self._record_failure(message, getattr(exc, "retry_after_seconds", None))
-                except Exception as record_exc:  # nor a failure to record it (the lease lapses)
-                    message = f"{message} (recording the failure failed: " \
-                              f"{_one_line(record_exc)})"
+                self._record_failure(message, getattr(exc, "retry_after_seconds", None))
             return FeedOutcome(self.sub.name, "failed", message=message)
-        except BaseException:  # interrupted (Ctrl-C, SIGTERM): hand the feed back at once
+        except BaseException:  # a bug, the database, or an interrupt: hand the feed back as is
             if not self.dry_run:
                 self._release_lease()
             raise
@@ -184,13 +218,21 @@ class _FeedJob:
         prepared = [prepare(item, self.rules) for item in items]
         if self.dry_run:
             with self.tracker.engine.connect() as conn:
-                outcome, _batches = self.planner.plan(conn, prepared, fetched_at)
-            outcome.status = "dry_run"
+                plan = self._plan(conn, prepared, fetched_at)
+            self.knowledge.remember(plan)
+            outcome = FeedOutcome.of(self.sub.name, "dry_run", plan)
         else:
             outcome = self._record_success(result, parsed, prepared, fetched_at)
         if warnings:
             outcome.message = "; ".join(dict.fromkeys(warnings))[:300]
         return outcome
+
+    def _plan(self, conn: sa.Connection, prepared: list[Prepared],
+              fetched_at: datetime) -> Plan:
+        """Load what the log knows (on ``conn``), decide, and leave out what it holds."""
+        known = self.knowledge.for_feed(conn, self.sub.name, prepared)
+        plan = decide(self.sub.name, prepared, known, fetched_at=fetched_at, actor=self.actor)
+        return plan.without(self.knowledge.stored(conn, plan))
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -200,24 +242,26 @@ class _FeedJob:
         now = utc(self.tracker.now())
         # a 304 has no body: the <ttl> learnt from the last full fetch still applies
         ttl = parsed.ttl_minutes if parsed else self.state.get("ttl_minutes")
-        due = schedule.next_due(now, every_seconds=self.sub.every_seconds,
+        due = timing.next_due(now, every_seconds=self.sub.every_seconds,
                                 ttl_minutes=ttl,
                                 cache_max_age=result.cache_max_age_seconds,
                                 retry_after=result.retry_after_seconds)
         with write_connection(self.tracker.engine) as conn, conn.begin():
             self.tracker.store.lock(conn)
-            outcome, batches = self.planner.plan(conn, prepared, fetched_at)
+            plan = self._plan(conn, prepared, fetched_at)
+            outcome = FeedOutcome.of(self.sub.name, "ok", plan)
+            batches = plan.by_stream()
             if result.permanent_redirect and result.final_url \
                     and result.final_url != self.sub.url:
                 batches.setdefault(self.stream, []).append(NewEvent(
-                    "feed.changed", {"name": self.sub.name, "url": result.final_url,
-                                     "reason": "permanent redirect"},
-                    now, meta=self.planner.meta()))
+                    FEED_CHANGED, {"name": self.sub.name, "url": result.final_url,
+                                   "reason": "permanent redirect"},
+                    now, meta=actor_meta(self.actor)))
             failures = int(self.state.get("consecutive_failures") or 0)
             if failures:
                 batches.setdefault(self.stream, []).append(NewEvent(
-                    "feed.recovered", {"name": self.sub.name, "after_failures": failures},
-                    now, meta=self.planner.meta()))
+                    FEED_RECOVERED, {"name": self.sub.name, "after_failures": failures},
+                    now, meta=actor_meta(self.actor)))
             for stream_id, new_events in batches.items():
                 self.tracker.store.append_in(conn, stream_id, new_events)
             values: dict[str, Any] = {
@@ -236,16 +280,16 @@ class _FeedJob:
     def _record_failure(self, message: str, retry_after: float | None = None) -> None:
         now = utc(self.tracker.now())
         failures = int(self.state.get("consecutive_failures") or 0) + 1
-        due = schedule.next_retry(now, failures, base=BACKOFF_BASE_S, ceiling=BACKOFF_CEILING_S,
+        due = timing.next_retry(now, failures, base=BACKOFF_BASE_S, ceiling=BACKOFF_CEILING_S,
                                   rng=self.rng, retry_after=retry_after)
         worth_reporting = (failures == 1 or message != self.state.get("last_error")
                            or failures % 10 == 0)
         with write_connection(self.tracker.engine) as conn, conn.begin():
             if worth_reporting:
                 self.tracker.store.append_in(conn, self.stream, [NewEvent(
-                    "feed.failed", {"name": self.sub.name, "error": message,
-                                    "consecutive_failures": failures},
-                    now, meta=self.planner.meta())])
+                    FEED_FAILED, {"name": self.sub.name, "error": message,
+                                  "consecutive_failures": failures},
+                    now, meta=actor_meta(self.actor))])
             conn.execute(feed_state.update().where(feed_state.c.name == self.sub.name).values(
                 consecutive_failures=failures, last_attempt_at=now, last_error=message,
                 last_error_at=now, next_due_at=due, lease_owner=None, lease_expires_at=None))

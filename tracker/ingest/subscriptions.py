@@ -9,10 +9,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tracker.catalogue import (
+    FEED_CHANGED,
+    FEED_SUBSCRIBED,
+    FEED_UNSUBSCRIBED,
+    SUBSCRIPTION_TYPES,
+)
 from tracker.errors import UsageError
 from tracker.events import RecordedEvent
 
-FEED_TYPES = frozenset({"feed.subscribed", "feed.changed", "feed.unsubscribed"})
 MIN_INTERVAL_S = 60
 DEFAULT_INTERVAL_S = 30 * 60
 _DURATION = re.compile(r"(\d+)\s*(s|m|h|d)", re.I)
@@ -64,11 +69,11 @@ def evolve(subs: Mapping[str, Subscription], event: RecordedEvent) -> dict[str, 
     data: Mapping[str, Any] = event.data
     out = dict(subs)
     name = str(data.get("name", ""))
-    if event.type == "feed.subscribed":
+    if event.type == FEED_SUBSCRIBED:
         out[name] = Subscription(name, str(data["url"]), int(data["every_seconds"]),
                                  tuple(data.get("tags") or ()), bool(data.get("allow_local")),
                                  event.position)
-    elif event.type == "feed.changed" and name in out:
+    elif event.type == FEED_CHANGED and name in out:
         current = out[name]
         out[name] = replace(
             current,
@@ -76,7 +81,7 @@ def evolve(subs: Mapping[str, Subscription], event: RecordedEvent) -> dict[str, 
             every_seconds=int(data.get("every_seconds") or current.every_seconds),
             tags=tuple(data["tags"]) if data.get("tags") is not None else current.tags,
             position=event.position)
-    elif event.type == "feed.unsubscribed":
+    elif event.type == FEED_UNSUBSCRIBED:
         out.pop(name, None)
     return out
 
@@ -84,6 +89,6 @@ def evolve(subs: Mapping[str, Subscription], event: RecordedEvent) -> dict[str, 
 def current(events: Iterable[RecordedEvent]) -> dict[str, Subscription]:
     subs: dict[str, Subscription] = {}
     for event in events:
-        if event.type in FEED_TYPES:
+        if event.type in SUBSCRIPTION_TYPES:
             subs = evolve(subs, event)
     return subs

@@ -1,0 +1,342 @@
+"""Which events a feed's items become, given what the log already knows: pure functions.
+
+``decide(feed, items, known)`` turns parsed, classified items into new items, revisions,
+classifications, stories, corroborations and facts. It reads nothing and writes nothing: the
+shell (``ingest.run``, ``news.reclassify``) loads ``Known`` through the store, calls it, drops
+what the log turns out to hold already (``Plan.without``) and appends the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from tracker.catalogue import (
+    FACT_EXTRACTED,
+    ITEM_CLASSIFIED,
+    ITEM_RECORDED,
+    ITEM_REVISED,
+    STORY_CORROBORATED,
+    STORY_CREATED,
+    STORY_REVISED,
+)
+from tracker.dates import iso
+from tracker.events import NewEvent, canonical_json, deterministic_id
+from tracker.ingest import extract, identity, parse, relevance
+from tracker.ingest.matching import StoryCandidate, match_story
+
+STORY_WINDOW_DAYS = 14
+DEFAULT_POLICY = "hk-zhejiang-supply-chain"
+#: The events a story's identity (title, links, items) is folded from.
+STORY_IDENTITY_TYPES = frozenset({STORY_CREATED, STORY_CORROBORATED, STORY_REVISED})
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An item with its identity, relevance decision and (if relevant) extracted facts."""
+
+    item: parse.Item
+    key: str
+    decision: relevance.Decision
+    facts: list[extract.Fact]
+
+
+def prepare(item: parse.Item, rules: relevance.Rules) -> Prepared:
+    decision = relevance.classify(item.title, item.summary, rules)
+    facts = extract.extract_facts(item.title, item.summary) if decision.relevant else []
+    return Prepared(item, identity.item_key(item), decision, facts)
+
+
+def item_record_id(feed: str, key: str) -> str:
+    return deterministic_id("item", feed, key)
+
+
+def item_revision_id(feed: str, key: str, content_hash: str) -> str:
+    return deterministic_id("item-revision", feed, key, content_hash)
+
+
+def new_story_id(feed: str, key: str) -> str:
+    return "st-" + hashlib.sha256(f"{feed}\x1f{key}".encode()).hexdigest()[:12]
+
+
+class _Event(Protocol):
+    """What folding into ``Known`` needs: a recorded event, or one only planned (dry run)."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the log knows that decides what a feed's items become.
+
+    ``items``: stored item events (records and revisions) by event id, with their data.
+    ``stories``: the stories to match against, with the latest world time each was seen.
+    ``stored_ids``: ids known to be in the log (or already planned, in a dry run).
+    ``position``: the last log position folded in, so the shell reads only what came after.
+    """
+
+    items: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    stories: Mapping[str, StoryCandidate] = field(default_factory=dict)
+    latest: Mapping[str, datetime] = field(default_factory=dict)
+    stored_ids: frozenset[str] = frozenset()
+    position: int = 0
+
+    def with_items(self, found: Mapping[str, Mapping[str, Any]]) -> Known:
+        return replace(self, items={**self.items, **found},
+                       stored_ids=self.stored_ids | set(found))
+
+    def with_events(self, events: Iterable[_Event], position: int | None = None) -> Known:
+        """``self`` with ``events`` folded in: recorded ones (and then ``position``), or a dry
+        run's planned ones, so later feeds of the pass see them."""
+        stories, latest = dict(self.stories), dict(self.latest)
+        items = dict(self.items)
+        ids = set(self.stored_ids)
+        for event in events:
+            ids.add(event.event_id)
+            if event.type in STORY_IDENTITY_TYPES:
+                _fold_story(stories, latest, event)
+            elif event.type in (ITEM_RECORDED, ITEM_REVISED):
+                items[event.event_id] = event.data
+        return Known(items, stories, latest, frozenset(ids),
+                     self.position if position is None else position)
+
+    def candidates(self, since: datetime) -> dict[str, StoryCandidate]:
+        """The stories seen in the world from ``since`` on (the matching window)."""
+        return {sid: story for sid, story in self.stories.items() if self.latest[sid] >= since}
+
+    def carries(self, item_key: str) -> bool:
+        return any(item_key in story.item_keys for story in self.stories.values())
+
+
+def _fold_story(stories: dict[str, StoryCandidate], latest: dict[str, datetime],
+                event: _Event) -> None:
+    data = event.data
+    sid = str(data["story_id"])
+    link = data.get("url") if event.type == STORY_CREATED else data.get("link")
+    old = stories.get(sid) or StoryCandidate(
+        story_id=sid, title=str(data.get("title", "")), links=frozenset(),
+        published=event.occurred_at, item_keys=frozenset())
+    title = old.title if event.type == STORY_CORROBORATED \
+        else str(data.get("title") or old.title)
+    stories[sid] = StoryCandidate(
+        story_id=sid, title=title, links=old.links | ({str(link)} if link else set()),
+        published=old.published,
+        item_keys=old.item_keys | ({str(data["item_key"])} if data.get("item_key") else set()))
+    seen = latest.get(sid)
+    latest[sid] = event.occurred_at if seen is None else max(seen, event.occurred_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The events to append, each with its stream, in append order."""
+
+    events: tuple[tuple[str, NewEvent], ...] = ()
+
+    def _count(self, event_type: str) -> int:
+        return sum(1 for _stream, event in self.events if event.type == event_type)
+
+    @property
+    def items(self) -> int:
+        return self._count(ITEM_RECORDED)
+
+    @property
+    def stories(self) -> int:
+        return self._count(STORY_CREATED)
+
+    @property
+    def corroborations(self) -> int:
+        return self._count(STORY_CORROBORATED)
+
+    @property
+    def revisions(self) -> int:
+        return self._count(ITEM_REVISED)
+
+    @property
+    def facts(self) -> int:
+        return self._count(FACT_EXTRACTED)
+
+    @property
+    def event_ids(self) -> list[str]:
+        return [event.event_id for _stream, event in self.events]
+
+    def without(self, stored: Iterable[str]) -> Plan:
+        """Leave out events whose deterministic id the log holds already (a fact or a source
+        that another feed's copy of the story recorded first): the log's unique key decides."""
+        drop = set(stored)
+        if not drop:
+            return self
+        return Plan(tuple((s, e) for s, e in self.events if e.event_id not in drop))
+
+    def by_stream(self) -> dict[str, list[NewEvent]]:
+        """The events grouped per stream, streams in the order they first appear."""
+        out: dict[str, list[NewEvent]] = {}
+        for stream, event in self.events:
+            out.setdefault(stream, []).append(event)
+        return out
+
+
+def feed_stream(feed: str) -> str:
+    return f"feed:{feed}"
+
+
+def story_stream(story_id: str) -> str:
+    return f"story:{story_id}"
+
+
+def item_ids(feed: str, prepared: Iterable[Prepared]) -> list[str]:
+    """The ids of the item events ``decide`` needs to know about (records and revisions)."""
+    return [i for p in prepared for i in (item_record_id(feed, p.key),
+                                          item_revision_id(feed, p.key, p.item.content_hash))]
+
+
+def decide(feed: str, prepared: list[Prepared], known: Known, *, fetched_at: datetime,
+           actor: str) -> Plan:
+    """The events ``prepared`` items of ``feed`` become, given ``known``.
+
+    ``known`` must hold the item events named by ``item_ids`` that the log has, and the
+    stories of the matching window before the earliest item.
+    """
+    if not prepared:
+        return Plan()
+    earliest = min(p.item.published for p in prepared)
+    candidates = known.candidates(earliest - timedelta(days=STORY_WINDOW_DAYS))
+    item_story = {key: c.story_id for c in candidates.values() for key in c.item_keys}
+    out: list[tuple[str, NewEvent]] = []
+    stream = feed_stream(feed)
+    for p in prepared:
+        record_id = item_record_id(feed, p.key)
+        revision_id = item_revision_id(feed, p.key, p.item.content_hash)
+        recorded = known.items.get(record_id)
+        if recorded is None:
+            out.append((stream, _item_recorded(feed, p, record_id, fetched_at, actor)))
+        elif recorded.get("content_hash") == p.item.content_hash or revision_id in known.items:
+            continue
+        else:
+            out += _revision(feed, p, recorded, revision_id, item_story.get(p.key), actor)
+        out.append((stream, _classified(feed, p, actor)))
+        if p.decision.relevant and recorded is None:
+            out += _attach_story(feed, p, candidates, actor)
+    return Plan(tuple(out))
+
+
+def decide_story(feed: str, p: Prepared, known: Known, *, actor: str) -> Plan:
+    """The story (new, or one corroborated) and facts of an item that became relevant after
+    it was recorded (``tracker reclassify``); nothing when a story carries it already."""
+    if known.carries(p.key):
+        return Plan()
+    candidates = known.candidates(p.item.published - timedelta(days=STORY_WINDOW_DAYS))
+    return Plan(tuple(_attach_story(feed, p, candidates, actor)))
+
+
+def _attach_story(feed: str, p: Prepared, candidates: dict[str, StoryCandidate],
+                  actor: str) -> list[tuple[str, NewEvent]]:
+    """Attach a relevant item to its story (a new one, or one it corroborates) with its facts;
+    ``candidates`` (the caller's working copy) learns it, so later items of the feed match."""
+    story_id, similarity = match_story(p.item, candidates.values(),
+                                       window_days=STORY_WINDOW_DAYS)
+    link = {p.item.link} if p.item.link else set()
+    meta = source_meta(actor, feed, p, story_id)
+    if story_id is None:
+        story_id = new_story_id(feed, p.key)
+        meta = source_meta(actor, feed, p, story_id)
+        first = NewEvent(
+            STORY_CREATED,
+            {"story_id": story_id, "title": p.item.title, "url": p.item.link,
+             "published": iso(p.item.published), "item_key": p.key, "feed": feed,
+             "policy_id": DEFAULT_POLICY, "summary": p.item.summary,
+             "score": p.decision.score, "matched": list(p.decision.matched)},
+            p.item.published, meta=meta, event_id=deterministic_id("story", story_id))
+        candidates[story_id] = StoryCandidate(
+            story_id=story_id, title=p.item.title, links=frozenset(link),
+            published=p.item.published, item_keys=frozenset({p.key}))
+    else:
+        first = NewEvent(
+            STORY_CORROBORATED,
+            {"story_id": story_id, "item_key": p.key, "feed": feed, "link": p.item.link,
+             "title": p.item.title, "similarity": round(similarity, 3)},
+            p.item.published, meta=meta,
+            event_id=deterministic_id("story-source", story_id, feed, p.key))
+        old = candidates[story_id]
+        candidates[story_id] = replace(old, links=old.links | link,
+                                       item_keys=old.item_keys | {p.key})
+    stream = story_stream(story_id)
+    out = [(stream, first)]
+    planned: set[str] = set()
+    for fact in p.facts:
+        fact_id = deterministic_id("fact", story_id, fact.kind, canonical_json(fact.value))
+        if fact_id in planned:
+            continue
+        planned.add(fact_id)
+        out.append((stream, NewEvent(
+            FACT_EXTRACTED,
+            {"story_id": story_id, "policy_id": DEFAULT_POLICY, "kind": fact.kind,
+             "value": fact.value, "sentence": fact.sentence,
+             "confidence": round(fact.confidence, 3)},
+            p.item.published, meta=meta, event_id=fact_id)))
+    return out
+
+
+def actor_meta(actor: str) -> dict[str, Any]:
+    return {"actor": actor}
+
+
+def source_meta(actor: str, feed: str, p: Prepared, story_id: str | None = None
+                ) -> dict[str, Any]:
+    """Where an item's events came from: the feed, the item, its story."""
+    return {"actor": actor, "source": {
+        "id": story_id or p.key, "story_id": story_id, "publication": feed, "feed": feed,
+        "headline": p.item.title, "title": p.item.title, "url": p.item.link,
+        "date": iso(p.item.published), "item_key": p.key}}
+
+
+def _revision(feed: str, p: Prepared, recorded: Mapping[str, Any], event_id: str,
+              story_id: str | None, actor: str) -> list[tuple[str, NewEvent]]:
+    out = [(feed_stream(feed), NewEvent(
+        ITEM_REVISED,
+        {"feed": feed, "item_key": p.key, "title": p.item.title, "summary": p.item.summary,
+         "content_hash": p.item.content_hash, "previous_hash": recorded.get("content_hash"),
+         "story_id": story_id},
+        p.item.published, meta=source_meta(actor, feed, p), event_id=event_id))]
+    if story_id is not None:
+        out.append((story_stream(story_id), NewEvent(
+            STORY_REVISED, {"story_id": story_id, "item_key": p.key, "title": p.item.title,
+                            "summary": p.item.summary},
+            p.item.published, meta=source_meta(actor, feed, p, story_id),
+            event_id=deterministic_id("story-revision", story_id, p.key,
+                                      p.item.content_hash))))
+    return out
+
+
+def _item_recorded(feed: str, p: Prepared, event_id: str, fetched_at: datetime,
+                   actor: str) -> NewEvent:
+    item = p.item
+    return NewEvent(
+        ITEM_RECORDED,
+        {"feed": feed, "item_key": p.key, "title": item.title, "link": item.link,
+         "published": iso(item.published), "published_source": item.published_source,
+         "date_flags": list(item.date_flags), "summary": item.summary,
+         "author": item.author, "content_hash": item.content_hash,
+         "fetched_at": iso(fetched_at)},
+        item.published, meta=source_meta(actor, feed, p), event_id=event_id)
+
+
+def _classified(feed: str, p: Prepared, actor: str) -> NewEvent:
+    d = p.decision
+    return NewEvent(
+        ITEM_CLASSIFIED,
+        {"item_key": p.key, "feed": feed, "relevant": d.relevant,
+         "score": d.score, "threshold": d.threshold, "matched": list(d.matched),
+         "rules_version": d.rules_version, "content_hash": p.item.content_hash},
+        p.item.published, meta=source_meta(actor, feed, p),
+        event_id=deterministic_id("classified", feed, p.key, d.rules_version,
+                                  p.item.content_hash))
