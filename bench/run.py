@@ -84,7 +84,7 @@ def replay_child(url: str) -> dict[str, Any]:
 
     try:
         start = time.perf_counter()
-        Projector(tracker.engine, PROJECTIONS, tracker.clock).rebuild(progress=count)
+        Projector(tracker.store, PROJECTIONS, tracker.clock).rebuild(progress=count)
         seconds = time.perf_counter() - start
     finally:
         tracker.close()

@@ -15,11 +15,11 @@ from conftest import FakeClock
 
 from tracker import dossier
 from tracker.app import open_tracker
-from tracker.catalogue import CATALOGUE
+from tracker.catalogue import CATALOGUE, RETRACTED
 from tracker.cli import main
-from tracker.events import period_end
+from tracker.dates import period_end
 from tracker.projections import PROJECTIONS
-from tracker.projections.fold import RETRACTED, wanted_types
+from tracker.projections.fold import wanted_types
 from tracker.projections.timeline import Timeline
 from tracker.seeds import parse_occurred
 

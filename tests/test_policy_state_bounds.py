@@ -10,7 +10,7 @@ from tracker.events import NewEvent, RecordedEvent
 from tracker.projections import PROJECTIONS
 from tracker.projections.base import Doc
 from tracker.projections.fold import fold_all
-from tracker.projections.policy_state import (
+from tracker.projections.policy_news import (
     NEWS_PER_SLOT,
     NEWS_SLOTS_KEPT,
     NEWS_SOURCES_KEPT,

@@ -20,11 +20,12 @@ import sqlalchemy as sa
 
 from tracker import dossier
 from tracker.app import Tracker, open_tracker
+from tracker.catalogue import RETRACTED
 from tracker.events import NewEvent, RecordedEvent
 from tracker.feeds import default_subscription_events
 from tracker.projections import PROJECTIONS
 from tracker.projections.base import Doc, Projection
-from tracker.projections.fold import RETRACTED, fold_all, wanted_types
+from tracker.projections.fold import fold_all, wanted_types
 from tracker.projector import Projector, load_docs
 from tracker.seeds import load_seed_file
 from tracker.store.schema import projection_checkpoints, projection_rows
@@ -39,7 +40,7 @@ class Boom(RuntimeError):
     pass
 
 
-class Wrapped:
+class Wrapped(Projection):
     """A projection that delegates to another, counts evolve calls per event position, can
     fail on one position and can claim another version."""
 
@@ -245,7 +246,7 @@ def test_checkpoint_is_last_event_applied_not_the_log_head(tracker):
 
 def test_catch_up_twice_changes_nothing(tracker, clock):
     wrapped = {name: Wrapped(p) for name, p in PROJECTIONS.items()}
-    projector = Projector(tracker.engine, wrapped, tracker.clock)
+    projector = Projector(tracker.store, wrapped, tracker.clock)
     append_pairs(tracker, seed_pairs())
     first = projector.catch_up()
     before = table_rows(tracker)
@@ -266,7 +267,7 @@ def test_catch_up_twice_changes_nothing(tracker, clock):
 
 def test_crash_mid_batch_keeps_previous_checkpoint_and_rows(tracker):
     faulty = Wrapped(PROJECTIONS["policy_state"])
-    projector = Projector(tracker.engine, {"policy_state": faulty}, tracker.clock)
+    projector = Projector(tracker.store, {"policy_state": faulty}, tracker.clock)
     pairs = seed_pairs()
     append_pairs(tracker, pairs[:20])
     projector.catch_up()
@@ -324,7 +325,7 @@ def test_changed_version_is_rebuilt_on_next_catch_up(tracker):
 
     timeline = PROJECTIONS["timeline"]
     bumped = Wrapped(timeline, version=timeline.version + 1)
-    Projector(tracker.engine, {**PROJECTIONS, "timeline": bumped}, tracker.clock).catch_up()
+    Projector(tracker.store, {**PROJECTIONS, "timeline": bumped}, tracker.clock).catch_up()
     assert stored(tracker, "timeline") == folded(tracker, timeline)
     assert stored(tracker, "timeline")[key] != {"tampered": True}
     checkpoint = projector.checkpoint("timeline")

@@ -21,7 +21,9 @@ from test_folds import (
 from tracker.events import RecordedEvent
 from tracker.projections import PROJECTIONS
 from tracker.projections.fold import fold_all as replay
-from tracker.render import Format, describe, marker, render
+from tracker.render import Format
+from tracker.render import output as render
+from tracker.render.facts import describe, marker
 from tracker.reports import diff_report, status_report, timeline_report
 
 MARKER = re.compile(r"\[#\d+(?: ¶\d+)?(?:, #\d+(?: ¶\d+)?)*\]")

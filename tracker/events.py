@@ -1,21 +1,25 @@
 """Events as immutable values, and the canonical encoding the hash chain is computed over.
 
-This module is the domain's view of an event: it imports no database, HTTP or CLI code.
+This module is the domain's view of an event: it imports no database, HTTP or CLI code. Times
+and their precision live in ``tracker.dates``.
 """
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, get_args
+from datetime import datetime
+from typing import Any
 
-Precision = Literal["instant", "day", "month", "year"]
-PRECISIONS: tuple[str, ...] = get_args(Precision)
+from tracker.dates import PRECISIONS, iso, period_end, truncate
+
+__all__ = [
+    "GENESIS_HASH", "TRACKER_NAMESPACE", "NewEvent", "RecordedEvent", "canonical_json",
+    "chain_hash", "deterministic_id", "new_content", "recorded_hash",
+]
 
 GENESIS_HASH = "0" * 64
 
@@ -26,52 +30,6 @@ TRACKER_NAMESPACE = uuid.UUID("6f1c2a52-4f0e-5d53-9a7e-2c1b7d0a9e11")
 def deterministic_id(*parts: str) -> str:
     """A UUIDv5 over ``parts``: re-loading the same seed or item yields the same event id."""
     return str(uuid.uuid5(TRACKER_NAMESPACE, "\x1f".join(parts)))
-
-
-def utc(dt: datetime) -> datetime:
-    """Normalise to an aware UTC datetime (naive values are taken to be UTC already)."""
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
-
-
-def iso(dt: datetime) -> str:
-    """The one textual form of a timestamp used in hashes and output."""
-    return utc(dt).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def period_end(start: datetime, precision: str) -> datetime:
-    """The first instant after the period that ``start`` and ``precision`` describe.
-
-    "April 2025" (month precision) ends at 2025-05-01T00:00Z; an instant ends at itself.
-    """
-    start = utc(start)
-    if precision == "instant":
-        return start
-    if precision == "day":
-        return start + timedelta(days=1)
-    if precision == "month":
-        days = calendar.monthrange(start.year, start.month)[1]
-        first = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        return first + timedelta(days=days)
-    if precision == "year":
-        return start.replace(year=start.year + 1, month=1, day=1, hour=0, minute=0, second=0,
-                             microsecond=0)
-    raise ValueError(f"unknown precision {precision!r}")
-
-
-def truncate(dt: datetime, precision: str) -> datetime:
-    """The start of the period containing ``dt`` at ``precision``."""
-    dt = utc(dt)
-    if precision == "instant":
-        return dt
-    if precision == "day":
-        return dt.replace(hour=0, minute=0, second=0, microsecond=0)
-    if precision == "month":
-        return dt.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    if precision == "year":
-        return dt.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
-    raise ValueError(f"unknown precision {precision!r}")
 
 
 def canonical_json(value: Any) -> str:

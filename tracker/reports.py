@@ -8,12 +8,10 @@ add detail and may grow.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from tracker.events import iso, period_end
+from tracker.dates import iso, parse_date, period_end
 from tracker.projections.base import Doc
 
 #: Keyed facts listed first, in this order; the rest follow in the order they were recorded.
@@ -158,12 +156,8 @@ def _period(text: str | None, *, end: bool) -> str | None:
     """The start (or the end) of the period an ISO year, month, day or instant names."""
     if not text:
         return None
-    for pattern, fmt, precision in ((r"\d{4}", "%Y", "year"), (r"\d{4}-\d{2}", "%Y-%m", "month"),
-                                    (r"\d{4}-\d{2}-\d{2}", "%Y-%m-%d", "day")):
-        if re.fullmatch(pattern, text):
-            start = datetime.strptime(text, fmt).replace(tzinfo=UTC)
-            return iso(period_end(start, precision) if end else start)
-    return iso(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    start, precision = parse_date(text)
+    return iso(period_end(start, precision) if end else start)
 
 
 def timeline_report(entries: Sequence[Doc], since: str | None,

@@ -11,13 +11,21 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from tracker.catalogue import CATALOGUE, STANCES, STATUSES, missing_fields
-from tracker.events import PRECISIONS, NewEvent, deterministic_id
+from tracker.catalogue import (
+    CATALOGUE,
+    COMMENTARY_RECORDED,
+    POLICY_STATUS_CHANGED,
+    STANCES,
+    STATUSES,
+    missing_fields,
+)
+from tracker.dates import PRECISIONS, parse_date
+from tracker.events import NewEvent, deterministic_id
 from tracker.resources import seeds_dir
 
 SEED_ACTOR = "seed"
@@ -26,11 +34,6 @@ NOT_DOSSIERS = frozenset({"feeds.json"})
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _CHOICES = re.compile(r"^[a-z_]+(?: \| [a-z_]+)+$")
-_DATE_FORMS = (
-    (re.compile(r"^\d{4}$"), "year", "%Y"),
-    (re.compile(r"^\d{4}-\d{2}$"), "month", "%Y-%m"),
-    (re.compile(r"^\d{4}-\d{2}-\d{2}$"), "day", "%Y-%m-%d"),
-)
 _SOURCE_FIELDS = ("id", "publication", "headline", "date", "document")
 
 SeedPath = str | os.PathLike[str] | Traversable
@@ -49,24 +52,15 @@ def parse_occurred(text: str, precision: str | None = None) -> tuple[datetime, s
 
     A stated precision must agree with the form, so "2025" cannot pass for a day.
     """
-    for pattern, implied, fmt in _DATE_FORMS:
-        if pattern.match(text):
-            try:
-                start = datetime.strptime(text, fmt).replace(tzinfo=UTC)
-            except ValueError:
-                raise ValueError(f"invalid date {text!r}") from None
-            if precision is not None and precision != implied:
-                raise ValueError(f"occurred_at {text!r} is a {implied}, "
-                                 f"but occurred_precision is {precision!r}")
-            return start, implied
     try:
-        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        start, implied = parse_date(text)
     except ValueError:
         raise ValueError(f"invalid date {text!r}") from None
-    if precision not in (None, "instant"):
-        raise ValueError(f"occurred_at {text!r} is an instant, "
+    if precision is not None and precision != implied:
+        article = "an" if implied == "instant" else "a"
+        raise ValueError(f"occurred_at {text!r} is {article} {implied}, "
                          f"but occurred_precision is {precision!r}")
-    return instant, "instant"
+    return start, implied
 
 
 def _choices(event_type: str, field: str) -> tuple[str, ...] | None:
@@ -82,9 +76,9 @@ def _check_data(event_type: str, data: Mapping[str, Any]) -> str | None:
     unknown = sorted(set(data) - set(CATALOGUE[event_type].fields))
     if unknown:
         return "fields not in the catalogue: " + ", ".join(unknown)
-    if event_type == "policy.status_changed" and data["status"] not in STATUSES:
+    if event_type == POLICY_STATUS_CHANGED and data["status"] not in STATUSES:
         return f"status {data['status']!r} is not one of {', '.join(STATUSES)}"
-    if event_type == "commentary.recorded" and data["stance"] not in STANCES:
+    if event_type == COMMENTARY_RECORDED and data["stance"] not in STANCES:
         return f"stance {data['stance']!r} is not one of {', '.join(STANCES)}"
     for field, value in data.items():
         choices = _choices(event_type, field)

@@ -13,14 +13,11 @@ from datetime import datetime, timedelta
 
 from dateutil import parser as dateutil_parser
 
+from tracker.dates import parse_date, period_end, truncate, utc
 from tracker.errors import UsageError
-from tracker.events import period_end, truncate, utc
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w|y)\s*(ago)?\s*$", re.I)
 _UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_YEAR = re.compile(r"^\d{4}$")
-_MONTH = re.compile(r"^\d{4}-\d{2}$")
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +35,6 @@ class When:
 
     def label(self) -> str:
         return self.text
-
-
-def _period(raw: str, start: datetime, precision: str) -> When:
-    return When(raw, period_end(start, precision), utc(start))
 
 
 def parse_when(text: str, now: datetime) -> When:
@@ -62,16 +55,13 @@ def parse_when(text: str, now: datetime) -> When:
             timedelta(**{_UNITS[unit]: amount})
         return When(raw, now - delta + timedelta(microseconds=1), now - delta)
     try:
-        if _YEAR.match(raw):
-            return _period(raw, datetime(int(raw), 1, 1), "year")
-        if _MONTH.match(raw):
-            year, month = raw.split("-")
-            return _period(raw, datetime(int(year), int(month), 1), "month")
-        if _DAY.match(raw):
-            return _period(raw, dateutil_parser.isoparse(raw), "day")
-        instant = utc(dateutil_parser.isoparse(raw))
-        return When(raw, instant + timedelta(microseconds=1), instant)
+        # dateutil reads more of ISO 8601 than the stdlib (24:00, 2025-120, a lower-case z).
+        start, precision = parse_date(raw, dateutil_parser.isoparse)
     except (ValueError, OverflowError):
-        pass
-    raise UsageError(f"cannot read WHEN {text!r}: use an ISO date or time (2025-04-30, "
-                     "2025-04, 2025, 2025-04-30T12:00Z) or a relative form (7d, 12h, 2w, now)")
+        raise UsageError(f"cannot read WHEN {text!r}: use an ISO date or time (2025-04-30, "
+                         "2025-04, 2025, 2025-04-30T12:00Z) or a relative form (7d, 12h, 2w, "
+                         "now)") from None
+    if precision == "instant":
+        instant = utc(start)
+        return When(raw, instant + timedelta(microseconds=1), instant)
+    return When(raw, period_end(start, precision), utc(start))

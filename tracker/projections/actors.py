@@ -13,21 +13,29 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tracker.events import RecordedEvent, iso
-from tracker.projections.base import Doc
-from tracker.projections.policy_state import (
+from tracker.catalogue import (
+    ACTOR_IDENTIFIED,
+    AGREEMENT_SIGNED,
+    COMMENTARY_RECORDED,
+    MILESTONE_RECORDED,
+    OUTCOME_EXPECTED,
+    POLICY_PARTY_ADDED,
     RETRACTED,
+)
+from tracker.dates import iso
+from tracker.events import RecordedEvent
+from tracker.projections.base import Doc, Projection
+from tracker.projections.shared import (
     History,
     assertion,
     current,
-    event_data,
     item,
     retracted_position,
     without_position,
 )
 
-_LINK_TYPES = frozenset({"policy.party_added", "milestone.recorded", "commentary.recorded",
-                         "agreement.signed", "outcome.expected"})
+_LINK_TYPES = frozenset({POLICY_PARTY_ADDED, MILESTONE_RECORDED, COMMENTARY_RECORDED,
+                         AGREEMENT_SIGNED, OUTCOME_EXPECTED})
 
 
 def _ids(values: Iterable[Any]) -> list[str]:
@@ -40,15 +48,15 @@ def _ids(values: Iterable[Any]) -> list[str]:
 
 def linked_actors(event_type: str, data: Mapping[str, Any]) -> list[str]:
     """The actor ids an event names, in the order it names them."""
-    if event_type == "actor.identified":
+    if event_type == ACTOR_IDENTIFIED:
         return _ids([data.get("actor_id")])
-    if event_type == "policy.party_added":
+    if event_type == POLICY_PARTY_ADDED:
         return _ids([data.get("actor_id")])
-    if event_type == "milestone.recorded":
+    if event_type == MILESTONE_RECORDED:
         return _ids([data.get("led_by"), *(data.get("actor_ids") or ())])
-    if event_type == "commentary.recorded":
+    if event_type == COMMENTARY_RECORDED:
         return _ids([data.get("actor_id"), data.get("via")])
-    if event_type in ("agreement.signed", "outcome.expected"):
+    if event_type in (AGREEMENT_SIGNED, OUTCOME_EXPECTED):
         return _ids(data.get("actor_ids") or ())
     return []
 
@@ -77,17 +85,17 @@ def role_of(actor_id: str | None, link: Mapping[str, Any]) -> str:
 
 def _link(event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
     base = {"policy_id": data.get("policy_id")}
-    if event_type == "policy.party_added":
+    if event_type == POLICY_PARTY_ADDED:
         return base | {"link": "party", "role": data.get("role")}
-    if event_type == "milestone.recorded":
+    if event_type == MILESTONE_RECORDED:
         return base | {"link": "milestone", "ref": data.get("milestone_id"),
                        "kind": data.get("kind"), "title": data.get("title"),
                        "led_by": data.get("led_by")}
-    if event_type == "commentary.recorded":
+    if event_type == COMMENTARY_RECORDED:
         return base | {"link": "commentary", "ref": data.get("commentary_id"),
                        "actor_id": data.get("actor_id"), "via": data.get("via"),
                        "stance": data.get("stance"), "summary": data.get("summary")}
-    if event_type == "agreement.signed":
+    if event_type == AGREEMENT_SIGNED:
         return base | {"link": "agreement", "ref": data.get("agreement_id"),
                        "title": data.get("title")}
     return base | {"link": "outcome", "ref": data.get("outcome_id"), "text": data.get("text")}
@@ -119,17 +127,17 @@ def build(history: History, event: RecordedEvent) -> Doc:
     }
 
 
-class Actors:
+class Actors(Projection):
     """One document per person or organisation named in the record."""
 
     name = "actors"
     version = 1
-    types: frozenset[str] = frozenset({"actor.identified"} | _LINK_TYPES)
+    types: frozenset[str] = frozenset({ACTOR_IDENTIFIED} | _LINK_TYPES)
 
     def keys(self, event: RecordedEvent) -> Iterable[str]:
         if event.type not in self.types:
             return []
-        return linked_actors(event.type, event_data(event))
+        return linked_actors(event.type, event.data)
 
     def evolve(self, doc: Doc | None, event: RecordedEvent) -> Doc | None:
         if event.type == RETRACTED:
@@ -140,9 +148,9 @@ class Actors:
             return build(remaining, event) if remaining else None
         if event.type not in self.types:
             return doc
-        data = event_data(event)
+        data = event.data
         history: History = dict(doc["history"]) if doc else {}  # lists replaced, not edited
-        if event.type == "actor.identified":
+        if event.type == ACTOR_IDENTIFIED:
             history["identity"] = [*history.get("identity", ()), assertion(event, {
                 k: data.get(k) for k in ("actor_id", "name", "kind", "description",
                                          "affiliation", "aliases", "members")})]

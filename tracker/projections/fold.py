@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, MutableMapping
 
+from tracker.catalogue import RETRACTED
 from tracker.events import RecordedEvent
 from tracker.projections.base import Doc, Projection
-
-RETRACTED = "event.retracted"
 
 
 def wanted_types(projection: Projection) -> frozenset[str]:
@@ -17,8 +16,7 @@ def wanted_types(projection: Projection) -> frozenset[str]:
 
 def finish(projection: Projection, doc: Doc | None) -> Doc | None:
     """The document to store or show for one ``apply`` left deferred (see ``apply``)."""
-    done = getattr(projection, "finish", None)
-    return done(doc) if done is not None and doc is not None else doc
+    return projection.finish(doc) if doc is not None else None
 
 
 def apply(projection: Projection, docs: MutableMapping[str, Doc | None], event: RecordedEvent,
@@ -27,11 +25,10 @@ def apply(projection: Projection, docs: MutableMapping[str, Doc | None], event: 
     """Fold ``event`` into the documents it touches; returns the keys changed.
 
     ``docs`` caches documents (None: deleted); ``load`` fetches one not yet cached;
-    ``target_of`` finds the event a retraction names. A projection with ``evolve_deferred``
-    and ``finish`` folds with the former; pass the changed documents to ``finish`` before
-    storing or showing them.
+    ``target_of`` finds the event a retraction names. Folds with ``evolve_deferred``: pass
+    the changed documents to ``finish`` before storing or showing them.
     """
-    evolve = getattr(projection, "evolve_deferred", None) or projection.evolve
+    evolve = projection.evolve_deferred
     if event.type == RETRACTED:
         target = target_of(int(event.data["target_position"]))
         if target is None or target.type not in projection.types:

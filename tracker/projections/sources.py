@@ -9,11 +9,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tracker.catalogue import DOSSIER_TYPES, STORY_TYPES
-from tracker.events import RecordedEvent, iso
-from tracker.projections.base import Doc
-from tracker.projections.policy_state import (
+from tracker.catalogue import (
+    ACTOR_IDENTIFIED,
+    DOSSIER_TYPES,
     RETRACTED,
+    STORY_CREATED,
+    STORY_TYPES,
+)
+from tracker.dates import iso
+from tracker.events import RecordedEvent
+from tracker.projections.base import Doc, Projection
+from tracker.projections.shared import (
     History,
     assertion,
     citation_of,
@@ -37,7 +43,7 @@ def source_key(event: RecordedEvent) -> str | None:
 def build(key: str, history: History, event: RecordedEvent) -> Doc:
     cites = [entry for _slot, entry in current(history, "cite:")]
     latest: dict[str, Any] = dict(cites[-1]["value"]["citation"]) if cites else {}
-    story = next((c["value"] for c in reversed(cites) if c["value"]["type"] == "story.created"),
+    story = next((c["value"] for c in reversed(cites) if c["value"]["type"] == STORY_CREATED),
                  None)
     links: list[str] = []
     for cite in cites:
@@ -66,12 +72,12 @@ def build(key: str, history: History, event: RecordedEvent) -> Doc:
     }
 
 
-class Sources:
+class Sources(Projection):
     """One document per source, listing the log positions that cite it."""
 
     name = "sources"
     version = 1
-    types: frozenset[str] = DOSSIER_TYPES | STORY_TYPES | {"actor.identified"}
+    types: frozenset[str] = DOSSIER_TYPES | STORY_TYPES | {ACTOR_IDENTIFIED}
 
     def keys(self, event: RecordedEvent) -> Iterable[str]:
         if event.type not in self.types:

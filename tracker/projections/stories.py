@@ -6,14 +6,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tracker.catalogue import STORY_TYPES
-from tracker.events import RecordedEvent, iso
-from tracker.projections.base import Doc
+from tracker.catalogue import (
+    FACT_EXTRACTED,
+    RETRACTED,
+    STORY_CORROBORATED,
+    STORY_CREATED,
+    STORY_REVISED,
+    STORY_TYPES,
+)
+from tracker.dates import iso
+from tracker.events import RecordedEvent
+from tracker.projections.base import Doc, Projection
 
-RETRACTED = "event.retracted"
 
+class Stories(Projection):
+    """One document per story: every source that carried it, its revisions, its facts."""
 
-class Stories:
     name = "stories"
     version = 1
     types: frozenset[str] = STORY_TYPES
@@ -29,7 +37,7 @@ class Stories:
         data: dict[str, Any] = dict(event.data)
         if event.type == RETRACTED:
             return _without(doc, int(data["target_position"]))
-        if event.type == "story.created":
+        if event.type == STORY_CREATED:
             base: Doc = {"story_id": data["story_id"], "title": data.get("title"),
                          "url": data.get("url"), "published": data.get("published"),
                          "summary": data.get("summary", ""), "policy_id": data.get("policy_id"),
@@ -45,15 +53,15 @@ class Stories:
         current: Doc = dict(doc) if doc else {"story_id": data.get("story_id"), "title": None,
                                               "url": None, "published": None, "sources": [],
                                               "facts": [], "revisions": [], "matched": []}
-        if event.type == "story.corroborated":
+        if event.type == STORY_CORROBORATED:
             current["sources"] = [*current.get("sources", []), _source(
                 data.get("feed"), data.get("link"), data.get("title"), event,
                 similarity=data.get("similarity"))]
-        elif event.type == "story.revised":
+        elif event.type == STORY_REVISED:
             current["revisions"] = [*current.get("revisions", []), {
                 "title": data.get("title"), "summary": data.get("summary"),
                 "position": event.position, "recorded_at": iso(event.recorded_at)}]
-        elif event.type == "fact.extracted":
+        elif event.type == FACT_EXTRACTED:
             current["facts"] = [*current.get("facts", []), {
                 "kind": data.get("kind"), "value": data.get("value"),
                 "sentence": data.get("sentence"), "confidence": data.get("confidence"),

@@ -11,15 +11,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tracker.catalogue import DOSSIER_TYPES, FOLLOW_UP_TYPES
-from tracker.events import RecordedEvent, iso
-from tracker.projections.base import Doc
-from tracker.projections.policy_state import (
+from tracker.catalogue import (
+    AGREEMENT_SIGNED,
+    COMMENTARY_RECORDED,
+    CONTEXT_RECORDED,
+    DOSSIER_TYPES,
+    FACT_EXTRACTED,
+    FOLLOW_UP_TYPES,
+    MILESTONE_RECORDED,
+    OUTCOME_EXPECTED,
+    POLICY_FACT_ASSERTED,
+    POLICY_PARTY_ADDED,
+    POLICY_STATUS_CHANGED,
+    POLICY_TRACKED,
+    QUESTION_OPENED,
+    QUESTION_RESOLVED,
     RETRACTED,
-    citation_of,
-    event_data,
-    occurred_label,
+    STORY_CREATED,
 )
+from tracker.dates import date_label, iso
+from tracker.events import RecordedEvent
+from tracker.projections.base import Doc, Projection
+from tracker.projections.shared import citation_of
 
 SUMMARY_MAX = 160
 
@@ -44,37 +57,37 @@ def _amount(data: Mapping[str, Any]) -> str:
 
 def summarise(event_type: str, data: Mapping[str, Any]) -> str:
     """A one-line account of an event, for a terminal or a briefing."""
-    if event_type == "policy.tracked":
+    if event_type == POLICY_TRACKED:
         line = f"Tracking: {data.get('title')}"
-    elif event_type == "policy.status_changed":
+    elif event_type == POLICY_STATUS_CHANGED:
         note = data.get("note")
         line = f"Status: {data.get('status')}" + (f" ({note})" if note else "")
-    elif event_type == "policy.fact_asserted":
+    elif event_type == POLICY_FACT_ASSERTED:
         line = f"{data.get('key')}: {_short(data.get('value'))}"
-    elif event_type == "policy.party_added":
+    elif event_type == POLICY_PARTY_ADDED:
         role = data.get("role")
         line = f"Party: {data.get('actor_id')}" + (f", {role}" if role else "")
-    elif event_type == "milestone.recorded":
+    elif event_type == MILESTONE_RECORDED:
         line = f"{str(data.get('kind') or 'milestone').capitalize()}: {data.get('title')}"
-    elif event_type == "agreement.signed":
+    elif event_type == AGREEMENT_SIGNED:
         count = data.get("project_count")
         qualifier = str(data.get("count_qualifier") or "").replace("_", " ")
         words = " ".join(w for w in (qualifier, str(count), "projects") if w)
         projects = f" ({words})" if count is not None else ""
         line = f"Agreement: {data.get('title')}{projects}"
-    elif event_type == "context.recorded":
+    elif event_type == CONTEXT_RECORDED:
         line = f"Context [{data.get('thread')}]: {data.get('title')}{_amount(data)}"
-    elif event_type == "commentary.recorded":
+    elif event_type == COMMENTARY_RECORDED:
         line = f"{data.get('actor_id')} ({data.get('stance')}): {data.get('summary')}"
-    elif event_type == "question.opened":
+    elif event_type == QUESTION_OPENED:
         line = f"Open question: {data.get('text')}"
-    elif event_type == "question.resolved":
+    elif event_type == QUESTION_RESOLVED:
         line = f"Answered {data.get('question_id')}: {data.get('answer')}"
-    elif event_type == "outcome.expected":
+    elif event_type == OUTCOME_EXPECTED:
         line = f"Expected: {data.get('text')}"
-    elif event_type == "story.created":
+    elif event_type == STORY_CREATED:
         line = f"Story: {data.get('title')}"
-    elif event_type == "fact.extracted":
+    elif event_type == FACT_EXTRACTED:
         line = f"News fact [{data.get('kind')}]: {_short(data.get('value'))}"
     else:
         line = event_type
@@ -82,7 +95,7 @@ def summarise(event_type: str, data: Mapping[str, Any]) -> str:
     return line if len(line) <= SUMMARY_MAX else line[:SUMMARY_MAX - 1].rstrip() + "…"
 
 
-class Timeline:
+class Timeline(Projection):
     """One document per dossier or news event, sorted by when it happened in the world."""
 
     name = "timeline"
@@ -97,13 +110,13 @@ class Timeline:
             return None
         if event.type not in self.types:
             return doc
-        data = event_data(event)
+        data = event.data
         return {
             "position": event.position,
             "event_id": event.event_id,
             "type": event.type,
             "policy_id": data.get("policy_id"),
-            "occurred_at": occurred_label(event.occurred_at, event.occurred_precision),
+            "occurred_at": date_label(event.occurred_at, event.occurred_precision),
             "precision": event.occurred_precision,
             "occurred_start": iso(event.occurred_at),
             "occurred_until": iso(event.occurred_until),

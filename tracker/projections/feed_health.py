@@ -6,10 +6,19 @@ from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
 
-from tracker.events import RecordedEvent, iso
-from tracker.projections.base import Doc
-
-RETRACTED = "event.retracted"
+from tracker.catalogue import (
+    FEED_CHANGED,
+    FEED_FAILED,
+    FEED_RECOVERED,
+    FEED_SUBSCRIBED,
+    FEED_UNSUBSCRIBED,
+    ITEM_RECORDED,
+    RETRACTED,
+    SUBSCRIPTION_TYPES,
+)
+from tracker.dates import iso
+from tracker.events import RecordedEvent
+from tracker.projections.base import Doc, Projection
 
 
 @lru_cache(maxsize=1024)
@@ -18,14 +27,15 @@ def _iso(dt: datetime) -> str:
     return iso(dt)
 
 
-class Feeds:
+class FeedHealth(Projection):
+    """One document per feed: its subscription, failures and recoveries, items recorded."""
+
     name = "feeds"
     version = 1
-    types: frozenset[str] = frozenset({"feed.subscribed", "feed.changed", "feed.unsubscribed",
-                                       "feed.failed", "feed.recovered", "item.recorded"})
+    types: frozenset[str] = SUBSCRIPTION_TYPES | {FEED_FAILED, FEED_RECOVERED, ITEM_RECORDED}
 
     def keys(self, event: RecordedEvent) -> Iterable[str]:
-        name = event.data.get("feed") if event.type == "item.recorded" else event.data.get("name")
+        name = event.data.get("feed") if event.type == ITEM_RECORDED else event.data.get("name")
         return [str(name)] if name else []
 
     def sort_key(self, key: str, doc: Doc) -> str:
@@ -39,23 +49,23 @@ class Feeds:
                                           "active": False, "items_recorded": 0,
                                           "failures_total": 0, "consecutive_failures": 0}
         when = _iso(event.recorded_at)
-        if event.type == "feed.subscribed":
+        if event.type == FEED_SUBSCRIBED:
             out.update(url=data["url"], every_seconds=data["every_seconds"],
                        tags=data.get("tags", []), active=True, subscribed_at=when,
                        subscribed_position=event.position)
-        elif event.type == "feed.changed":
+        elif event.type == FEED_CHANGED:
             for field in ("url", "every_seconds", "tags"):
                 if data.get(field) is not None:
                     out[field] = data[field]
-        elif event.type == "feed.unsubscribed":
+        elif event.type == FEED_UNSUBSCRIBED:
             out.update(active=False, unsubscribed_at=when)
-        elif event.type == "feed.failed":
+        elif event.type == FEED_FAILED:
             out.update(last_error=data.get("error"), last_error_at=when,
                        consecutive_failures=data.get("consecutive_failures", 1),
                        failures_total=out.get("failures_total", 0) + 1)
-        elif event.type == "feed.recovered":
+        elif event.type == FEED_RECOVERED:
             out.update(consecutive_failures=0, recovered_at=when)
-        elif event.type == "item.recorded":
+        elif event.type == ITEM_RECORDED:
             out["items_recorded"] = out.get("items_recorded", 0) + 1
             out["last_item_at"] = when
         out["position"] = event.position

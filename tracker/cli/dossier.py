@@ -1,0 +1,195 @@
+"""Commands on the dossiers: seed them, read their state, amend them, rebuild projections."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from typing import Any
+
+import click
+
+from tracker import dossier
+from tracker.cli import Context, format_option, main, pass_ctx, show, stop_on_signals
+from tracker.render import Format
+
+
+@main.command("seed")
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+@pass_ctx
+def seed(ctx: Context, paths: tuple[str, ...]) -> None:
+    """Load seed dossiers into the log (the shipped ones when no PATH is given).
+
+    Loading is idempotent: event ids are derived from each seed entry, so a second run
+    appends nothing. A new database is seeded automatically.
+
+    \b
+    Examples:
+        tracker seed
+        tracker seed seeds/hk-zhejiang-supply-chain.json
+    """
+    result = dossier.load_seeds(ctx.tracker, list(paths) or None)
+    click.echo(f"seeded {result.files} dossier file(s): {result.appended} new event(s), "
+               f"{result.already} already in the log")
+
+
+@main.command("status")
+@click.option("--as-of", "as_of", metavar="WHEN",
+              help="What the log knew at WHEN (recorded time).")
+@click.option("--world-as-of", "world_as_of", metavar="WHEN",
+              help="What had happened in the world by WHEN, as known now.")
+@format_option("text", "json", "markdown")
+@pass_ctx
+def status(ctx: Context, as_of: str | None, world_as_of: str | None, fmt: Format) -> None:
+    """The state of each tracked policy, every fact with its sources.
+
+    WHEN is an ISO date or time (2025-04-30, 2025-04, 2025, 2025-04-30T12:00Z) or a
+    relative form (7d, 12h, 2w). A date means the end of that day (UTC).
+
+    \b
+    Examples:
+        tracker status
+        tracker status --world-as-of 2024 --format markdown
+        tracker status --as-of 7d --format json
+    """
+    report = dossier.status(ctx.tracker, as_of=ctx.when(as_of),
+                            world_as_of=ctx.when(world_as_of))
+    show(report, "status", fmt)
+
+
+@main.command("timeline")
+@click.option("--since", metavar="WHEN", help="Only what happened from WHEN on.")
+@click.option("--until", metavar="WHEN", help="Only what happened up to WHEN.")
+@format_option("text", "json", "markdown")
+@pass_ctx
+def timeline(ctx: Context, since: str | None, until: str | None, fmt: Format) -> None:
+    """What happened, in world order, each entry with its source.
+
+    \b
+    Examples:
+        tracker timeline
+        tracker timeline --since 2025-04 --until 2025-05 --format markdown
+    """
+    report = dossier.timeline(ctx.tracker, since=ctx.when(since), until=ctx.when(until))
+    show(report, "timeline", fmt)
+
+
+@main.command("diff")
+@click.option("--since", metavar="WHEN", required=True,
+              help="Compare the state the log knew at WHEN ...")
+@click.option("--until", metavar="WHEN", help="... with the state at WHEN (default: now).")
+@format_option("text", "json", "markdown")
+@pass_ctx
+def diff(ctx: Context, since: str, until: str | None, fmt: Format) -> None:
+    """Facts added, changed and retracted between two recorded times, with sources.
+
+    \b
+    Examples:
+        tracker diff --since 7d
+        tracker diff --since 2026-01-01 --until 2026-02-01 --format json
+    """
+    since_when = ctx.when(since)
+    assert since_when is not None
+    report = dossier.diff(ctx.tracker, since=since_when, until=ctx.when(until))
+    show(report, "diff", fmt)
+
+
+@main.command("replay")
+@click.option("--projection", "names", multiple=True, metavar="NAME",
+              help="Only this projection (repeatable); default: all.")
+@pass_ctx
+def replay(ctx: Context, names: tuple[str, ...]) -> None:
+    """Drop projections and rebuild them from the log, with a progress bar.
+
+    \b
+    Examples:
+        tracker replay
+        tracker replay --projection policy_state
+    """
+    total = dossier.replay_size(ctx.tracker, list(names) or None)
+    with click.progressbar(length=total, label="replaying", file=sys.stderr) as bar:
+        positions = dossier.replay(ctx.tracker, list(names) or None, progress=bar.update)
+    for name, position in positions.items():
+        click.echo(f"{name}: rebuilt up to position {position}")
+
+
+@main.command("retract")
+@click.argument("position", type=click.IntRange(min=1))
+@click.option("--reason", required=True, help="Why the event is withdrawn.")
+@pass_ctx
+def retract(ctx: Context, position: int, reason: str) -> None:
+    """Withdraw the event at POSITION: projections drop what it set; the log keeps both.
+
+    \b
+    Example:
+        tracker retract 12 --reason "figure misreported; see correction"
+    """
+    event = dossier.retract(ctx.tracker, position, reason)
+    click.echo(f"retracted position {position} (retraction recorded at {event.position})")
+
+
+def _changes(assignments: tuple[str, ...]) -> dict[str, Any]:
+    """``--set FIELD=VALUE`` options as fields: VALUE read as JSON, or else kept as text."""
+    changes: dict[str, Any] = {}
+    for assignment in assignments:
+        field, sep, value = assignment.partition("=")
+        if not sep or not field.strip():
+            raise click.BadParameter(f"{assignment!r} is not FIELD=VALUE", param_hint="--set")
+        try:
+            changes[field.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            changes[field.strip()] = value
+    return changes
+
+
+@main.command("correct")
+@click.argument("position", type=click.IntRange(min=1))
+@click.option("--set", "assignments", multiple=True, required=True, metavar="FIELD=VALUE",
+              help="A corrected field (VALUE is JSON, or else text); repeatable.")
+@click.option("--reason", required=True, help="Why the correction is made.")
+@pass_ctx
+def correct(ctx: Context, position: int, assignments: tuple[str, ...], reason: str) -> None:
+    """Record a correction: the event at POSITION is retracted and a corrected copy appended.
+
+    \b
+    Example:
+        tracker correct 14 --set project_count=52 --reason "official list has 52 projects"
+    """
+    changes = _changes(assignments)
+    out = dossier.correct(ctx.tracker, position, changes, reason)
+    click.echo(f"corrected position {position}: retraction at {out[0].position}, "
+               f"replacement at {out[-1].position}")
+
+
+@main.command("project")
+@click.option("--follow", is_flag=True,
+              help="Keep running: apply new events as they are appended (LISTEN/NOTIFY on "
+                   "PostgreSQL, short polling on SQLite) until SIGINT or SIGTERM.")
+@click.option("--poll-interval", type=click.FloatRange(min=0.05), default=2.0,
+              show_default=True, help="Seconds between safety polls while following.")
+@pass_ctx
+def project(ctx: Context, follow: bool, poll_interval: float) -> None:
+    """Bring every projection up to date with the log (once, or continuously with --follow).
+
+    Several followers may run at once; each event is applied exactly once.
+
+    \b
+    Examples:
+        tracker project
+        tracker --database-url postgresql://localhost/tracker project --follow
+    """
+    from tracker import follow as following
+
+    projector = dossier.projector(ctx.tracker)
+    if not follow:
+        for name, position in projector.catch_up().items():
+            click.echo(f"{name}: up to position {position}")
+        return
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        click.echo("following the log (Ctrl-C to stop)", err=True)
+        following.follow(projector, ctx.tracker.engine, stop=stop, poll_interval=poll_interval,
+                         on_batch=lambda n, cps: click.echo(
+                             f"applied {n} event(s); checkpoints "
+                             + ", ".join(f"{k}={v}" for k, v in cps.items()), err=True))
+    click.echo("stopped", err=True)

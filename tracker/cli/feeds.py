@@ -1,0 +1,169 @@
+"""Commands on the news: feed subscriptions, ingest (once or scheduled), stories, relevance."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+
+import click
+
+from tracker import feeds as feeds_app
+from tracker.cli import Context, format_option, main, pass_ctx, show, stop_on_signals
+from tracker.render import Format, interval
+
+
+@main.group()
+def feeds() -> None:
+    """Feed subscriptions (events in the log) and their health.
+
+    \b
+    Example:
+        tracker feeds add scmp-china https://www.scmp.com/rss/4/feed --every 1h --tag news
+    """
+
+
+@feeds.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--every", metavar="INTERVAL", help="Polling interval: 30m, 1h, 1h30m (default 30m).")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="A tag (repeatable).")
+@click.option("--allow-local", is_flag=True,
+              help="Accept a local file path or file:// URL (offline use).")
+@pass_ctx
+def feeds_add(ctx: Context, name: str, url: str, every: str | None, tags: tuple[str, ...],
+              allow_local: bool) -> None:
+    """Follow a feed (or change an existing subscription's URL, interval or tags).
+
+    \b
+    Examples:
+        tracker feeds add rthk-local https://rthk.hk/rthk/news/rss/e_expressnews_elocal.xml
+        tracker feeds add sample ./seeds/feeds/harbour-business-daily.xml --allow-local
+    """
+    sub = feeds_app.add_feed(ctx.tracker, name, url, every, tags, allow_local)
+    click.echo(f"following {sub.name}: {sub.url} every {interval(sub.every_seconds)}")
+
+
+@feeds.command("remove")
+@click.argument("name")
+@pass_ctx
+def feeds_remove(ctx: Context, name: str) -> None:
+    """Stop following a feed (its items stay in the log).
+
+    \b
+    Example:
+        tracker feeds remove rthk-local
+    """
+    feeds_app.remove_feed(ctx.tracker, name)
+    click.echo(f"no longer following {name}")
+
+
+@feeds.command("list")
+@format_option("text", "json")
+@pass_ctx
+def feeds_list(ctx: Context, fmt: Format) -> None:
+    """The feeds followed, with interval and tags.
+
+    \b
+    Example:
+        tracker feeds list --format json
+    """
+    show(feeds_app.subscriptions(ctx.tracker).values(), "feeds", fmt)
+
+
+@feeds.command("health")
+@format_option("text", "json")
+@pass_ctx
+def feeds_health(ctx: Context, fmt: Format) -> None:
+    """Per feed: last success, last error, consecutive failures, next attempt, items recorded.
+
+    \b
+    Example:
+        tracker feeds health
+    """
+    show(feeds_app.health(ctx.tracker), "feed_health", fmt)
+
+
+@main.command("ingest")
+@click.option("--feed", metavar="NAME", help="Only this feed, due or not.")
+@click.option("--dry-run", is_flag=True, help="Fetch and classify, record nothing.")
+@pass_ctx
+def ingest(ctx: Context, feed: str | None, dry_run: bool) -> None:
+    """One pass over the feeds that are due: the cron entry point.
+
+    Each feed is one transaction (its new events and its fetch state together); one feed's
+    failure never stops the others. Prints a line per feed polled and a summary line.
+    Exit status: 0 when every feed polled was fine, 6 when at least one failed.
+
+    \b
+    Examples:
+        tracker ingest
+        tracker ingest --feed rthk-local --dry-run
+    """
+    from tracker.ingest.run import ingest as run_ingest
+
+    summary = run_ingest(ctx.tracker, feed=feed, dry_run=dry_run)
+    for outcome in summary.outcomes:
+        click.echo(outcome.line(), err=outcome.status == "failed")
+    click.echo(summary.line())
+    sys.exit(summary.exit_code)
+
+
+@main.command("news")
+@click.option("--since", metavar="WHEN", help="Only stories published from WHEN on.")
+@format_option("text", "json")
+@pass_ctx
+def news_command(ctx: Context, since: str | None, fmt: Format) -> None:
+    """Follow-up stories, newest first: sources that carried each, score, matched terms, facts.
+
+    \b
+    Examples:
+        tracker news --since 7d
+        tracker news --format json
+    """
+    from tracker.news import news
+
+    show(news(ctx.tracker, since=ctx.when(since)), "news", fmt)
+
+
+@main.command("reclassify")
+@click.option("--rules", type=click.Path(dir_okay=False, exists=True),
+              help="A relevance rules file (default: the shipped seeds/relevance.toml).")
+@pass_ctx
+def reclassify(ctx: Context, rules: str | None) -> None:
+    """Re-evaluate every recorded item under the current relevance rules; changed decisions
+    are recorded as new events (nothing is rewritten).
+
+    \b
+    Example:
+        tracker reclassify --rules my-rules.toml
+    """
+    from tracker.ingest import relevance
+    from tracker.news import reclassify as run_reclassify
+
+    result = run_reclassify(ctx.tracker, relevance.load_rules(rules) if rules else None)
+    click.echo(f"reclassified {result.items} item(s) under rules {result.rules_version}: "
+               f"{result.changed} changed, {result.newly_relevant} newly relevant, "
+               f"{result.no_longer_relevant} no longer relevant")
+
+
+@main.command("schedule")
+@pass_ctx
+def schedule(ctx: Context) -> None:
+    """Run ingest on a schedule (APScheduler): one job per feed at its interval, until
+    SIGINT or SIGTERM. Feeds added or removed while it runs are picked up within a minute.
+
+    \b
+    Example:
+        tracker --database-url postgresql://localhost/tracker schedule
+    """
+    from tracker.jobs import scheduler as scheduling
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.tracker  # noqa: B018  (migrate and seed a new database before jobs start)
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        click.echo("scheduler running (Ctrl-C to stop)", err=True)
+        scheduling.run(ctx.url, stop)
+    click.echo("scheduler stopped", err=True)

@@ -1,0 +1,159 @@
+"""Commands on the log itself: read, check and move it; the schema; the event catalogue."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from typing import Any
+
+import click
+
+from tracker import app, catalogue
+from tracker.cli import Context, format_option, main, pass_ctx, show
+from tracker.db import masked
+from tracker.errors import EXIT_CHAIN_BROKEN
+from tracker.render import Format
+
+
+@main.group()
+def db() -> None:
+    """Database schema: upgrade and inspect (Alembic migrations).
+
+    \b
+    Example:
+        tracker db upgrade
+    """
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(ctx: Context) -> None:
+    """Create or upgrade the schema to the newest revision.
+
+    \b
+    Example:
+        tracker --database-url postgresql://localhost/tracker db upgrade
+    """
+    before, after = app.db_upgrade(ctx.url)
+    if before == after:
+        click.echo(f"{masked(ctx.url)}: already at revision {after}")
+    else:
+        click.echo(f"{masked(ctx.url)}: upgraded {before or 'empty'} -> {after}")
+
+
+@db.command("current")
+@pass_ctx
+def db_current(ctx: Context) -> None:
+    """Show the schema revision of the database and the newest one this tracker knows.
+
+    \b
+    Example:
+        tracker db current
+    """
+    current, head = app.db_current(ctx.url)
+    state = "up to date" if current == head else "behind: run `tracker db upgrade`"
+    click.echo(f"{masked(ctx.url)}: revision {current or 'none'} (newest {head}, {state})")
+
+
+#: Events rendered and printed at a time by ``tracker log``.
+LOG_PAGE = 1000
+
+
+@main.command("log")
+@click.option("--stream", "stream_id", metavar="STREAM", help="Only this stream.")
+@click.option("--type", "types", metavar="TYPE", multiple=True,
+              help="Only this event type (repeatable).")
+@click.option("--after", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Only events after position N.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N events.")
+@format_option("text", "jsonl")
+@pass_ctx
+def log(ctx: Context, stream_id: str | None, types: tuple[str, ...], after: int,
+        limit: int | None, fmt: Format) -> None:
+    """Print events from the log, oldest first.
+
+    \b
+    Examples:
+        tracker log --limit 20
+        tracker log --type policy.status_changed --format jsonl
+        tracker log --stream dossier:hk-zhejiang-supply-chain --after 10
+    """
+    events = app.log_events(ctx.tracker, stream_id=stream_id, types=list(types), after=after,
+                            limit=limit)
+    while page := list(itertools.islice(events, LOG_PAGE)):  # a log may not fit in memory
+        show(page, "log", fmt)
+
+
+@main.command("verify")
+@pass_ctx
+def verify(ctx: Context) -> None:
+    """Recompute the hash chain over the whole log.
+
+    Exits 0 when every event matches its hash and links to the one before it; otherwise
+    prints the first broken position and exits 5.
+
+    \b
+    Example:
+        tracker verify
+    """
+    result = app.verify(ctx.tracker)
+    if result.ok:
+        click.echo(f"ok: {result.checked} events, hash chain intact")
+        return
+    click.echo(f"broken at position {result.first_bad_position}: {result.reason} "
+               f"({result.checked} events before it are intact)", err=True)
+    sys.exit(EXIT_CHAIN_BROKEN)
+
+
+@main.command("catalogue")
+@format_option("text", "markdown")
+def catalogue_command(fmt: Format) -> None:
+    """Every event type tracker records: its fields and schema version.
+
+    \b
+    Example:
+        tracker catalogue --format markdown > docs/events.md
+    """
+    show(catalogue.types(), "catalogue", fmt)
+
+
+@main.command("export")
+@format_option("jsonl", default="jsonl")
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
+              help="Write here instead of standard output.")
+@pass_ctx
+def export(ctx: Context, fmt: Format, output: Any) -> None:
+    """Write the whole log as JSON lines: ids, both time axes and the hash chain, verbatim.
+
+    \b
+    Examples:
+        tracker export -o log.jsonl
+        tracker export | tracker --database-url postgresql://localhost/tracker import -
+    """
+    from tracker.transfer import export_events
+
+    count = export_events(ctx.tracker.store, output)
+    click.echo(f"exported {count} event(s)", err=True)
+
+
+@main.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@pass_ctx
+def import_command(ctx: Context, file: Any) -> None:
+    """Load an export into this database. Events already present at the same positions are
+    skipped, so importing twice changes nothing; a log that differs is refused.
+
+    \b
+    Example:
+        tracker --database-url postgresql://localhost/tracker import log.jsonl
+    """
+    from tracker.transfer import import_events
+
+    total = 0
+    if file.seekable():
+        total = max(sum(1 for _line in file) - 1, 0)
+        file.seek(0)
+    with click.progressbar(length=total, label="importing", file=sys.stderr,
+                           show_pos=True) as bar:
+        result = import_events(ctx.bare_tracker, file, progress=bar.update)
+    click.echo(f"imported {result.imported} event(s), {result.skipped} already present")

@@ -1,0 +1,115 @@
+"""Dates known only to a precision: a year, a month, a day or an instant.
+
+The record dates what happened no finer than it is known ("late April 2025" is the month
+2025-04), so a date is a start and a precision, and it names the period from that start to
+``period_end``. As text, the form says the precision: "2025", "2025-04", "2025-04-30", or an ISO
+instant. Everything here is pure.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Literal, get_args
+
+Precision = Literal["instant", "day", "month", "year"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+
+#: The partial forms a date is written in, with the ``strptime`` format that reads each.
+_FORMS: tuple[tuple[re.Pattern[str], Precision, str], ...] = (
+    (re.compile(r"\d{4}"), "year", "%Y"),
+    (re.compile(r"\d{4}-\d{2}"), "month", "%Y-%m"),
+    (re.compile(r"\d{4}-\d{2}-\d{2}"), "day", "%Y-%m-%d"),
+)
+
+
+def utc(dt: datetime) -> datetime:
+    """Normalise to an aware UTC datetime (naive values are taken to be UTC already)."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def iso(dt: datetime) -> str:
+    """The one textual form of a timestamp used in hashes and output."""
+    return utc(dt).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def period_end(start: datetime, precision: str) -> datetime:
+    """The first instant after the period that ``start`` and ``precision`` describe.
+
+    "April 2025" (month precision) ends at 2025-05-01T00:00Z; an instant ends at itself.
+    """
+    start = utc(start)
+    if precision == "instant":
+        return start
+    if precision == "day":
+        return start + timedelta(days=1)
+    if precision == "month":
+        days = calendar.monthrange(start.year, start.month)[1]
+        first = start.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return first + timedelta(days=days)
+    if precision == "year":
+        return start.replace(year=start.year + 1, month=1, day=1, hour=0, minute=0, second=0,
+                             microsecond=0)
+    raise ValueError(f"unknown precision {precision!r}")
+
+
+def truncate(dt: datetime, precision: str) -> datetime:
+    """The start of the period containing ``dt`` at ``precision``."""
+    dt = utc(dt)
+    if precision == "instant":
+        return dt
+    if precision == "day":
+        return dt.replace(hour=0, minute=0, second=0, microsecond=0)
+    if precision == "month":
+        return dt.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if precision == "year":
+        return dt.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    raise ValueError(f"unknown precision {precision!r}")
+
+
+def read_instant(text: str) -> datetime:
+    """An ISO 8601 instant as written (a trailing "Z" means UTC; no offset stays naive)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _partial_form(text: str) -> tuple[Precision, str] | None:
+    """The precision and ``strptime`` format of a year, month or day; None for anything else."""
+    for pattern, precision, fmt in _FORMS:
+        if pattern.fullmatch(text):
+            return precision, fmt
+    return None
+
+
+def precision_of(text: str) -> Precision:
+    """The precision a date's form implies: "2025" is a year, anything not partial an instant."""
+    form = _partial_form(text)
+    return form[0] if form else "instant"
+
+
+def parse_date(text: str, read: Callable[[str], datetime] = read_instant,
+               ) -> tuple[datetime, Precision]:
+    """Where the period ``text`` names starts, and its precision.
+
+    A year, month or day starts at midnight UTC; anything else is an instant, left to ``read``
+    (its own offset kept). Raises ValueError for text that is no date.
+    """
+    form = _partial_form(text)
+    if form is None:
+        return read(text), "instant"
+    precision, fmt = form
+    return datetime.strptime(text, fmt).replace(tzinfo=UTC), precision
+
+
+def date_label(dt: datetime, precision: str) -> str:
+    """A date written no finer than it is known: "2025", "2025-04", "2025-04-25"."""
+    if precision == "year":
+        return f"{dt.year:04d}"
+    if precision == "month":
+        return f"{dt.year:04d}-{dt.month:02d}"
+    if precision == "day":
+        return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}"
+    return iso(dt)

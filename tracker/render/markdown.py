@@ -1,0 +1,131 @@
+"""Reports as Markdown for a briefing: one bullet per fact, the sources listed at the end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from tracker import catalogue
+from tracker.render.facts import (
+    EMPTY,
+    UNTRACKED,
+    Legend,
+    describe,
+    diff_rows,
+    header,
+    label,
+    milestone_line,
+    story_source,
+)
+from tracker.render.kinds import Kind, Renderer, page
+
+if TYPE_CHECKING:
+    from tracker.catalogue import EventType
+
+_SIGNS = {"+": "added", "~": "changed", "-": "withdrawn"}
+
+
+def _md(text: Any) -> str:
+    return " ".join(str(text).replace("*", "\\*").replace("_", "\\_").split())
+
+
+def _bullet(text: str, mark: str, head: str | None = None) -> str:
+    lead = f"**{_md(head)}:** " if head else ""
+    return f"- {lead}{_md(text)}" + (f" {mark}" if mark else "")
+
+
+def _legend(legend: Legend) -> list[str]:
+    rows = legend.lines()
+    if not rows:
+        return []
+    out = ["", "## Sources", "", "_[#N ¶P]: log position N, paragraph P of the source._", ""]
+    out += [f"- `{cid}` — {_md(text)}" for cid, text in rows]
+    return out
+
+
+def _section(title: str, lines: list[str]) -> list[str]:
+    return ["", f"### {title}", "", *lines] if lines else []
+
+
+def status(report: Mapping[str, Any]) -> str:
+    legend = Legend()
+    out = ["# Policy status", "", f"_{_md(header(report))}_"]
+    for p in report.get("policies") or ():
+        out += ["", f"## {_md(p.get('title') or UNTRACKED)}", "", f"`{p['id']}`", ""]
+        state = str(p.get("status") or EMPTY).replace("_", " ")
+        if p.get("status_note"):
+            state += f" ({p['status_note']})"
+        out.append(_bullet(state, legend.note(p.get("status_sources") or ()), "Status"))
+        for name, d in (p.get("dates") or {}).items():
+            when = str(d["value"]) + (f" ({d['note']})" if d.get("note") else "")
+            out.append(_bullet(when, legend.note(d["sources"]), name.capitalize()))
+        for party in p.get("party_details") or ():
+            role = f" — {party['role']}" if party.get("role") else ""
+            out.append(_bullet(f"{party['name']}{role}", legend.note(party["sources"]),
+                               "Party"))
+        out.append(_bullet(str(p.get("updated_at") or EMPTY), "", "Updated"))
+        out += _section("Facts", [
+            _bullet(describe(f["key"], f["value"]), legend.note(f["sources"]), label(f["key"]))
+            for f in p.get("facts") or ()])
+        out += _section("Open questions", [_bullet(q["text"], legend.note(q["sources"]))
+                                           for q in p.get("open_questions") or ()])
+        out += _section("Answered questions", [
+            _bullet(f"{q['text']} {q.get('answer')}", legend.note(q["sources"]))
+            for q in p.get("resolved_questions") or ()])
+        out += _section("Commentary", [
+            _bullet(f"{c.get('stance')}: {c.get('summary')}"
+                    + (f" “{c['quote']}”" if c.get("quote") else "")
+                    + (f" (via {c['via']})" if c.get("via") else ""),
+                    legend.note(c["sources"]), c["actor"])
+            for c in p.get("commentary") or ()])
+        out += _section("Expected outcomes", [
+            _bullet(o["text"] + (f" ({', '.join(o['expected_by'])})" if o.get("expected_by")
+                                 else ""), legend.note(o["sources"]))
+            for o in p.get("outcomes") or ()])
+        out += _section("Milestones", [
+            _bullet(milestone_line(m), legend.note(m["sources"]), str(m.get("occurred_at")))
+            for m in p.get("milestones") or ()])
+        follow = p.get("follow_ups") or {}
+        out += _section("Follow-ups", [
+            f"- [{_md(s.get('title'))}]({s['url']}) {legend.note(story_source(s))}"
+            if s.get("url") else _bullet(str(s.get("title")), legend.note(story_source(s)))
+            for s in follow.get("stories") or ()])
+    out += _legend(legend)
+    return "\n".join(out) + "\n"
+
+
+def timeline(report: Mapping[str, Any]) -> str:
+    legend = Legend()
+    span = f"{report.get('since') or '…'} to {report.get('until') or '…'}"
+    out = ["# Timeline", "", f"_{_md(span)}, {report.get('count', 0)} entries_", ""]
+    for e in report.get("entries") or ():
+        src = [{"position": e["position"], "citation": e.get("source") or {}}]
+        out.append(_bullet(e.get("summary") or e.get("type") or "", legend.note(src),
+                           str(e.get("occurred_at"))))
+    out += _legend(legend)
+    return "\n".join(out) + "\n"
+
+
+def diff(report: Mapping[str, Any]) -> str:
+    legend = Legend()
+    before, after = report.get("before") or {}, report.get("after") or {}
+    out = ["# Changes", "", f"_{_md(header(before))} → {_md(header(after))}_"]
+    if not report.get("policies"):
+        out += ["", "No changes."]
+    for p in report.get("policies") or ():
+        out += ["", f"## {_md(p.get('title') or UNTRACKED)}", ""]
+        out += [_bullet(text, mark, _SIGNS.get(left[:1], "") + left[1:])
+                for left, text, mark in diff_rows(p, legend)]
+    out += _legend(legend)
+    return "\n".join(out) + "\n"
+
+
+def catalogue_document(_event_types: Iterable[EventType]) -> str:
+    """The catalogue's own Markdown, the text docs/events.md is generated from."""
+    return catalogue.render_markdown()
+
+
+RENDERERS: dict[Kind, Renderer] = {
+    "status": page(status), "timeline": page(timeline), "diff": page(diff),
+    "catalogue": page(catalogue_document),
+}
