@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh database per test, on SQLite and on PostgreSQL.
+"""Shared fixtures: a fresh database per test, on SQLite and on PostgreSQL; a hand-moved
+clock; the loopback feed server (``server``, also named ``loopback``).
 
 PostgreSQL isolation: each test gets its own schema (search_path), dropped afterwards.
 Outside CI the PostgreSQL variants skip with a reason when no server answers; with CI=true
@@ -10,11 +11,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
+
+from tests.support.clock import FakeClock
+from tests.support.feed_server import FeedServer
 
 PG_URL = os.environ.get("TRACKER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -70,32 +73,20 @@ def db_url(request) -> str:
     return str(request.getfixturevalue(name))
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> datetime:
-        self.now += timedelta(**kwargs)
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
 
 @pytest.fixture
-def server():
-    """A loopback HTTP server for scripted feed responses (see _ingest_workers.FeedServer)."""
-    from _ingest_workers import FeedServer
-
-    srv = FeedServer()
-    try:
+def server() -> Iterator[FeedServer]:
+    """The loopback feed server (:class:`tests.support.feed_server.FeedServer`), closed after
+    the test."""
+    with FeedServer() as srv:
         yield srv
-    finally:
-        srv.close()
+
+
+@pytest.fixture
+def loopback(server: FeedServer) -> FeedServer:
+    """The same server as ``server``, under the name the fetch and parse tests use."""
+    return server

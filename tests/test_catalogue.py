@@ -4,15 +4,12 @@ catalogued fields, with the required ones present."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from tests.support.paths import SAMPLE_FEEDS as SAMPLES
 from tracker import catalogue, dossier, feeds
 from tracker.app import open_tracker
 from tracker.ingest.run import ingest
-
-SAMPLES = Path(__file__).resolve().parent.parent / "seeds" / "feeds"
 
 
 @pytest.fixture

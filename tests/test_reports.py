@@ -8,16 +8,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from test_folds import (
+
+from tests.support.events import (
     POLICY,
     by_key,
+    claim,
     more,
     news,
     retraction,
     seed_events,
     story_created,
 )
-
+from tracker.claim_state import settle
+from tracker.claims import AcceptancePolicy
 from tracker.events import RecordedEvent
 from tracker.projections import PROJECTIONS
 from tracker.projections.fold import fold_all as replay
@@ -32,8 +35,9 @@ MARKER = re.compile(r"\[#\d+(?: ¶\d+)?(?:, #\d+(?: ¶\d+)?)*\]")
 def report_for(events: list[RecordedEvent], world_as_of: str | None = None) -> dict[str, Any]:
     policies = replay(PROJECTIONS["policy_state"], events)
     actors = replay(PROJECTIONS["actors"], events)
+    settled = {pid: settle(doc, {}, AcceptancePolicy("test-1")) for pid, doc in policies.items()}
     return status_report(list(policies.values()), actors, position=events[-1].position,
-                         as_of=None, world_as_of=world_as_of)
+                         as_of=None, world_as_of=world_as_of, settled=settled)
 
 
 def test_status_report_json_contract() -> None:
@@ -86,8 +90,8 @@ def _fact_block(text: str, needle: str) -> str:
 def test_rendered_status_shows_each_fact_with_a_source_marker(fmt: Format) -> None:
     text = render(report_for(seed_events()), "status", fmt)
     for needle in ("HKSAR Government", "Zhejiang provincial government",
-                   "Supply-chain services fitted to mainland companies", "more than 50 projects",
-                   "technological innovation, trade, housing", "145%",
+                   "Supply-chain services tailored to mainland companies", "more than 50 projects",
+                   "technological innovation, trade, housing", "up to 145%",
                    "US export bans on advanced Nvidia chips",
                    "Recent tightening of US curbs on certain Nvidia chips",
                    "smart, prudent and proactive response"):
@@ -136,7 +140,9 @@ def test_diff_report_added_changed_retracted() -> None:
     assert [q["id"] for q in policy["questions_opened"]] == ["startup-cooperation-details"]
 
     target = by_key(events, "agreement-projects").position
-    later = more(events, news("tariff_rate", {"value": 30}), retraction(target))
+    later = more(events, news("tariff_rate", {"value": 30}),
+                 claim("tariff_rate", {"value": 30}, slot="tariff:us:china", claim_value=30),
+                 retraction(target))
     diff = diff_report(full, report_for(later))
     policy = diff["policies"][0]
     assert [f["key"] for f in policy["retracted"]] == ["agreement.visit-project-agreements"]
@@ -156,12 +162,14 @@ def test_timeline_report_filters_by_overlapping_periods() -> None:
     entries = list(replay(PROJECTIONS["timeline"], seed_events()).values())
     everything = timeline_report(entries, None, None)
     assert everything["count"] == len(entries)
-    assert everything["entries"][0]["occurred_at"] == "1997"
+    assert everything["entries"][0]["occurred_at"] == "undated"  # background first
     late_april = timeline_report(entries, "2025-04-20", "2025-04-30")
     assert late_april["count"] > 0
     assert {e["occurred_at"] for e in late_april["entries"]} <= {"2025-04", "2025"}
     before = timeline_report(entries, None, "2024")
-    assert {e["occurred_at"] for e in before["entries"]} == {"1997", "2022"}
+    assert {e["occurred_at"] for e in before["entries"]} == {"undated", "2022"}
+    # a window with a start leaves undated background out: it cannot be placed after anything
+    assert "undated" not in {e["occurred_at"] for e in late_april["entries"]}
     text = render(before, "timeline", "text")
     assert "2022" in text and MARKER.search(text) and "Sources" in text
     assert render(before, "timeline", "markdown").startswith("# Timeline")

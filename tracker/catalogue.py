@@ -30,6 +30,7 @@ FEED_CHANGED: Final = "feed.changed"
 FEED_UNSUBSCRIBED: Final = "feed.unsubscribed"
 FEED_FAILED: Final = "feed.failed"
 FEED_RECOVERED: Final = "feed.recovered"
+PUBLISHER_RATED: Final = "publisher.rated"
 ITEM_RECORDED: Final = "item.recorded"
 ITEM_REVISED: Final = "item.revised"
 ITEM_CLASSIFIED: Final = "item.classified"
@@ -37,6 +38,9 @@ STORY_CREATED: Final = "story.created"
 STORY_CORROBORATED: Final = "story.corroborated"
 STORY_REVISED: Final = "story.revised"
 FACT_EXTRACTED: Final = "fact.extracted"
+CLAIM_ACCEPTED: Final = "claim.accepted"
+CLAIM_REJECTED: Final = "claim.rejected"
+ACCEPTANCE_POLICY_SET: Final = "acceptance.policy_set"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,11 @@ def _tariff_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _fact_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 facts predate claims: they state no slot, so they never set the state."""
+    return {**data, "claim_id": None}
+
+
 _TYPES: tuple[EventType, ...] = (
     # -- the dossier -------------------------------------------------------------------------
     EventType(POLICY_TRACKED, 1, "A policy enters the dossier.",
@@ -78,7 +87,8 @@ _TYPES: tuple[EventType, ...] = (
                "jurisdictions": "list of places it applies to"},
               ("policy_id", "title")),
     EventType(POLICY_STATUS_CHANGED, 1, "The policy's lifecycle status moved.",
-              {**_P, "status": "one of " + ", ".join(STATUSES), "note": "why, in a phrase"},
+              {**_P, "status": "one of " + ", ".join(STATUSES), "note": "why, in a phrase",
+               "slot": "the claim slot it fills: lifecycle (seeds name it)"},
               ("policy_id", "status")),
     EventType(POLICY_FACT_ASSERTED, 1,
               "A keyed fact about the policy (purpose, venue, dates, sectors...); "
@@ -96,8 +106,11 @@ _TYPES: tuple[EventType, ...] = (
                "aliases": "other names, any language",
                "members": "actor ids of a group's members"},
               ("actor_id", "name", "kind")),
-    EventType(MILESTONE_RECORDED, 1, "A dated happening: a visit, a forum, a meeting, a tour.",
-              {**_P, "milestone_id": "slug", "kind": "visit | forum | meeting | tour | other",
+    EventType(MILESTONE_RECORDED, 1,
+              "A dated happening: a visit, a forum, a meeting, a tour, an agreement reached "
+              "(agreed, not a signed document: signed deals are agreement.signed).",
+              {**_P, "milestone_id": "slug",
+               "kind": "visit | forum | meeting | tour | agreement | other",
                "title": "short title", "summary": "paraphrase", "actor_ids": "who took part",
                "location": "where", "duration_days": "length, when known",
                "count": "how many (e.g. facilities toured)", "led_by": "actor id of who led it"},
@@ -106,7 +119,8 @@ _TYPES: tuple[EventType, ...] = (
               {**_P, "agreement_id": "slug", "title": "short title",
                "project_count": "number of projects",
                "count_qualifier": "exactly | more_than | about | at_least",
-               "sectors": "list of sectors", "actor_ids": "signatories"},
+               "sectors": "list of sectors", "actor_ids": "signatories",
+               "slot": "the claim slot its count fills: projects_signed (seeds name it)"},
               ("policy_id", "agreement_id", "title")),
     EventType(CONTEXT_RECORDED, 2,
               "A context thread the policy responds to: tariffs, export controls, trade status.",
@@ -114,8 +128,11 @@ _TYPES: tuple[EventType, ...] = (
                "measure_id": "slug (a later event with the same id updates it)",
                "title": "short title", "summary": "paraphrase",
                "value": "number (e.g. a tariff rate), if any", "unit": "percent, ...",
+               "qualifier": "up_to | at_least | more_than | about | exactly",
                "imposer": "who imposes it", "target": "on whom", "affected": "who is hit",
-               "since": "ISO date or year it dates from"},
+               "since": "ISO date or year it dates from",
+               "slot": "the claim slot it fills (tariff:us:china, export_control:us:china...), "
+                       "so news claims on that slot supersede it"},
               ("policy_id", "thread", "measure_id", "title"),
               upcasters={1: _tariff_v1_to_v2}),
     EventType(COMMENTARY_RECORDED, 1, "Someone's view of the policy, with their stance.",
@@ -143,13 +160,20 @@ _TYPES: tuple[EventType, ...] = (
     EventType(FEED_SUBSCRIBED, 1, "A feed is followed.",
               {"name": "feed name (unique)", "url": "http(s) URL or, when allowed, a local path",
                "every_seconds": "polling interval", "tags": "list of tags",
-               "allow_local": "true when a local file was explicitly allowed"},
+               "allow_local": "true when a local file was explicitly allowed",
+               "publisher": "who publishes it (absent: the feed name)",
+               "tier": "the publisher's tier as this feed gives it: official, wire, press, "
+                       "aggregator or unrated (absent: unrated)"},
               ("name", "url", "every_seconds")),
-    EventType(FEED_CHANGED, 1, "A subscription's URL, interval or tags changed.",
+    EventType(FEED_CHANGED, 1, "A subscription's URL, interval, tags, publisher or tier changed.",
               {"name": "feed name", "url": "new URL", "every_seconds": "new interval",
-               "tags": "new tags", "reason": "why, when not the user (e.g. permanent redirect)"},
+               "tags": "new tags", "reason": "why, when not the user (e.g. permanent redirect)",
+               "publisher": "its publisher, written whenever the publisher or tier changes",
+               "tier": "its tier, written whenever the publisher or tier changes",
+               "previous_publisher": "the publisher it leaves, when the publisher changed"},
               ("name",)),
-    EventType(FEED_UNSUBSCRIBED, 1, "A feed is no longer followed.", {"name": "feed name"},
+    EventType(FEED_UNSUBSCRIBED, 1, "A feed is no longer followed.",
+              {"name": "feed name", "publisher": "its publisher (absent: the feed name)"},
               ("name",)),
     EventType(FEED_FAILED, 1, "A fetch or parse failure worth reporting.",
               {"name": "feed name", "error": "one line", "consecutive_failures": "count"},
@@ -157,6 +181,11 @@ _TYPES: tuple[EventType, ...] = (
     EventType(FEED_RECOVERED, 1, "A feed fetched cleanly again after failures.",
               {"name": "feed name", "after_failures": "how many failures preceded"},
               ("name",)),
+    EventType(PUBLISHER_RATED, 1,
+              "An analyst sets a publisher's tier; it stands over the tier its feeds give.",
+              {"publisher": "publisher name, as its feeds or seed sources name it",
+               "tier": "official, wire, press, aggregator or unrated", "note": "why, optionally"},
+              ("publisher", "tier")),
     # -- news --------------------------------------------------------------------------------
     EventType(ITEM_RECORDED, 1, "A feed item seen for the first time (sanitised, bounded).",
               {"feed": "feed name", "item_key": "guid:, link: or hash: identity",
@@ -191,12 +220,39 @@ _TYPES: tuple[EventType, ...] = (
     EventType(STORY_REVISED, 1, "A story's content changed (an item was revised).",
               {"story_id": "id", "item_key": "identity", "title": "text", "summary": "text"},
               ("story_id",)),
-    EventType(FACT_EXTRACTED, 1, "A typed fact found in a story, with its sentence.",
+    EventType(FACT_EXTRACTED, 2,
+              "A typed fact one source states in a story: a claim on a slot, for a world date "
+              "(the event's occurred_at). One event per source, so corroboration is countable.",
               {"story_id": "id", "policy_id": "dossier", "kind":
                "tariff_rate | project_count | listing | export_control | mechanism_status",
                "value": "kind-specific object", "sentence": "the sentence it came from",
-               "confidence": "0..1"},
-              ("story_id", "kind", "value", "sentence", "confidence")),
+               "confidence": "0..1",
+               "claim_id": "the claim it states (null: a fact no slot takes)",
+               "slot": "the real-world quantity: lifecycle, firms_served, projects_signed, "
+                       "tariff:IMPOSER:TARGET, export_control:IMPOSER:TARGET, listing:COMPANY",
+               "claim_value": "the value claimed for the slot",
+               "as_of_stated": "true when the text gives the date, false: publication day",
+               "hedged": "true when the text hedges it (reportedly, sources say, 据悉...)",
+               "hedge": "the hedging cue found", "publisher": "who published the source",
+               "tier": "official | wire | press | aggregator | unrated, when recorded",
+               "feed": "feed name", "item_key": "the item it came from", "link": "its link",
+               "context": "true for a driver (tariffs, export controls), not the mechanism"},
+              ("story_id", "kind", "value", "sentence", "confidence"),
+              upcasters={1: _fact_v1_to_v2}),
+    # -- decisions -----------------------------------------------------------------------------
+    EventType(CLAIM_ACCEPTED, 1, "An analyst accepts a claim: it may now set the state.",
+              {**_P, "claim_id": "the claim", "note": "why, optionally"},
+              ("policy_id", "claim_id")),
+    EventType(CLAIM_REJECTED, 1, "An analyst rejects a claim: it never sets the state.",
+              {**_P, "claim_id": "the claim", "reason": "why"},
+              ("policy_id", "claim_id", "reason")),
+    EventType(ACCEPTANCE_POLICY_SET, 1,
+              "The acceptance policy in force from now on (seeds/acceptance.toml): when a claim "
+              "is accepted without an analyst.",
+              {"version": "policy version", "authoritative_tier": "one source of this tier "
+               "or better suffices", "corroborating_tier": "or several independent sources of "
+               "this tier or better", "corroborating_sources": "how many"},
+              ("version",)),
 )
 
 CATALOGUE: Mapping[str, EventType] = {t.name: t for t in _TYPES}
@@ -210,6 +266,8 @@ DOSSIER_TYPES: frozenset[str] = frozenset({
 })
 #: News events that move a policy's state: its follow-up stories and the facts found in them.
 FOLLOW_UP_TYPES: frozenset[str] = frozenset({STORY_CREATED, FACT_EXTRACTED})
+#: What decides claims: analysts' decisions (the policy in force is read beside them).
+DECISION_TYPES: frozenset[str] = frozenset({CLAIM_ACCEPTED, CLAIM_REJECTED})
 STORY_TYPES: frozenset[str] = frozenset({STORY_CREATED, STORY_CORROBORATED, STORY_REVISED,
                                          FACT_EXTRACTED})
 #: The events that make up the set of feed subscriptions.

@@ -4,6 +4,12 @@ The record dates what happened no finer than it is known ("late April 2025" is t
 2025-04), so a date is a start and a precision, and it names the period from that start to
 ``period_end``. As text, the form says the precision: "2025", "2025-04", "2025-04-30", or an ISO
 instant. Everything here is pure.
+
+Background with no world date at all (the article says Hong Kong has no exchange controls, not
+since when) is ``undated``: it is stored at the fixed instant ``UNDATED_AT`` (the log's
+``occurred_at`` column is never null), its period ends there, so it is in view in every
+world-as-of (the tracker dates nothing before 1900), and it is written "undated", never as
+that instant.
 """
 
 from __future__ import annotations
@@ -12,10 +18,14 @@ import calendar
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Literal, get_args
+from typing import Final, Literal, get_args
 
-Precision = Literal["instant", "day", "month", "year"]
+Precision = Literal["instant", "day", "month", "year", "undated"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
+
+UNDATED: Final = "undated"
+#: Where an undated event is stored: before anything the tracker dates, so always in view.
+UNDATED_AT: Final = datetime(1900, 1, 1, tzinfo=UTC)
 
 #: The partial forms a date is written in, with the ``strptime`` format that reads each.
 _FORMS: tuple[tuple[re.Pattern[str], Precision, str], ...] = (
@@ -40,11 +50,14 @@ def iso(dt: datetime) -> str:
 def period_end(start: datetime, precision: str) -> datetime:
     """The first instant after the period that ``start`` and ``precision`` describe.
 
-    "April 2025" (month precision) ends at 2025-05-01T00:00Z; an instant ends at itself.
+    "April 2025" (month precision) ends at 2025-05-01T00:00Z; an instant ends at itself; an
+    undated event at ``UNDATED_AT``, so it has happened by any world date asked about.
     """
     start = utc(start)
     if precision == "instant":
         return start
+    if precision == UNDATED:
+        return UNDATED_AT
     if precision == "day":
         return start + timedelta(days=1)
     if precision == "month":
@@ -62,6 +75,8 @@ def truncate(dt: datetime, precision: str) -> datetime:
     dt = utc(dt)
     if precision == "instant":
         return dt
+    if precision == UNDATED:
+        return UNDATED_AT
     if precision == "day":
         return dt.replace(hour=0, minute=0, second=0, microsecond=0)
     if precision == "month":
@@ -86,6 +101,8 @@ def _partial_form(text: str) -> tuple[Precision, str] | None:
 
 def precision_of(text: str) -> Precision:
     """The precision a date's form implies: "2025" is a year, anything not partial an instant."""
+    if text == UNDATED:
+        return "undated"
     form = _partial_form(text)
     return form[0] if form else "instant"
 
@@ -95,8 +112,11 @@ def parse_date(text: str, read: Callable[[str], datetime] = read_instant,
     """Where the period ``text`` names starts, and its precision.
 
     A year, month or day starts at midnight UTC; anything else is an instant, left to ``read``
-    (its own offset kept). Raises ValueError for text that is no date.
+    (its own offset kept); "undated" is ``UNDATED_AT``. Raises ValueError for text that is no
+    date.
     """
+    if text == UNDATED:
+        return UNDATED_AT, "undated"
     form = _partial_form(text)
     if form is None:
         return read(text), "instant"
@@ -105,7 +125,9 @@ def parse_date(text: str, read: Callable[[str], datetime] = read_instant,
 
 
 def date_label(dt: datetime, precision: str) -> str:
-    """A date written no finer than it is known: "2025", "2025-04", "2025-04-25"."""
+    """A date written no finer than it is known: "2025", "2025-04", "2025-04-25", "undated"."""
+    if precision == UNDATED:
+        return UNDATED
     if precision == "year":
         return f"{dt.year:04d}"
     if precision == "month":

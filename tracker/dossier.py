@@ -3,24 +3,44 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from tracker import catalogue
 from tracker.app import Tracker
-from tracker.catalogue import RETRACTED
+from tracker.catalogue import (
+    ACCEPTANCE_POLICY_SET,
+    DECISION_TYPES,
+    FACT_EXTRACTED,
+    ITEM_RECORDED,
+    RETRACTED,
+    STORY_CORROBORATED,
+    STORY_CREATED,
+)
+from tracker.claim_state import Settled, settle
+from tracker.claims import AcceptancePolicy, policy_from_data
 from tracker.dates import iso
 from tracker.db import write_connection
 from tracker.errors import UsageError
 from tracker.events import NewEvent, RecordedEvent, deterministic_id
-from tracker.feeds import default_subscription_events
-from tracker.projections import PROJECTIONS
+from tracker.projections import PROJECTIONS, Doc
 from tracker.projections.fold import fold_all, wanted_types
 from tracker.projector import Projector, load_docs
 from tracker.reports import diff_report, status_report, timeline_report
-from tracker.seeds import SeedError, SeedPath, load_seed_file, packaged_seed_files
+from tracker.seeding import (
+    SeedError,
+    SeedPath,
+    acceptance_policy_events,
+    default_subscription_events,
+    load_seed_file,
+    packaged_acceptance_policy,
+    packaged_seed_files,
+)
 from tracker.when import When
 
 
@@ -49,6 +69,7 @@ def load_seeds(tracker: Tracker, paths: Sequence[str | Path] | None = None) -> S
             raise UsageError(str(exc)) from None
     if not paths:
         batches.append(default_subscription_events())
+        batches.append(acceptance_policy_events())
     appended = already = 0
     for batch in batches:
         new, old = _append_batch(tracker, batch)
@@ -74,35 +95,82 @@ def _append_batch(tracker: Tracker, batch: Iterable[tuple[str, NewEvent]]) -> tu
 
 # -- projections and reports ------------------------------------------------------------------
 
-STATUS_PROJECTIONS = ("policy_state", "actors")
+STATUS_PROJECTIONS = ("policy_state", "actors", "publishers")
+#: What the record knows now about earlier events: in a world-as-of view these always count
+#: (a retraction or an analyst's decision on a claim about May applies to May).
+KNOWN_NOW_TYPES = frozenset({RETRACTED, *DECISION_TYPES})
 
 
 def projector(tracker: Tracker) -> Projector:
     return Projector(tracker.store, PROJECTIONS, tracker.clock)
 
 
-def status(tracker: Tracker, *, as_of: When | None = None,
-           world_as_of: When | None = None) -> dict[str, Any]:
-    """The state of every tracked policy: from the projection tables when asked about now,
-    by replaying the log in memory when asked about a past date (on either time axis)."""
+@dataclass(frozen=True, slots=True)
+class StateDocs:
+    """What a status or a claims list is computed from, now or as of a past date."""
+
+    policies: list[Doc]
+    actors: dict[str, Doc]
+    tiers: dict[str, str]
+    acceptance: AcceptancePolicy
+    position: int
+
+    def settled(self) -> dict[str, Settled]:
+        return {doc["policy_id"]: settle(doc, self.tiers, self.acceptance)
+                for doc in self.policies}
+
+
+def state_docs(tracker: Tracker, *, as_of: When | None = None,
+               world_as_of: When | None = None) -> StateDocs:
+    """The policy, actor and publisher documents: from the projection tables when asked about
+    now, by replaying the log in memory when asked about a past date (on either time axis)."""
+    recorded_until = as_of.recorded_until if as_of else None
+    acceptance = acceptance_in_force(tracker, recorded_until)
     if as_of is None and world_as_of is None:
         positions = projector(tracker).catch_up(STATUS_PROJECTIONS)
-        policy_docs = [doc for _key, doc in load_docs(tracker.engine, "policy_state")]
-        actor_docs = dict(load_docs(tracker.engine, "actors", order_by_sort=False))
-        return status_report(policy_docs, actor_docs, position=max(positions.values()),
-                             as_of=None, world_as_of=None)
-    policy, actors = PROJECTIONS["policy_state"], PROJECTIONS["actors"]
-    types = sorted(wanted_types(policy) | wanted_types(actors))
-    known = list(tracker.store.read(
-        types=types, recorded_until=as_of.recorded_until if as_of else None))
+        policies = [doc for _key, doc in load_docs(tracker.engine, "policy_state")]
+        actors = dict(load_docs(tracker.engine, "actors", order_by_sort=False))
+        publishers = dict(load_docs(tracker.engine, "publishers", order_by_sort=False))
+        return StateDocs(policies, actors, _tiers(publishers), acceptance,
+                         max(positions["policy_state"], positions["actors"]))
+    policy, actor, publisher = (PROJECTIONS[name] for name in STATUS_PROJECTIONS)
+    types = sorted(wanted_types(policy) | wanted_types(actor) | wanted_types(publisher))
+    known = list(tracker.store.read(types=types, recorded_until=recorded_until))
     in_world = known if world_as_of is None else [
-        e for e in known if e.type == RETRACTED or e.occurred_until <= world_as_of.before]
-    policy_docs = [doc for _key, doc in sorted(fold_all(policy, in_world).items())]
-    actor_docs = fold_all(actors, known)
-    position = in_world[-1].position if in_world else 0
-    return status_report(policy_docs, actor_docs, position=position,
+        e for e in known
+        if e.type in KNOWN_NOW_TYPES or e.occurred_until <= world_as_of.before]
+    policies = [doc for _key, doc in sorted(fold_all(policy, in_world).items())]
+    return StateDocs(policies, fold_all(actor, known), _tiers(fold_all(publisher, known)),
+                     acceptance, in_world[-1].position if in_world else 0)
+
+
+def _tiers(publisher_docs: Mapping[str, Doc]) -> dict[str, str]:
+    return {name: str(doc.get("tier")) for name, doc in publisher_docs.items()
+            if doc.get("tier")}
+
+
+def acceptance_in_force(tracker: Tracker, recorded_until: datetime | None = None
+                        ) -> AcceptancePolicy:
+    """The acceptance policy the log had put in force by ``recorded_until`` (the packaged one
+    for a log that records none)."""
+    latest = None
+    for event in tracker.store.read(types=[ACCEPTANCE_POLICY_SET],
+                                    recorded_until=recorded_until):
+        latest = event
+    if latest is None:
+        return packaged_acceptance_policy()
+    return policy_from_data(latest.data, f"acceptance policy at position {latest.position}")
+
+
+def status(tracker: Tracker, *, as_of: When | None = None,
+           world_as_of: When | None = None) -> dict[str, Any]:
+    """The state of every tracked policy, now or as of a past date on either time axis; the
+    state moves only through accepted claims."""
+    docs = state_docs(tracker, as_of=as_of, world_as_of=world_as_of)
+    return status_report(docs.policies, docs.actors, position=docs.position,
                          as_of=iso(as_of.recorded_until) if as_of else None,
-                         world_as_of=iso(world_as_of.before) if world_as_of else None)
+                         world_as_of=iso(world_as_of.before) if world_as_of else None,
+                         settled=docs.settled())
 
 
 def timeline(tracker: Tracker, *, since: When | None = None,
@@ -170,14 +238,42 @@ def retract(tracker: Tracker, position: int, reason: str, actor: str = "cli") ->
         if existing is not None:
             raise UsageError(f"position {position} was already retracted "
                              f"(at {existing.position})")
+        withdrawn = [_retraction(tracker, fact, f"withdrawn with position {position}: "
+                                 f"{reason.strip()}", actor)
+                     for fact in facts_resting_on(tracker, target, conn)]
+        stored = tracker.store.by_ids([w.event_id for w in withdrawn], conn=conn)
+        withdrawn = [w for w in withdrawn if w.event_id not in stored]
+        if withdrawn:
+            tracker.store.append_in(conn, CORRECTIONS_STREAM, withdrawn)
         [recorded] = tracker.store.append_in(conn, CORRECTIONS_STREAM, [event])
     return recorded
 
 
+def facts_resting_on(tracker: Tracker, target: RecordedEvent,
+                     conn: sa.Connection | None = None) -> list[RecordedEvent]:
+    """The facts (claims' sources) an item or story carries: withdrawing it withdraws them."""
+    if target.type not in (ITEM_RECORDED, STORY_CREATED, STORY_CORROBORATED):
+        return []
+    item = (str(target.data.get("feed")), str(target.data.get("item_key")))
+    story = target.data.get("story_id") if target.type == STORY_CREATED else None
+    found = []
+    for fact in tracker.store.read(types=[FACT_EXTRACTED], conn=conn):
+        source = fact.meta.get("source") or {}
+        if (story is not None and fact.data.get("story_id") == story) or \
+                (str(source.get("feed")), str(source.get("item_key"))) == item:
+            found.append(fact)
+    return found
+
+
 def _retraction(tracker: Tracker, target: RecordedEvent, reason: str, actor: str) -> NewEvent:
+    return withdrawal(target, reason, actor, tracker.now())
+
+
+def withdrawal(target: RecordedEvent, reason: str, actor: str, now: datetime) -> NewEvent:
+    """The retraction of ``target``: one per event ever (its id follows the target's)."""
     return NewEvent(RETRACTED, {"target_position": target.position,
                                 "target_event_id": target.event_id, "reason": reason.strip()},
-                    tracker.now(), meta={"actor": actor, "causation_id": target.event_id},
+                    now, meta={"actor": actor, "causation_id": target.event_id},
                     event_id=deterministic_id("retract", target.event_id))
 
 

@@ -40,7 +40,11 @@ def canonical_json(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
-    """An event about to be appended: the store assigns position, version, time and hash."""
+    """An event about to be appended: the store assigns position, version, time and hash.
+
+    ``occurred_at`` is truncated to its precision; an ``undated`` event's becomes
+    ``tracker.dates.UNDATED_AT`` whatever was passed (pass that constant).
+    """
 
     type: str
     data: Mapping[str, Any]

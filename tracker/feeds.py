@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,19 +15,21 @@ from tracker.catalogue import (
     FEED_UNSUBSCRIBED,
     SUBSCRIPTION_TYPES,
 )
+from tracker.claims import DEFAULT_TIER
 from tracker.dates import iso, utc
 from tracker.db import write_connection
 from tracker.errors import UsageError
-from tracker.events import NewEvent, RecordedEvent, deterministic_id
+from tracker.events import NewEvent, RecordedEvent
 from tracker.ingest.subscriptions import (
     DEFAULT_INTERVAL_S,
     Subscription,
     check_name,
+    check_publisher,
+    check_tier,
     check_url,
     current,
     parse_interval,
 )
-from tracker.resources import seeds_dir
 from tracker.store.schema import feed_state
 
 
@@ -37,14 +38,19 @@ def subscriptions(tracker: Tracker) -> dict[str, Subscription]:
 
 
 def add_feed(tracker: Tracker, name: str, url: str, every: str | None = None,
-             tags: tuple[str, ...] = (), allow_local: bool = False) -> Subscription:
+             tags: tuple[str, ...] = (), allow_local: bool = False,
+             publisher: str | None = None, tier: str | None = None) -> Subscription:
+    """Follow a feed, or change an existing subscription (only what was given changes)."""
     check_name(name)
     url = check_url(url, allow_local)
     every_seconds = parse_interval(every) if every else DEFAULT_INTERVAL_S
+    publisher = check_publisher(publisher) if publisher is not None else None
+    tier = check_tier(tier) if tier is not None else None
     stream = f"feed:{name}"
     with write_connection(tracker.engine) as conn, conn.begin():
         tracker.store.lock(conn)
         subs = current(_feed_events(tracker, conn))
+        publisher = _as_known(publisher, name, subs) if publisher is not None else None
         if name in subs:
             old = subs[name]
             changes: dict[str, Any] = {}
@@ -54,6 +60,7 @@ def add_feed(tracker: Tracker, name: str, url: str, every: str | None = None,
                 changes["every_seconds"] = every_seconds
             if tags and tuple(tags) != old.tags:
                 changes["tags"] = list(tags)
+            changes |= _rating_changes(old, publisher, tier)
             if not changes:
                 return old
             tracker.store.append_in(conn, stream, [NewEvent(
@@ -62,45 +69,47 @@ def add_feed(tracker: Tracker, name: str, url: str, every: str | None = None,
         else:
             tracker.store.append_in(conn, stream, [NewEvent(
                 FEED_SUBSCRIBED, {"name": name, "url": url, "every_seconds": every_seconds,
-                                    "tags": list(tags), "allow_local": allow_local},
+                                    "tags": list(tags), "allow_local": allow_local,
+                                    "publisher": publisher or name,
+                                    "tier": tier or DEFAULT_TIER},
                 tracker.now(), meta={"actor": "cli"})])
     return subscriptions(tracker)[name]
+
+
+def _as_known(publisher: str, feed: str, subs: dict[str, Subscription]) -> str:
+    """A publisher another feed already names, spelt as that feed spells it ("xinhua" is
+    "Xinhua"), so one publisher is not split in two by case."""
+    return next((s.publisher for s in subs.values()
+                 if s.name != feed and s.publisher.casefold() == publisher.casefold()),
+                publisher)
+
+
+def _rating_changes(old: Subscription, publisher: str | None,
+                    tier: str | None) -> dict[str, Any]:
+    """A changed publisher or tier is written with both (the publishers fold keys on the
+    publisher), and a move names the publisher the feed leaves."""
+    new_publisher, new_tier = publisher or old.publisher, tier or old.tier
+    if (new_publisher, new_tier) == (old.publisher, old.tier):
+        return {}
+    changes: dict[str, Any] = {"publisher": new_publisher, "tier": new_tier}
+    if new_publisher != old.publisher:
+        changes["previous_publisher"] = old.publisher
+    return changes
 
 
 def remove_feed(tracker: Tracker, name: str) -> None:
     with write_connection(tracker.engine) as conn, conn.begin():
         tracker.store.lock(conn)
-        if name not in current(_feed_events(tracker, conn)):
+        subs = current(_feed_events(tracker, conn))
+        if name not in subs:
             raise UsageError(f"no feed named {name!r} (see `tracker feeds list`)")
         tracker.store.append_in(conn, f"feed:{name}", [NewEvent(
-            FEED_UNSUBSCRIBED, {"name": name}, tracker.now(), meta={"actor": "cli"})])
+            FEED_UNSUBSCRIBED, {"name": name, "publisher": subs[name].publisher},
+            tracker.now(), meta={"actor": "cli"})])
 
 
 def _feed_events(tracker: Tracker, conn: sa.Connection) -> list[RecordedEvent]:
     return list(tracker.store.read(types=SUBSCRIPTION_TYPES, conn=conn))
-
-
-def default_subscription_events() -> list[tuple[str, NewEvent]]:
-    """The shipped subscription list (seeds/feeds.json) as deterministic events: loading it
-    again adds nothing, and a default feed the user removed stays removed."""
-    path = seeds_dir() / "feeds.json"
-    if not path.is_file():
-        return []
-    entries = json.loads(path.read_text(encoding="utf-8"))
-    if isinstance(entries, dict):
-        entries = entries.get("feeds", [])
-    out: list[tuple[str, NewEvent]] = []
-    epoch = datetime(2025, 5, 1)
-    for entry in entries:
-        name = check_name(str(entry["name"]))
-        url = check_url(str(entry["url"]), allow_local=False)
-        every = parse_interval(str(entry.get("every", "30m")))
-        out.append((f"feed:{name}", NewEvent(
-            FEED_SUBSCRIBED, {"name": name, "url": url, "every_seconds": every,
-                                "tags": list(entry.get("tags", [])), "allow_local": False},
-            epoch, "day", meta={"actor": "seed", "source": {"id": "seeds/feeds.json"}},
-            event_id=deterministic_id("seed-feed", name))))
-    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,14 +8,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tracker.app import Tracker
-from tracker.catalogue import ITEM_CLASSIFIED, ITEM_RECORDED, ITEM_TYPES
+from tracker.catalogue import (
+    FACT_EXTRACTED,
+    ITEM_CLASSIFIED,
+    ITEM_RECORDED,
+    ITEM_TYPES,
+    SUBSCRIPTION_TYPES,
+)
 from tracker.dates import utc
 from tracker.db import write_connection
-from tracker.events import NewEvent, RecordedEvent, deterministic_id
+from tracker.dossier import CORRECTIONS_STREAM, withdrawal
+from tracker.events import NewEvent, RecordedEvent, canonical_json, deterministic_id
 from tracker.ingest import extract, relevance
-from tracker.ingest.decide import Plan, Prepared, decide_story, feed_stream
+from tracker.ingest.decide import Outlet, Plan, Prepared, decide_story, feed_stream
 from tracker.ingest.knowledge import Knowledge
 from tracker.ingest.parse import Item
+from tracker.ingest.subscriptions import current
 from tracker.projections import PROJECTIONS
 from tracker.projector import Projector, load_docs
 from tracker.store.schema import projection_rows
@@ -38,10 +46,23 @@ def news(tracker: Tracker, *, since: When | None = None) -> dict[str, Any]:
         "matched": d.get("matched", []),
         "sources": [{"feed": s.get("feed"), "link": s.get("link"), "title": s.get("title"),
                      "position": s.get("position")} for s in d.get("sources", [])],
-        "facts": d.get("facts", []), "revisions": len(d.get("revisions", [])),
+        "facts": _distinct_facts(d.get("facts", [])), "revisions": len(d.get("revisions", [])),
         "position": d.get("position"),
     } for d in docs]
     return {"since": since.text if since else None, "count": len(stories), "stories": stories}
+
+
+def _distinct_facts(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A story's facts once each: every source that carried the story states its own copy
+    (so claims can count their sources), the story lists what was said."""
+    seen: set[str] = set()
+    out = []
+    for fact in facts:
+        key = canonical_json([fact.get("kind"), fact.get("value")])
+        if key not in seen:
+            seen.add(key)
+            out.append(fact)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +96,12 @@ def reclassify(tracker: Tracker, rules: relevance.Rules | None = None,
         elif key in content:
             content[key] = {**content[key], **event.data}
     knowledge = Knowledge(tracker.store)
+    subs = current(tracker.store.read(types=SUBSCRIPTION_TYPES))
+    facts_by_item: dict[tuple[str, str], list[RecordedEvent]] = {}
+    for fact in tracker.store.read(types=[FACT_EXTRACTED]):
+        source = fact.meta.get("source") or {}
+        facts_by_item.setdefault((str(source.get("feed")), str(source.get("item_key"))),
+                                 []).append(fact)
     changed = up = down = 0
     for (feed, item_key), original in recorded.items():
         if progress is not None:
@@ -105,11 +132,18 @@ def reclassify(tracker: Tracker, rules: relevance.Rules | None = None,
             if decision.relevant and not was_relevant:
                 up += 1
                 known = knowledge.refresh(conn, EPOCH)
+                sub = subs.get(feed)
+                outlet = Outlet(sub.publisher, sub.tier) if sub is not None else Outlet(feed)
                 story = decide_story(feed, _prepared(item_key, original, data, decision),
-                                     known, actor="ingest@reclassify")
+                                     known, actor="ingest@reclassify", outlet=outlet)
                 plan = Plan(plan.events + story.events)
             elif was_relevant and not decision.relevant:
                 down += 1
+                plan = Plan(plan.events + tuple(
+                    (CORRECTIONS_STREAM, withdrawal(
+                        fact, f"no longer relevant under rules {decision.rules_version}",
+                        "reclassify", tracker.now()))
+                    for fact in facts_by_item.get((feed, item_key), ())))
             plan = plan.without(knowledge.stored(conn, plan))
             for stream_id, new_events in plan.by_stream().items():
                 tracker.store.append_in(conn, stream_id, new_events)

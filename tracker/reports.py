@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from tracker.claim_state import Settled, merge_into_report
 from tracker.dates import iso, parse_date, period_end
 from tracker.projections.base import Doc
 
@@ -34,14 +35,26 @@ def _sources(value: Any) -> list[dict[str, Any]]:
             for s in value or ()]
 
 
-def _fact(key: str, value: Any, sources: Any, note: Any = None) -> dict[str, Any]:
-    return {"key": key, "value": value, "sources": _sources(sources), "note": note}
+def _dating(entry: Mapping[str, Any] | None) -> dict[str, Any]:
+    """When an entry happened in the world and how that is known: its date label and precision
+    ("undated" for background without a date), the seed's note on the date, whether the date
+    is an estimate, and whether the source states the entry (false: the seed infers it)."""
+    entry = entry or {}
+    return {"occurred_at": entry.get("occurred_at"), "precision": entry.get("precision"),
+            "occurred_note": entry.get("occurred_note"),
+            "estimated": bool(entry.get("estimated")), "stated": entry.get("stated") is not False}
+
+
+def _fact(key: str, value: Any, sources: Any, note: Any = None,
+          when: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    return {"key": key, "value": value, "sources": _sources(sources), "note": note,
+            **_dating(when)}
 
 
 def _keyed_facts(doc: Doc) -> list[dict[str, Any]]:
     facts: Mapping[str, Any] = doc.get("facts") or {}
     ordered = [k for k in FACT_ORDER if k in facts] + [k for k in facts if k not in FACT_ORDER]
-    return [_fact(k, facts[k]["value"], facts[k]["sources"], facts[k].get("note"))
+    return [_fact(k, facts[k]["value"], facts[k]["sources"], facts[k].get("note"), facts[k])
             for k in ordered]
 
 
@@ -51,14 +64,15 @@ def _agreement_facts(doc: Doc, actor_docs: Mapping[str, Doc]) -> list[dict[str, 
         value = {"title": a.get("title"), "project_count": a.get("project_count"),
                  "count_qualifier": a.get("count_qualifier"), "sectors": a.get("sectors") or [],
                  "signatories": _names(actor_docs, a.get("actor_ids"))}
-        out.append(_fact(f"agreement.{a['agreement_id']}", value, a["sources"]))
+        out.append(_fact(f"agreement.{a['agreement_id']}", value, a["sources"], when=a))
     return out
 
 
 def _measure(m: Mapping[str, Any], actor_docs: Mapping[str, Doc]) -> dict[str, Any]:
     imposer = m.get("imposer")
     return {"title": m.get("title"), "value": m.get("value"), "unit": m.get("unit"),
-            "since": m.get("since"), "imposer": _name(actor_docs, imposer) if imposer else None,
+            "qualifier": m.get("qualifier"), "slot": m.get("slot"), "since": m.get("since"),
+            "imposer": _name(actor_docs, imposer) if imposer else None,
             "target": m.get("target"), "affected": m.get("affected"), "summary": m.get("summary"),
             "occurred_at": m.get("occurred_at"), "precision": m.get("precision")}
 
@@ -67,7 +81,8 @@ def _context_facts(doc: Doc, actor_docs: Mapping[str, Doc]) -> list[dict[str, An
     context: Mapping[str, list[dict[str, Any]]] = doc.get("context") or {}
     threads = [t for t in _CONTEXT_ORDER if t in context]
     threads += [t for t in context if t not in _CONTEXT_ORDER]
-    return [_fact(f"context.{thread}.{m['measure_id']}", _measure(m, actor_docs), m["sources"])
+    return [_fact(f"context.{thread}.{m['measure_id']}", _measure(m, actor_docs), m["sources"],
+                  when=m)
             for thread in threads for m in context[thread]]
 
 
@@ -90,13 +105,14 @@ def policy_report(doc: Doc, actor_docs: Mapping[str, Doc]) -> dict[str, Any]:
         "facts": (_keyed_facts(doc) + _agreement_facts(doc, actor_docs)
                   + _context_facts(doc, actor_docs) + _listing_facts(doc)),
         "open_questions": [{"id": q["question_id"], "text": q.get("text"),
-                            "sources": _sources(q["sources"])}
+                            "sources": _sources(q["sources"]), **_dating(q)}
                            for q in questions if not q.get("resolved")],
         "updated_at": doc.get("updated_at"),
         "position": doc.get("position"),
         "summary": doc.get("summary"),
         "status_note": doc.get("status_note"),
         "status_sources": _sources(doc.get("status_sources")),
+        "status_dating": _dating(doc.get("status_dating")) if doc.get("status_dating") else None,
         "dates": {name: {"value": d["value"], "precision": d["precision"], "note": d.get("note"),
                          "sources": _sources(d["sources"])}
                   for name, d in (doc.get("dates") or {}).items()},
@@ -111,11 +127,11 @@ def policy_report(doc: Doc, actor_docs: Mapping[str, Doc]) -> dict[str, Any]:
                         "actor": _name(actor_docs, c["actor_id"]), "stance": c.get("stance"),
                         "summary": c.get("summary"), "quote": c.get("quote"),
                         "via": _name(actor_docs, c["via"]) if c.get("via") else None,
-                        "sources": _sources(c["sources"])}
+                        "sources": _sources(c["sources"]), **_dating(c)}
                        for c in doc.get("commentary") or ()],
         "outcomes": [{"id": o["outcome_id"], "text": o.get("text"),
                       "expected_by": _names(actor_docs, o.get("actor_ids")),
-                      "sources": _sources(o["sources"])}
+                      "sources": _sources(o["sources"]), **_dating(o)}
                      for o in doc.get("outcomes") or ()],
         "milestones": [{"id": m["milestone_id"], "kind": m.get("kind"), "title": m.get("title"),
                         "occurred_at": m.get("occurred_at"), "precision": m.get("precision"),
@@ -123,7 +139,7 @@ def policy_report(doc: Doc, actor_docs: Mapping[str, Doc]) -> dict[str, Any]:
                         "count": m.get("count"),
                         "led_by": _name(actor_docs, m["led_by"]) if m.get("led_by") else None,
                         "participants": _names(actor_docs, m.get("actor_ids")),
-                        "sources": _sources(m["sources"])}
+                        "sources": _sources(m["sources"]), **_dating(m)}
                        for m in doc.get("milestones") or ()],
         "stakeholders": [{"actor_id": a, "name": _name(actor_docs, a),
                           "kind": (actor_docs.get(a) or {}).get("kind")}
@@ -142,13 +158,22 @@ def policy_report(doc: Doc, actor_docs: Mapping[str, Doc]) -> dict[str, Any]:
 
 
 def status_report(policy_docs: list[Doc], actor_docs: dict[str, Doc], *, position: int,
-                  as_of: str | None, world_as_of: str | None) -> dict[str, Any]:
-    """What is known about each policy, each fact with the log positions it rests on."""
+                  as_of: str | None, world_as_of: str | None,
+                  settled: Mapping[str, Settled] | None = None) -> dict[str, Any]:
+    """What is known about each policy, each fact with the log positions it rests on, the
+    state taken from accepted claims (``settled``, by policy id)."""
+    policies = []
+    for doc in policy_docs:
+        report = policy_report(doc, actor_docs)
+        found = (settled or {}).get(doc["policy_id"])
+        if found is not None:
+            report = merge_into_report(report, doc, found)
+        policies.append(report)
     return {
         "position": position,
         "as_of": as_of,
         "world_as_of": world_as_of,
-        "policies": [policy_report(doc, actor_docs) for doc in policy_docs],
+        "policies": policies,
     }
 
 
@@ -184,7 +209,7 @@ def timeline_report(entries: Sequence[Doc], since: str | None,
         "count": len(kept),
         "entries": [{k: e.get(k) for k in ("position", "occurred_at", "precision", "type",
                                            "policy_id", "summary", "source", "occurred_note",
-                                           "corrects")}
+                                           "estimated", "stated", "corrects")}
                     for e in kept],
     }
 

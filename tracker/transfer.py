@@ -26,7 +26,7 @@ from typing import Any, Final, TextIO, TypeGuard
 import sqlalchemy as sa
 
 from tracker.app import Tracker
-from tracker.dates import PRECISIONS
+from tracker.dates import PRECISIONS, UNDATED_AT, iso
 from tracker.db import write_connection
 from tracker.errors import TrackerError
 from tracker.events import GENESIS_HASH, RecordedEvent, recorded_hash
@@ -141,6 +141,9 @@ def _parse_event(text: str, line_no: int) -> RecordedEvent:
     if value["occurred_precision"] not in PRECISIONS:
         raise TrackerError(f"line {line_no}: unknown occurred_precision "
                            f"{value['occurred_precision']!r}")
+    if value["occurred_precision"] == "undated" and value["occurred_at"] != iso(UNDATED_AT):
+        raise TrackerError(f"line {line_no}: an undated event's occurred_at must be "
+                           f"{iso(UNDATED_AT)}")
     return RecordedEvent(
         position=value["position"], event_id=value["event_id"], stream_id=value["stream_id"],
         stream_version=value["stream_version"], type=value["type"],

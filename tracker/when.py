@@ -57,6 +57,8 @@ def parse_when(text: str, now: datetime) -> When:
     try:
         # dateutil reads more of ISO 8601 than the stdlib (24:00, 2025-120, a lower-case z).
         start, precision = parse_date(raw, dateutil_parser.isoparse)
+        if precision == "undated":  # a precision of the record, not a moment to ask about
+            raise ValueError(raw)
     except (ValueError, OverflowError):
         raise UsageError(f"cannot read WHEN {text!r}: use an ISO date or time (2025-04-30, "
                          "2025-04, 2025, 2025-04-30T12:00Z) or a relative form (7d, 12h, 2w, "

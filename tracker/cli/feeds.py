@@ -9,6 +9,7 @@ import threading
 import click
 
 from tracker import feeds as feeds_app
+from tracker.claims import DEFAULT_TIER, TIERS
 from tracker.cli import Context, format_option, main, pass_ctx, show, stop_on_signals
 from tracker.render import Format, interval
 
@@ -30,17 +31,23 @@ def feeds() -> None:
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="A tag (repeatable).")
 @click.option("--allow-local", is_flag=True,
               help="Accept a local file path or file:// URL (offline use).")
+@click.option("--tier", metavar="TIER",
+              help=f"The publisher's tier: {', '.join(TIERS)} (default {DEFAULT_TIER}).")
+@click.option("--publisher", metavar="NAME", help="Who publishes it (default: the feed name).")
 @pass_ctx
 def feeds_add(ctx: Context, name: str, url: str, every: str | None, tags: tuple[str, ...],
-              allow_local: bool) -> None:
-    """Follow a feed (or change an existing subscription's URL, interval or tags).
+              allow_local: bool, tier: str | None, publisher: str | None) -> None:
+    """Follow a feed (or change an existing subscription's URL, interval, tags, publisher or
+    tier).
 
     \b
     Examples:
-        tracker feeds add rthk-local https://rthk.hk/rthk/news/rss/e_expressnews_elocal.xml
+        tracker feeds add rthk-local https://rthk.hk/rthk/news/rss/e_expressnews_elocal.xml \\
+            --publisher RTHK --tier press
         tracker feeds add sample ./seeds/feeds/harbour-business-daily.xml --allow-local
     """
-    sub = feeds_app.add_feed(ctx.tracker, name, url, every, tags, allow_local)
+    sub = feeds_app.add_feed(ctx.tracker, name, url, every, tags, allow_local,
+                             publisher=publisher, tier=tier)
     click.echo(f"following {sub.name}: {sub.url} every {interval(sub.every_seconds)}")
 
 

@@ -23,9 +23,11 @@ from tracker.catalogue import (
     STORY_CREATED,
     STORY_REVISED,
 )
-from tracker.dates import iso
+from tracker.claims import DEFAULT_TIER
+from tracker.dates import date_label, iso
 from tracker.events import NewEvent, canonical_json, deterministic_id
 from tracker.ingest import extract, identity, parse, relevance
+from tracker.ingest.claim_text import ClaimDraft, claims_of
 from tracker.ingest.matching import StoryCandidate, match_story
 
 STORY_WINDOW_DAYS = 14
@@ -200,7 +202,7 @@ def item_ids(feed: str, prepared: Iterable[Prepared]) -> list[str]:
 
 
 def decide(feed: str, prepared: list[Prepared], known: Known, *, fetched_at: datetime,
-           actor: str) -> Plan:
+           actor: str, outlet: Outlet | None = None) -> Plan:
     """The events ``prepared`` items of ``feed`` become, given ``known``.
 
     ``known`` must hold the item events named by ``item_ids`` that the log has, and the
@@ -225,21 +227,22 @@ def decide(feed: str, prepared: list[Prepared], known: Known, *, fetched_at: dat
             out += _revision(feed, p, recorded, revision_id, item_story.get(p.key), actor)
         out.append((stream, _classified(feed, p, actor)))
         if p.decision.relevant and recorded is None:
-            out += _attach_story(feed, p, candidates, actor)
+            out += _attach_story(feed, p, candidates, actor, outlet or Outlet(feed))
     return Plan(tuple(out))
 
 
-def decide_story(feed: str, p: Prepared, known: Known, *, actor: str) -> Plan:
+def decide_story(feed: str, p: Prepared, known: Known, *, actor: str,
+                 outlet: Outlet | None = None) -> Plan:
     """The story (new, or one corroborated) and facts of an item that became relevant after
     it was recorded (``tracker reclassify``); nothing when a story carries it already."""
     if known.carries(p.key):
         return Plan()
     candidates = known.candidates(p.item.published - timedelta(days=STORY_WINDOW_DAYS))
-    return Plan(tuple(_attach_story(feed, p, candidates, actor)))
+    return Plan(tuple(_attach_story(feed, p, candidates, actor, outlet or Outlet(feed))))
 
 
 def _attach_story(feed: str, p: Prepared, candidates: dict[str, StoryCandidate],
-                  actor: str) -> list[tuple[str, NewEvent]]:
+                  actor: str, outlet: Outlet) -> list[tuple[str, NewEvent]]:
     """Attach a relevant item to its story (a new one, or one it corroborates) with its facts;
     ``candidates`` (the caller's working copy) learns it, so later items of the feed match."""
     story_id, similarity = match_story(p.item, candidates.values(),
@@ -273,16 +276,53 @@ def _attach_story(feed: str, p: Prepared, candidates: dict[str, StoryCandidate],
     out = [(stream, first)]
     planned: set[str] = set()
     for fact in p.facts:
-        fact_id = deterministic_id("fact", story_id, fact.kind, canonical_json(fact.value))
-        if fact_id in planned:
-            continue
-        planned.add(fact_id)
-        out.append((stream, NewEvent(
+        for event in fact_events(feed, p, story_id, fact, meta, outlet):
+            if event.event_id not in planned:
+                planned.add(event.event_id)
+                out.append((stream, event))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Outlet:
+    """Who publishes a feed, and how far its word goes (see tracker.claims.TIERS)."""
+
+    publisher: str
+    tier: str = DEFAULT_TIER
+
+
+def claim_id_of(policy_id: str, draft: ClaimDraft) -> str:
+    """A claim is one value for one slot; a date only the text states sets it apart (two
+    outlets reporting a figure on two days make the same claim, from two sources)."""
+    stated = date_label(draft.as_of, draft.precision) if draft.as_of_stated else ""
+    return deterministic_id("claim", policy_id, draft.slot, canonical_json(draft.value), stated)
+
+
+def fact_events(feed: str, p: Prepared, story_id: str, fact: extract.Fact,
+                meta: dict[str, Any], outlet: Outlet) -> list[NewEvent]:
+    """One ``fact.extracted`` per claim the fact states, for this source (or one, without a
+    claim, when no slot takes it); each dated to the world date its claim holds for."""
+    base = {"story_id": story_id, "policy_id": DEFAULT_POLICY, "kind": fact.kind,
+            "value": fact.value, "sentence": fact.sentence,
+            "confidence": round(fact.confidence, 3), "feed": feed, "item_key": p.key,
+            "link": p.item.link, "publisher": outlet.publisher, "tier": outlet.tier}
+    drafts = claims_of(fact, published=p.item.published)
+    if not drafts:
+        return [NewEvent(FACT_EXTRACTED, {**base, "claim_id": None}, p.item.published,
+                         meta=meta, event_id=deterministic_id(
+                             "fact", story_id, fact.kind, canonical_json(fact.value), feed,
+                             p.key), schema_version=2)]
+    out = []
+    for draft in drafts:
+        claim_id = claim_id_of(DEFAULT_POLICY, draft)
+        out.append(NewEvent(
             FACT_EXTRACTED,
-            {"story_id": story_id, "policy_id": DEFAULT_POLICY, "kind": fact.kind,
-             "value": fact.value, "sentence": fact.sentence,
-             "confidence": round(fact.confidence, 3)},
-            p.item.published, meta=meta, event_id=fact_id)))
+            {**base, "claim_id": claim_id, "slot": draft.slot, "claim_value": draft.value,
+             "as_of_stated": draft.as_of_stated, "hedged": draft.hedge is not None,
+             "hedge": draft.hedge, "context": draft.context},
+            draft.as_of, draft.precision, meta=meta,
+            event_id=deterministic_id("fact", story_id, claim_id, feed, p.key),
+            schema_version=2))
     return out
 
 

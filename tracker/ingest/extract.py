@@ -11,15 +11,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from tracker.ingest.lexicon import (
+    CONTROLLED_ITEMS,
+    WORD_NUMBER,
     chinese_number,
     company_in,
+    hedge_in,
+    names_other_partner,
     parse_count,
     parse_number,
     place_name,
     places_in,
+    stated_date,
 )
 
 FACT_KINDS = ("tariff_rate", "project_count", "listing", "export_control", "mechanism_status")
@@ -69,7 +75,7 @@ def split_sentences(text: str) -> list[str]:
 # -- tariff_rate ------------------------------------------------------------------------------
 
 _TARIFF_WORD = re.compile(r"(?i)\btariffs?\b|\bdut(?:y|ies)\b|\blev(?:y|ies)\b|關稅|关税")
-_PERCENT = re.compile(r"(?i)(\d{1,3}(?:\.\d+)?)\s*(?:%|％|\s?per\s?cent\b|\s?percent\b)"
+_PERCENT = re.compile(r"(?i)(\d{1,3}(?:\.\d+)?)\s*(?:%|％|\s?per\s?cent\b|\s?percent\b|pc\b)"
                       r"|百分之([一二三四五六七八九十百零〇两兩\d.]+)")
 _MARKET_MOVE = re.compile(
     r"(?i)\b(?:rose|rise|rises|fell|fall|falls|gained|gains|dropped|drops|slumped|jumped|"
@@ -87,7 +93,9 @@ _BY = re.compile(r"\b[Bb]y\s+(?:the\s+)?(?P<who>U\.S\.(?!\w)|(?:US|United States
 _UP_TO = re.compile(r"(?i)\bup to\s*$|\bas high as\s*$|高達\s*$|高达\s*$|最高\s*$")
 
 
-_CLAUSE = re.compile(r",\s+(?:while|whereas|but)\s+|;\s+|，(?:而|但)|；")
+_CLAUSE = re.compile(r",\s+(?:while|whereas|but)\s+|;\s+|，(?:而|但)|；"
+                     r"|，(?=(?:中國|中国|美國|美国|北京|華府|华府|中方|美方)"
+                     r"(?:則|则|亦|也|隨即|随即|同時|同时|宣布|宣佈|將|将|對|对))")
 
 
 def _tariff(sentence: str) -> Iterator[Fact]:
@@ -95,6 +103,20 @@ def _tariff(sentence: str) -> Iterator[Fact]:
     for clause in _CLAUSE.split(sentence):
         for fact in _tariff_clause(clause):
             yield Fact(fact.kind, fact.value, sentence, fact.confidence)
+
+
+_MARKET_NOUN = re.compile(r"(?i)\b(?:index|shares|stocks|exports?|GDP|economy|prices|"
+                          r"inflation|yields?|sales|profits?|revenue)\b|港股|股市|股價|股价|出口|恒指|"
+                          r"指數|指数")
+
+
+def _tariff_moves(sentence: str, at: int) -> bool:
+    """Whether the move before a percentage is the tariff's own ("tariffs on Chinese goods
+    fall to 30%"), not a market's ("the index fell 3% on tariff fears")."""
+    words = list(_TARIFF_WORD.finditer(sentence, 0, at))
+    last = words[-1] if words else None
+    return last is not None and at - last.end() <= 40 and not _MARKET_NOUN.search(
+        sentence, last.end(), at)
 
 
 def _tariff_clause(sentence: str) -> Iterator[Fact]:
@@ -107,7 +129,8 @@ def _tariff_clause(sentence: str) -> Iterator[Fact]:
         if distance > 80:
             continue
         before = sentence[max(0, match.start() - 30):match.start()]
-        if _MARKET_MOVE.search(before) and not _TARIFF_WORD.search(before):
+        if _MARKET_MOVE.search(before) and not _TARIFF_WORD.search(before) and \
+                not _tariff_moves(sentence, match.start()):
             continue
         candidates.append((distance, match))
     if not candidates:
@@ -167,9 +190,9 @@ def _tariff_clause(sentence: str) -> Iterator[Fact]:
 
 _EN_COUNT = re.compile(
     r"(?i)(?P<q>more than|over|upwards of|about|around|approximately|roughly|some|nearly|"
-    r"almost|at least|a total of|exactly)?\s*(?P<n>\d[\d,]*|ten|twenty|thirty|forty|fifty|sixty|"
-    r"seventy|eighty|ninety|a hundred|hundred|two dozen|a dozen|dozen)(?P<plus>\+|-plus| plus)?"
-    r"\s+(?:[a-z][\w-]*\s+){0,3}?(?:projects|deals|agreements|contracts|MoUs|memorandums|"
+    r"almost|at least|a total of|exactly)?\s*(?P<n>\d[\d,]*|" + WORD_NUMBER + r")"
+    r"(?P<plus>\+|-plus| plus)?"
+    r"\s+(?:(?!of\b)[a-z][\w-]*\s+){0,3}?(?:projects|deals|agreements|contracts|MoUs|memorandums|"
     r"memoranda|partnerships)\b")
 _ZH_COUNT = re.compile(
     r"(?P<q>逾|超過|超过|多於|多于|約|约|近|共|合共|共計|共计|至少|大約|大约)?\s*"
@@ -226,8 +249,12 @@ _DELISTING = re.compile(r"(?i)\bdelist|\bprivati[sz]|退市|私有化")
 _STAGES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("listed", re.compile(r"(?i)\bdebut(?:s|ed)?\b|\bbegan trading\b|\bstarted trading\b|"
                           r"\bshares (?:rose|jumped|surged|fell|soared)\b|\blisted\b|掛牌|挂牌|"
-                          r"上市首日|首日|正式上市")),
-    ("approved", re.compile(r"(?i)\bapprov(?:al|ed)\b|\bpassed (?:the )?listing hearing\b|"
+                          r"上市首日|首日|正式上市|登陸港|登陆港|(?:今日|今天|昨日|昨天)[^，。]{0,12}上市")),
+    ("priced", re.compile(r"(?i)\bpric(?:es|ed|ing)\s+(?:its\s+|the\s+)?(?:[\w-]+\s+){0,3}?"
+                          r"(?:IPO|shares|offering|listing)\b|\bpriced at\b|\boffer price\b|"
+                          r"定價|定价|(?:發售|发售|招股)(?:價|价)?定(?:為|为)")),
+    ("approved", re.compile(r"(?i)\bapprov(?:al|ed)\b|\bpass(?:es|ed)?\s+(?:its\s+|the\s+)?"
+                            r"(?:[\w-]+\s+){0,2}?listing hearing\b|"
                             r"\bcleared\b|通過聆訊|通过聆讯|獲批|获批")),
     ("filed", re.compile(r"(?i)\bfil(?:ed|es|ing)\b|\bsubmit(?:s|ted)?\b|\bappl(?:ied|ies|ication)"
                          r"\b|遞表|递表|遞交|递交|提交|申請|申请")),
@@ -235,6 +262,16 @@ _STAGES: tuple[tuple[str, re.Pattern[str]], ...] = (
                            r"\bexplor(?:es|ing)\b|\bseeks?\b|\bweigh(?:s|ing)?\b|\beyes?\b|"
                            r"\bpreparing\b|擬|拟|計劃|计划|考慮|考虑|籌備|筹备|準備|准备")),
 )
+
+
+_AHEAD = re.compile(r"(?i)\b(?:will|to be|set to|expected to|plans? to)\b|將|将|擬|拟|預期|预期|"
+                    r"預計|预计|計劃|计划|準備|准备")
+
+
+def _reached(stage: re.Pattern[str], sentence: str) -> bool:
+    """A stage the sentence says was reached, not one ahead ("will be listed on 23 June")."""
+    return any(not _AHEAD.search(sentence[max(0, m.start() - 20):m.start()])
+               for m in stage.finditer(sentence))
 
 
 def _listing(sentence: str) -> Iterator[Fact]:
@@ -246,7 +283,7 @@ def _listing(sentence: str) -> Iterator[Fact]:
                  r"上交所|深交所|納斯達克|纳斯达克", sentence) and not re.search(
                      r"(?i)\bHong Kong\b|港交所|香港", sentence):
         return
-    stage = next((name for name, pattern in _STAGES if pattern.search(sentence)), "mentioned")
+    stage = next((name for name, pattern in _STAGES if _reached(pattern, sentence)), "mentioned")
     company = company_in(sentence)
     if company is None and stage in ("mentioned", "planned"):
         return
@@ -261,34 +298,16 @@ _CONTROL_WORD = re.compile(
     r"(?i)\bexport[\s-]controls?\b|\bexport bans?\b|\bexport restrictions?\b|\bentity list\b|"
     r"\blicen[cs]e requirements?\b|\bexport licen[cs]es?\b|\blicen[cs]e for (?:\w+\s+){0,3}"
     r"(?:exports?|sales)\b|\bcurbs? on (?:\w+\s+){0,2}exports?\b|"
-    r"\bban(?:s|ned)? (?:\w+\s+){0,3}(?:sales|exports?)\b|"
-    r"出口管制|實體清單|实体清单|禁止出口|限制出口|出口禁令|出口許可|出口许可")
+    r"\bban(?:s|ned)? (?:[\w'’]+\s+){0,4}(?:sales|exports?)\b|"
+    r"出口管制|實體清單|实体清单|禁止出口|限制出口|出口限制|出口禁令|出口[^，。]{0,12}(?:許可|许可)")
 _CONTROL_ACTION = re.compile(
     r"(?i)\b(?:announc|impos|tighten|expand|add|ban|block|restrict|requir|unveil|issu|introduc|"
     r"extend|bar|halt|order|told|inform|ease|relax|lift|scrap|revok|broaden|widen)\w*\b|"
     r"\bnew\b|\bfresh\b|\blatest\b|宣布|宣佈|實施|实施|收緊|收紧|擴大|扩大|新增|列入|禁止|發布|发布|"
-    r"出台|推出|放寬|放宽|解除|加強|加强")
+    r"出台|推出|放寬|放宽|解除|加強|加强|要求")
 _EASED = re.compile(r"(?i)\b(?:eas|relax|lift|scrap|revok)\w*\b|放寬|放宽|解除")
 _BACKGROUND = re.compile(r"(?i)\bsince\s+(?:19|20)\d\d\b|\bin place\b|\balready\b|\bexisting\b|"
                          r"自\d{4}年|以來|以来")
-_CONTROLLED_ITEMS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(pattern)) for name, pattern in (
-        ("Nvidia", r"(?i)\bNvidia\b|英偉達|英伟达"),
-        ("H20", r"\bH20\b"),
-        ("H800", r"\bH800\b"),
-        ("H100", r"\bH100\b"),
-        ("A100", r"\bA100\b"),
-        ("AMD MI308", r"\bMI308\b"),
-        ("chips", r"(?i)\bchips?\b|\bsemiconductors?\b|\bGPUs?\b|芯片|晶片|半導體|半导体"),
-        ("chipmaking equipment", r"(?i)\bchip[\s-]?making (?:equipment|tools)\b|"
-                                 r"\blithography\b|光刻機|光刻机"),
-        ("AI models", r"(?i)\bAI model weights\b|\bmodel weights\b"),
-        ("rare earths", r"(?i)\brare[\s-]earths?\b|稀土"),
-        ("gallium", r"(?i)\bgallium\b|鎵|镓"),
-        ("germanium", r"(?i)\bgermanium\b|鍺|锗"),
-        ("antimony", r"(?i)\bantimony\b|銻|锑"),
-        ("graphite", r"(?i)\bgraphite\b|石墨"),
-    ))
 
 
 def _export_control(sentence: str) -> Iterator[Fact]:
@@ -297,7 +316,7 @@ def _export_control(sentence: str) -> Iterator[Fact]:
         return
     if _BACKGROUND.search(sentence) and not re.search(r"(?i)\bnew\b|\bfresh\b|新", sentence):
         return
-    items = [name for name, pattern in _CONTROLLED_ITEMS if pattern.search(sentence)]
+    items = [name for name, pattern in CONTROLLED_ITEMS if pattern.search(sentence)]
     imposer: str | None = None
     for at, name in places_in(sentence):
         if at <= control.start() or imposer is None:
@@ -308,8 +327,10 @@ def _export_control(sentence: str) -> Iterator[Fact]:
             if at <= control.start():
                 break
     target_match = re.search(r"(?i)\b(?:to|for|against|on)\s+(?:the\s+)?(China|Chinese|the US|"
-                             r"U\.S\.|US|Hong Kong)\b|(?:對|对|向)(華|华|中國|中国|美國|美国|香港)",
-                             sentence)
+                             r"U\.S\.|US|Hong Kong)\b|(?:對|对|向)(華|华|中國|中国|美國|美国|香港)|"
+                             r"\b(?:Chinese|American|US)\s+(?:companies|firms|entities|chipmakers)\b"
+                             r"|(?:中國|中国|美國|美国)(?:企業|企业|公司|實體|实体)"
+                             r"|出口(?:至|到)?(?:中國|中国|美國|美国|香港)", sentence)
     target = place_name(target_match.group(0)) if target_match else None
     if target == imposer:
         target = None
@@ -326,56 +347,110 @@ _MECHANISM = re.compile(
     r"(?i)\bsupply[\s-]chain services?\s+(?:cooperation\s+)?mechanism\b|"
     r"供應鏈服務(?:合作)?機制|供应链服务(?:合作)?机制")
 _MECHANISM_ANAPHOR = re.compile(
-    r"(?i)\bthe (?:new )?mechanism\b|該機制|该机制|這個機制|这个机制|有關機制|有关机制")
+    r"(?i)\bthe (?:new )?mechanism\b|該機制|该机制|這個機制|这个机制|有關機制|有关机制"
+    r"|(?:^|[，。；：、])\s*(?:機制|机制)")
 _MECHANISM_STATUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("suspended", re.compile(r"(?i)\bsuspend(?:s|ed)?\b|\bhalt(?:s|ed)?\b|\bpaus(?:e|es|ed)\b|"
                              r"\bshelv(?:e|es|ed)\b|\bfrozen\b|暫停|暂停|中止|擱置|搁置")),
+    ("ended", re.compile(r"(?i)\bscrap(?:s|ped)?\b|\bterminat(?:e|es|ed)\b|\babolish(?:es|ed)?\b|"
+                         r"\bwound up\b|終止|终止|廢除|废除|撤銷|撤销")),
     ("first_firms_served", re.compile(
-        r"(?i)\bfirst (?:batch of |group of |wave of )?(?:\d+\s+)?(?:[a-z-]+\s+)?"
+        r"(?i)\bfirst (?:batch of |group of |wave of )?(?:[\w-]+\s+){0,2}"
         r"(?:firms|companies|enterprises|businesses|clients)\b|首批")),
     ("operational", re.compile(
         r"(?i)\boperational\b|\bup and running\b|\bin operation\b|\b(?:began|begun|begins|"
         r"started|starts|start) (?:operating|operations?)\b|\bcame into (?:operation|force|"
         r"effect)\b|\btook effect\b|\btakes effect\b|\bwent live\b|\bgoes live\b|正式運作|"
-        r"正式运作|投入運作|投入运作|開始運作|开始运作|正式運行|正式运行|落地")),
+        r"正式运作|投入運作|投入运作|開始運作|开始运作|正式運行|正式运行|落地|"
+        r"\b(?:operat(?:es|ing)|continues to operate) normally\b|"
+        r"運作正常|运作正常|正常運作|正常运作")),
     ("launched", re.compile(
-        r"(?i)\blaunch(?:es|ed)?\b|\bunveil(?:s|ed)?\b|\bset up\b|\bestablish(?:es|ed)\b|"
+        r"(?i)\blaunch(?:es|ed)?\b|\bunveil(?:s|ed)?\b|\bset up\b|\bestablish(?:es|ed)?\b|"
         r"\binaugurat\w*\b|\brolled out\b|\bkick(?:s|ed)? off\b|"
         r"啟動|启动|推出|成立|設立|设立|揭牌")),
     ("agreed", re.compile(
         r"(?i)\bagree(?:s|d)?\b|\bagreement\b|\bsign(?:s|ed)?\b|\breached\b|\bstruck\b|"
         r"同意|達成|达成|簽署|签署|簽訂|签订|建立")),
 )
+_FIRST_FIRMS = dict(_MECHANISM_STATUSES)["first_firms_served"]
 _AGREE_TO = re.compile(r"(?i)\bagree(?:s|d)?\b[^.;。]{0,40}?\bto\b|同意|簽署|签署|達成|达成")
+_AGREEMENT = re.compile(r"(?i)\bagree\w*|\bsign\w*|\bmemorand\w*|\bMoUs?\b|簽|签|協議|协议|"
+                        r"備忘錄|备忘录|同意")
 _PLANNED = re.compile(
     r"(?i)\bwill\b|\bto be\b|\bexpected to\b|\bplans? to\b|\baims? to\b|\bset to\b|\bis to\b|"
-    r"\bwould\b|將|将|預計|预计|計劃|计划|擬|拟|有望")
-_FIRMS = re.compile(r"(?i)\bfirst (?:batch of |group of |wave of )?(\d+)|首批\s*(\d+)|(\d+)\s*家")
+    r"\bwould\b|(?<!或)將|(?<!或)将|預計|预计|計劃|计划|擬|拟|有望")
+_FIRM_COUNT = re.compile(
+    r"(?i)(?P<n>\b\d[\d,]*|\b" + WORD_NUMBER + r")\s+(?:(?!of\b)[\w-]+\s+){0,2}?"
+    r"(?:firms|companies|enterprises|businesses|clients|exporters|manufacturers)\b"
+    r"|(?P<zn>\d+|[一二三四五六七八九十百两兩]+)\s*(?:余|餘|多)?家[\u4e00-\u9fff]{0,4}?"
+    r"(?:企業|企业|公司|浙企|商戶|商户|廠商|厂商)"
+    r"|(?:企業|企业|公司)\s*(?P<zn2>\d+|[一二三四五六七八九十百两兩]+)\s*家")
+_SERVED = re.compile(
+    r"(?i)\b(?:served|serving|serves|used|using|tapped|benefit(?:ed|ted)|helped|joined|"
+    r"signed up|enrolled|first)\b|服務|服务|受惠|受益|使用|支持|對接|对接|參與|参与|首批")
 
 
-def _status(sentence: str) -> str | None:
-    found = [name for name, pattern in _MECHANISM_STATUSES if pattern.search(sentence)]
+def _planned_before(sentence: str, at: int) -> bool:
+    """Whether a plan word ("will be", 預計) leads up to what the sentence says happens."""
+    return bool(_PLANNED.search(sentence[max(0, at - 30):at]))
+
+
+_DENIED = re.compile(r"(?i)\b(?:den(?:y|ies|ied|ying)|dismiss(?:es|ed)?|rejects?|rebuts?)\b|"
+                     r"否認|否认|辟謠|辟谣|澄清")
+_NOT = re.compile(r"(?i)\b(?:not|never|no)\b[^.;,]{0,25}$"
+                  r"|(?:無|无|沒有|没有|未|並未|并未|不會|不会|不)[^，。]{0,3}$")
+
+
+def _denied(sentence: str, match: re.Match[str]) -> bool:
+    """Whether a halt is denied rather than reported ("denies it has been suspended")."""
+    before = sentence[:match.start()]
+    return bool(_DENIED.search(before) or _NOT.search(before[-30:]))
+
+
+def _status(sentence: str) -> tuple[str, bool] | None:
+    """The status the sentence gives the mechanism, and whether it is only planned; "agreed
+    to set up" is an agreement, not a launch, and a denied halt is no halt."""
+    found = [(name, m) for name, pattern in _MECHANISM_STATUSES if (m := pattern.search(sentence))
+             and not (name in ("suspended", "ended") and _denied(sentence, m))]
     if not found:
         return None
-    if "agreed" in found and _AGREE_TO.search(sentence) and found[0] == "launched":
-        return "agreed"
-    return found[0]
+    name, match = found[0]
+    names = {n for n, _ in found}
+    if name == "launched":
+        infinitive = re.search(r"(?i)\bto\s+$", sentence[:match.start()])
+        if (infinitive or ("agreed" in names and _AGREE_TO.search(sentence))) and \
+                _AGREEMENT.search(sentence):
+            return "agreed", False
+        if infinitive:
+            return name, True
+    return name, _planned_before(sentence, match.start())
+
+
+def _firms(sentence: str) -> tuple[int, int] | None:
+    """How many firms the sentence says were served, and where the count is."""
+    if not _SERVED.search(sentence):
+        return None
+    for match in _FIRM_COUNT.finditer(sentence):
+        raw = match.group("n") or match.group("zn") or match.group("zn2")
+        count = parse_count(raw)
+        if count:
+            return count, match.start()
+    return None
 
 
 def _mechanism_status(sentence: str, context_mentions_mechanism: bool) -> Iterator[Fact]:
     named = _MECHANISM.search(sentence)
-    first_firms = _MECHANISM_STATUSES[1][1].search(sentence)
-    if not named and not (context_mentions_mechanism and (
-            _MECHANISM_ANAPHOR.search(sentence) or first_firms)):
+    if names_other_partner(sentence) or not named and not (context_mentions_mechanism and (
+            _MECHANISM_ANAPHOR.search(sentence) or _FIRST_FIRMS.search(sentence))):
         return
-    status = _status(sentence)
+    status, firms = _status(sentence), _firms(sentence)
+    if status is None and firms is not None:
+        status = ("firms_served", _planned_before(sentence, firms[1]))
     if status is None:
         return
-    value: dict[str, Any] = {"status": status, "planned": bool(_PLANNED.search(sentence))}
-    if status == "first_firms_served":
-        firms = _FIRMS.search(sentence)
-        if firms:
-            value["firms"] = int(next(g for g in firms.groups() if g))
+    value: dict[str, Any] = {"status": status[0], "planned": status[1]}
+    if firms is not None:
+        value["firms"] = firms[0]
     confidence = 0.85 if named else 0.6
     if value["planned"]:
         confidence -= 0.2
@@ -388,10 +463,21 @@ _EXTRACTORS: tuple[Callable[[str], Iterator[Fact]], ...] = (
     _tariff, _project_count, _listing, _export_control)
 
 
+_ANY_DAY = datetime(2000, 6, 15, tzinfo=UTC)
+
+
+def _preference(fact: Fact) -> tuple[bool, bool, float]:
+    """Of one fact told in several sentences, keep the hedged telling (a hedge anywhere makes
+    the item's claim unconfirmed), then the dated one (it says when), then the most confident."""
+    return (hedge_in(fact.sentence) is not None,
+            stated_date(fact.sentence, _ANY_DAY) is not None, fact.confidence)
+
+
 def extract_facts(title: str, summary: str) -> list[Fact]:
-    """Facts in ``title`` and ``summary``, one per kind and value (the most confident kept)."""
+    """Facts in ``title`` and ``summary``, one per kind and value (see ``_preference``)."""
     sentences = split_sentences(title) + split_sentences(summary)
-    mentions_mechanism = any(_MECHANISM.search(s) for s in sentences)
+    mentions_mechanism = any(_MECHANISM.search(s) and not names_other_partner(s)
+                             for s in sentences)
     best: dict[tuple[str, str], Fact] = {}
     for sentence in sentences:
         facts: list[Fact] = []
@@ -400,6 +486,6 @@ def extract_facts(title: str, summary: str) -> list[Fact]:
         facts.extend(_mechanism_status(sentence, mentions_mechanism))
         for fact in facts:
             key = (fact.kind, repr(sorted(fact.value.items())))
-            if key not in best or fact.confidence > best[key].confidence:
+            if key not in best or _preference(fact) > _preference(best[key]):
                 best[key] = fact
     return sorted(best.values(), key=lambda f: (FACT_KINDS.index(f.kind), -f.confidence))

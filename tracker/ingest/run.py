@@ -27,7 +27,15 @@ from tracker.db import retrying, write_connection
 from tracker.errors import EXIT_OK, EXIT_SOME_FEEDS_FAILED, UsageError
 from tracker.events import NewEvent
 from tracker.ingest import fetch, identity, parse, relevance, timing
-from tracker.ingest.decide import Plan, Prepared, actor_meta, decide, feed_stream, prepare
+from tracker.ingest.decide import (
+    Outlet,
+    Plan,
+    Prepared,
+    actor_meta,
+    decide,
+    feed_stream,
+    prepare,
+)
 from tracker.ingest.knowledge import Knowledge
 from tracker.ingest.subscriptions import Subscription, current
 from tracker.store.schema import feed_state
@@ -231,7 +239,8 @@ class _FeedJob:
               fetched_at: datetime) -> Plan:
         """Load what the log knows (on ``conn``), decide, and leave out what it holds."""
         known = self.knowledge.for_feed(conn, self.sub.name, prepared)
-        plan = decide(self.sub.name, prepared, known, fetched_at=fetched_at, actor=self.actor)
+        plan = decide(self.sub.name, prepared, known, fetched_at=fetched_at, actor=self.actor,
+                      outlet=Outlet(self.sub.publisher, self.sub.tier))
         return plan.without(self.knowledge.stored(conn, plan))
 
     # -- writing ---------------------------------------------------------------------------

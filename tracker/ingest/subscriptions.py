@@ -15,11 +15,13 @@ from tracker.catalogue import (
     FEED_UNSUBSCRIBED,
     SUBSCRIPTION_TYPES,
 )
+from tracker.claims import DEFAULT_TIER, TIERS, is_tier
 from tracker.errors import UsageError
 from tracker.events import RecordedEvent
 
 MIN_INTERVAL_S = 60
 DEFAULT_INTERVAL_S = 30 * 60
+MAX_PUBLISHER_CHARS = 100
 _DURATION = re.compile(r"(\d+)\s*(s|m|h|d)", re.I)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -32,6 +34,13 @@ class Subscription:
     tags: tuple[str, ...] = ()
     allow_local: bool = False
     position: int = 0
+    #: Who publishes the feed; empty means the feed's own name (as in logs before publishers).
+    publisher: str = ""
+    tier: str = DEFAULT_TIER
+
+    def __post_init__(self) -> None:
+        if not self.publisher:
+            object.__setattr__(self, "publisher", self.name)
 
 
 def parse_interval(text: str) -> int:
@@ -49,6 +58,21 @@ def parse_interval(text: str) -> int:
 def check_name(name: str) -> str:
     if not _NAME.match(name):
         raise UsageError(f"feed name {name!r}: use letters, digits, '.', '_' or '-'")
+    return name
+
+
+def check_tier(tier: str) -> str:
+    if not is_tier(tier):
+        raise UsageError(f"unknown tier {tier!r}: one of {', '.join(TIERS)}")
+    return tier
+
+
+def check_publisher(publisher: str) -> str:
+    """A publisher is named as people write it ("Xinhua", "RTHK"), on one line."""
+    name = " ".join(publisher.split())
+    if not name or len(name) > MAX_PUBLISHER_CHARS:
+        raise UsageError(f"publisher {publisher!r}: give a name of 1 to "
+                         f"{MAX_PUBLISHER_CHARS} characters")
     return name
 
 
@@ -72,7 +96,8 @@ def evolve(subs: Mapping[str, Subscription], event: RecordedEvent) -> dict[str, 
     if event.type == FEED_SUBSCRIBED:
         out[name] = Subscription(name, str(data["url"]), int(data["every_seconds"]),
                                  tuple(data.get("tags") or ()), bool(data.get("allow_local")),
-                                 event.position)
+                                 event.position, str(data.get("publisher") or name),
+                                 str(data.get("tier") or DEFAULT_TIER))
     elif event.type == FEED_CHANGED and name in out:
         current = out[name]
         out[name] = replace(
@@ -80,6 +105,8 @@ def evolve(subs: Mapping[str, Subscription], event: RecordedEvent) -> dict[str, 
             url=str(data.get("url") or current.url),
             every_seconds=int(data.get("every_seconds") or current.every_seconds),
             tags=tuple(data["tags"]) if data.get("tags") is not None else current.tags,
+            publisher=str(data.get("publisher") or current.publisher),
+            tier=str(data.get("tier") or current.tier),
             position=event.position)
     elif event.type == FEED_UNSUBSCRIBED:
         out.pop(name, None)

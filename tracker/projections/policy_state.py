@@ -19,6 +19,7 @@ from tracker.catalogue import (
     AGREEMENT_SIGNED,
     COMMENTARY_RECORDED,
     CONTEXT_RECORDED,
+    DECISION_TYPES,
     DOSSIER_TYPES,
     FACT_EXTRACTED,
     FOLLOW_UP_TYPES,
@@ -35,12 +36,13 @@ from tracker.catalogue import (
 )
 from tracker.dates import iso, precision_of
 from tracker.events import RecordedEvent
+from tracker.projections import policy_news
 from tracker.projections.base import Doc, Projection
-from tracker.projections.policy_news import fold_extracted
 from tracker.projections.shared import (
     History,
     assertion,
     current,
+    dated,
     item,
     prune,
     push,
@@ -100,7 +102,9 @@ def _fold(history: History, event: RecordedEvent) -> bool:
             "published": data.get("published")}))
         prune(history, "story:", STORIES_KEPT)
     elif kind == FACT_EXTRACTED:
-        fold_extracted(history, event, data)
+        policy_news.fold_extracted(history, event, data)
+    elif kind in DECISION_TYPES:
+        policy_news.fold_decision(history, event, data)
     else:
         return False
     return True
@@ -143,7 +147,7 @@ def build(policy_id: str, history: History, event: RecordedEvent) -> Doc:
         "value": entry["value"].get("value"), "note": entry["value"].get("note"),
         "occurred_at": entry["occurred_at"], "precision": entry["precision"],
         "position": entry["position"], "sources": entry["sources"],
-        "superseded": [e["position"] for e in history[slot][:-1]],
+        "superseded": [e["position"] for e in history[slot][:-1]], **dated(entry),
     } for slot, entry in current(history, "fact:")}
     context: dict[str, list[dict[str, Any]]] = {}
     for slot, entry in current(history, "context:"):
@@ -188,8 +192,10 @@ def build(policy_id: str, history: History, event: RecordedEvent) -> Doc:
         "status": status["value"].get("status") if status else None,
         "status_note": status["value"].get("note") if status else None,
         "status_sources": status["sources"] if status else [],
+        "status_dating": dated(status) if status else None,
         "status_history": [{"status": e["value"].get("status"), "note": e["value"].get("note"),
                             "occurred_at": e["occurred_at"], "precision": e["precision"],
+                            "occurred_start": e["occurred_start"],
                             "position": e["position"], "sources": e["sources"]}
                            for e in status_entries],
         "dates": _dates(history, facts),
@@ -207,6 +213,8 @@ def build(policy_id: str, history: History, event: RecordedEvent) -> Doc:
         "listings": [item(e) for _s, e in current(history, "listing:")],
         "stories": stories,
         "news_facts": news,
+        "claims": policy_news.claims(history),
+        "claim_decisions": policy_news.decisions(history),
         "history": history,
     }
 
@@ -223,8 +231,8 @@ class PolicyState(Projection):
     """One document per policy: what is known about it now, and where each piece came from."""
 
     name = "policy_state"
-    version = 2
-    types: frozenset[str] = DOSSIER_TYPES | FOLLOW_UP_TYPES
+    version = 3
+    types: frozenset[str] = DOSSIER_TYPES | FOLLOW_UP_TYPES | DECISION_TYPES
 
     def keys(self, event: RecordedEvent) -> Iterable[str]:
         if event.type not in self.types:

@@ -42,6 +42,25 @@ def retracted_position(event: RecordedEvent) -> int | None:
         return None
 
 
+#: How the record knows an event, when that needs saying (kept only when set): the seed's note
+#: on its date, that the date is an estimate, that the source does not state it (``False``).
+DATING_KEYS = ("occurred_note", "estimated", "stated")
+
+
+def dating(event: RecordedEvent) -> dict[str, Any]:
+    """``DATING_KEYS`` an event's meta sets (a seed entry's ``occurred_note``,
+    ``occurred_estimated``, ``stated``); empty for most events."""
+    meta = event.meta
+    out: dict[str, Any] = {}
+    if meta.get("occurred_note"):
+        out["occurred_note"] = str(meta["occurred_note"])
+    if meta.get("occurred_estimated") is True:
+        out["estimated"] = True
+    if meta.get("stated") is False:
+        out["stated"] = False
+    return out
+
+
 def assertion(event: RecordedEvent, value: Any,
               sources: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
@@ -52,6 +71,7 @@ def assertion(event: RecordedEvent, value: Any,
         "occurred_start": iso(event.occurred_at),
         "value": value,
         "sources": sources if sources is not None else [provenance(event)],
+        **dating(event),
     }
 
 
@@ -85,6 +105,14 @@ def item(entry: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(value) if isinstance(value, Mapping) else {"value": value}
     out.update(occurred_at=entry["occurred_at"], precision=entry["precision"],
                position=entry["position"], sources=entry["sources"])
+    out.update((k, entry[k]) for k in DATING_KEYS if k in entry)
+    return out
+
+
+def dated(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """When an assertion happened and how that is known (its ``DATING_KEYS`` that are set)."""
+    out = {"occurred_at": entry["occurred_at"], "precision": entry["precision"]}
+    out.update((k, entry[k]) for k in DATING_KEYS if k in entry)
     return out
 
 

@@ -50,9 +50,11 @@ def _amount(data: Mapping[str, Any]) -> str:
     if value is None:
         return ""
     unit = data.get("unit")
+    qualifier = str(data.get("qualifier") or "").replace("_", " ")  # "up to 145%"
+    lead = f"{qualifier} " if qualifier and qualifier != "exactly" else ""
     if unit == "percent":
-        return f" ({value}%)"
-    return f" ({value} {unit})" if unit else f" ({value})"
+        return f" ({lead}{value}%)"
+    return f" ({lead}{value} {unit})" if unit else f" ({lead}{value})"
 
 
 def summarise(event_type: str, data: Mapping[str, Any]) -> str:
@@ -99,7 +101,7 @@ class Timeline(Projection):
     """One document per dossier or news event, sorted by when it happened in the world."""
 
     name = "timeline"
-    version = 1
+    version = 2
     types: frozenset[str] = DOSSIER_TYPES | FOLLOW_UP_TYPES
 
     def keys(self, event: RecordedEvent) -> Iterable[str]:
@@ -121,6 +123,8 @@ class Timeline(Projection):
             "occurred_start": iso(event.occurred_at),
             "occurred_until": iso(event.occurred_until),
             "occurred_note": event.meta.get("occurred_note"),
+            "estimated": event.meta.get("occurred_estimated") is True,
+            "stated": event.meta.get("stated") is not False,
             "recorded_at": iso(event.recorded_at),
             "summary": summarise(event.type, data),
             "source": citation_of(event),

@@ -13,7 +13,7 @@ from typing import Any
 EMPTY = "—"
 UNTRACKED = "(not yet tracked at this date)"
 #: Parts of a changed value a diff line leaves out (shown elsewhere, or only bookkeeping).
-_QUIET = frozenset({"title", "value", "unit", "occurred_at", "precision"})
+_QUIET = frozenset({"title", "value", "unit", "qualifier", "occurred_at", "precision"})
 _LABELS = {
     "announced_venue": "announced venue", "announced_at": "announced", "hong_kong_role":
     "Hong Kong's role", "zhejiang_strength": "Zhejiang's strength", "mechanism_status":
@@ -33,12 +33,50 @@ def label(key: str) -> str:
     return _LABELS.get(head, head.replace("_", " "))
 
 
-def _amount(value: Any, unit: Any) -> str:
+def _amount(value: Any, unit: Any, qualifier: Any = None) -> str:
+    """"145%", or "up to 145%" when the source gives the value as a bound."""
     if value is None:
         return ""
+    words = str(qualifier or "").replace("_", " ")
+    lead = f"{words} " if words and words != "exactly" else ""
     if unit == "percent":
-        return f"{value}%"
-    return f"{value} {unit}" if unit else str(value)
+        return f"{lead}{value}%"
+    return f"{lead}{value} {unit}" if unit else f"{lead}{value}"
+
+
+def dating(entry: Mapping[str, Any], with_date: bool = True) -> str:
+    """How an entry is dated and sourced, when that needs saying, in parentheses:
+    "(undated: why)", "(dated 2025-05, estimated: why)", "(dated 2025-04: late April)", "(the
+    seed's inference, not stated as such in the source)"; "" for a plainly dated, stated
+    entry. Without ``with_date`` (the date is shown beside it already) the date is left out."""
+    note = str(entry.get("occurred_note") or "")
+    estimated = bool(entry.get("estimated"))
+    when = ""
+    if entry.get("precision") == "undated":
+        when = "undated" if with_date else ""
+    elif with_date and (estimated or note):
+        when = f"dated {entry.get('occurred_at')}" + (", estimated" if estimated else "")
+    elif estimated:
+        when = "estimated"
+    parts = [": ".join(p for p in (when, note) if p)]
+    if entry.get("stated") is False:
+        parts.append("the seed's inference, not stated as such in the source")
+    parts = [p for p in parts if p]
+    return f"({'; '.join(parts)})" if parts else ""
+
+
+def with_dating(text: str, entry: Mapping[str, Any], with_date: bool = True) -> str:
+    """``text`` followed by its ``dating``, if any."""
+    suffix = dating(entry, with_date)
+    return f"{text} {suffix}" if suffix else text
+
+
+def fact_text(fact: Mapping[str, Any]) -> str:
+    """A status fact's line: its value, its note, how it is dated and whether it is stated."""
+    text = describe(fact["key"], fact["value"])
+    if fact.get("note"):
+        text += f" — {fact['note']}"
+    return with_dating(text, fact)
 
 
 def describe(key: str, value: Any) -> str:
@@ -62,7 +100,7 @@ def describe(key: str, value: Any) -> str:
         return "; ".join(parts)
     if key.startswith("context."):
         line = str(value.get("title") or key)
-        amount = _amount(value.get("value"), value.get("unit"))
+        amount = _amount(value.get("value"), value.get("unit"), value.get("qualifier"))
         if amount:
             line += f": {amount}"
         extras = []
@@ -84,8 +122,8 @@ def change(key: str, before: Any, after: Any) -> str:
     if not (isinstance(before, Mapping) and isinstance(after, Mapping)):
         return f"{describe(key, before)} → {describe(key, after)}"
     moved = []
-    old_amount = _amount(before.get("value"), before.get("unit"))
-    new_amount = _amount(after.get("value"), after.get("unit"))
+    old_amount = _amount(before.get("value"), before.get("unit"), before.get("qualifier"))
+    new_amount = _amount(after.get("value"), after.get("unit"), after.get("qualifier"))
     if old_amount != new_amount:
         moved.append(f"{old_amount or EMPTY} → {new_amount or EMPTY}")
     for name in [*after, *(k for k in before if k not in after)]:
@@ -133,8 +171,9 @@ class Legend:
             headline = c.get("headline") or c.get("title")
             if headline:
                 bits.append(f"“{headline}”")
-            if c.get("date"):
-                bits.append(str(c["date"]))
+            if c.get("date"):  # with how it is known: "2025-05 (estimate: no dateline...)"
+                bits.append(str(c["date"]) + (f" ({c['date_note']})" if c.get("date_note")
+                                              else ""))
             if c.get("document"):
                 bits.append(str(c["document"]))
             if c.get("url"):

@@ -1,4 +1,4 @@
-"""Lists: the feeds followed, feed health, news, the log and the event catalogue.
+"""Lists: the feeds followed, feed health, news, the log, the event catalogue and publishers.
 
 The records here are what every format of a list shows; the ``*_text`` functions are the text
 format, one line (or a few) per entry.
@@ -119,4 +119,24 @@ def catalogue_text(event_types: Iterable[EventType]) -> str:
         for name, meaning in et.fields.items():
             flag = "*" if name in et.required else " "
             lines.append(f"   {flag} {name:<20} {meaning}")
+    return "".join(f"{line}\n" for line in lines)
+
+
+def sources_text(report: Mapping[str, Any]) -> str:
+    """Publishers, strongest tier first: the tier in force, who set it, their feeds."""
+    rows = report["publishers"]
+    if not rows:
+        return "no publishers\n"
+    width = max(len("publisher"), *(len(r["publisher"]) for r in rows))
+    lines = [f"{'publisher':<{width}}  {'tier':<10}  {'set by':<14}  feeds"]
+    for r in rows:
+        positions = " ".join(f"#{s['position']}" for s in r["sources"])
+        set_by = f"{r['tier_set_by']} {positions}".strip()
+        lines.append(f"{r['publisher']:<{width}}  {r['tier']:<10}  {set_by:<14}  "
+                     f"{', '.join(r['feeds']) or '-'}")
+        remarks = [f"note: {r['note']}"] if r.get("note") else []
+        if r["tier_set_by"] == "analyst" and r.get("tier_given") not in (None, r["tier"]):
+            remarks.append(f"its sources give {r['tier_given']}")
+        if remarks:
+            lines.append(f"{'':<{width}}  {'; '.join(remarks)}")
     return "".join(f"{line}\n" for line in lines)

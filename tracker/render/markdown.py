@@ -6,16 +6,18 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tracker import catalogue
+from tracker.render import claims
 from tracker.render.facts import (
     EMPTY,
     UNTRACKED,
     Legend,
-    describe,
     diff_rows,
+    fact_text,
     header,
     label,
     milestone_line,
     story_source,
+    with_dating,
 )
 from tracker.render.kinds import Kind, Renderer, page
 
@@ -55,6 +57,9 @@ def status(report: Mapping[str, Any]) -> str:
         state = str(p.get("status") or EMPTY).replace("_", " ")
         if p.get("status_note"):
             state += f" ({p['status_note']})"
+        state = with_dating(state, p.get("status_dating") or {})
+        if claims.status_beside(p):
+            state += f"  {claims.status_beside(p)}"
         out.append(_bullet(state, legend.note(p.get("status_sources") or ()), "Status"))
         for name, d in (p.get("dates") or {}).items():
             when = str(d["value"]) + (f" ({d['note']})" if d.get("note") else "")
@@ -65,25 +70,29 @@ def status(report: Mapping[str, Any]) -> str:
                                "Party"))
         out.append(_bullet(str(p.get("updated_at") or EMPTY), "", "Updated"))
         out += _section("Facts", [
-            _bullet(describe(f["key"], f["value"]), legend.note(f["sources"]), label(f["key"]))
+            _bullet(claims.fact_line(f, fact_text),
+                    legend.note(f["sources"]), label(f["key"]))
             for f in p.get("facts") or ()])
-        out += _section("Open questions", [_bullet(q["text"], legend.note(q["sources"]))
+        out += _section("Open questions", [_bullet(with_dating(q["text"], q),
+                                                   legend.note(q["sources"]))
                                            for q in p.get("open_questions") or ()])
         out += _section("Answered questions", [
             _bullet(f"{q['text']} {q.get('answer')}", legend.note(q["sources"]))
             for q in p.get("resolved_questions") or ()])
         out += _section("Commentary", [
-            _bullet(f"{c.get('stance')}: {c.get('summary')}"
-                    + (f" “{c['quote']}”" if c.get("quote") else "")
-                    + (f" (via {c['via']})" if c.get("via") else ""),
+            _bullet(with_dating(f"{c.get('stance')}: {c.get('summary')}"
+                                + (f" “{c['quote']}”" if c.get("quote") else "")
+                                + (f" (via {c['via']})" if c.get("via") else ""), c),
                     legend.note(c["sources"]), c["actor"])
             for c in p.get("commentary") or ()])
         out += _section("Expected outcomes", [
-            _bullet(o["text"] + (f" ({', '.join(o['expected_by'])})" if o.get("expected_by")
-                                 else ""), legend.note(o["sources"]))
+            _bullet(with_dating(o["text"] + (f" ({', '.join(o['expected_by'])})"
+                                             if o.get("expected_by") else ""), o),
+                    legend.note(o["sources"]))
             for o in p.get("outcomes") or ()])
         out += _section("Milestones", [
-            _bullet(milestone_line(m), legend.note(m["sources"]), str(m.get("occurred_at")))
+            _bullet(with_dating(milestone_line(m), m, with_date=False), legend.note(m["sources"]),
+                    str(m.get("occurred_at")))
             for m in p.get("milestones") or ()])
         follow = p.get("follow_ups") or {}
         out += _section("Follow-ups", [
@@ -100,7 +109,8 @@ def timeline(report: Mapping[str, Any]) -> str:
     out = ["# Timeline", "", f"_{_md(span)}, {report.get('count', 0)} entries_", ""]
     for e in report.get("entries") or ():
         src = [{"position": e["position"], "citation": e.get("source") or {}}]
-        out.append(_bullet(e.get("summary") or e.get("type") or "", legend.note(src),
+        out.append(_bullet(with_dating(e.get("summary") or e.get("type") or "", e,
+                                       with_date=False), legend.note(src),
                            str(e.get("occurred_at"))))
     out += _legend(legend)
     return "\n".join(out) + "\n"
@@ -127,5 +137,5 @@ def catalogue_document(_event_types: Iterable[EventType]) -> str:
 
 RENDERERS: dict[Kind, Renderer] = {
     "status": page(status), "timeline": page(timeline), "diff": page(diff),
-    "catalogue": page(catalogue_document),
+    "catalogue": page(catalogue_document), "claims": claims.markdown,
 }

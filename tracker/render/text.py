@@ -6,18 +6,19 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
-from tracker.render import lists
+from tracker.render import claims, lists
 from tracker.render.facts import (
     EMPTY,
     UNTRACKED,
     Legend,
     Row,
-    describe,
     diff_rows,
+    fact_text,
     header,
     label,
     milestone_line,
     story_source,
+    with_dating,
 )
 from tracker.render.kinds import Kind, Renderer, page
 
@@ -75,6 +76,9 @@ def status(report: Mapping[str, Any]) -> str:
         state = str(p.get("status") or EMPTY).replace("_", " ")
         if p.get("status_note"):
             state += f" ({p['status_note']})"
+        state = with_dating(state, p.get("status_dating") or {})
+        if claims.status_beside(p):
+            state += f"  {claims.status_beside(p)}"
         head = [("status", state, legend.note(p.get("status_sources") or ()))]
         for name, d in (p.get("dates") or {}).items():
             when = str(d["value"]) + (f" ({d['note']})" if d.get("note") else "")
@@ -86,24 +90,28 @@ def status(report: Mapping[str, Any]) -> str:
         width = max(len(r[0]) for r in head)
         for left, text, mark in head:
             out += _row(left, text, mark, width)
-        out += _section("Facts", [(label(f["key"]), describe(f["key"], f["value"]),
+        out += _section("Facts", [(label(f["key"]), claims.fact_line(f, fact_text),
                                    legend.note(f["sources"])) for f in p.get("facts") or ()])
-        out += _section("Open questions", [("?", q["text"], legend.note(q["sources"]))
+        out += _section("Open questions", [("?", with_dating(q["text"], q),
+                                            legend.note(q["sources"]))
                                            for q in p.get("open_questions") or ()])
         out += _section("Answered", [("✓", f"{q['text']} {q.get('answer')}",
                                       legend.note(q["sources"]))
                                      for q in p.get("resolved_questions") or ()])
         out += _section("Commentary", [
-            (c["actor"], f"{c.get('stance')}: {c.get('summary')}"
-             + (f" “{c['quote']}”" if c.get("quote") else "")
-             + (f" (via {c['via']})" if c.get("via") else ""), legend.note(c["sources"]))
+            (c["actor"], with_dating(f"{c.get('stance')}: {c.get('summary')}"
+                                     + (f" “{c['quote']}”" if c.get("quote") else "")
+                                     + (f" (via {c['via']})" if c.get("via") else ""), c),
+             legend.note(c["sources"]))
             for c in p.get("commentary") or ()])
         out += _section("Expected outcomes", [
-            ("-", o["text"] + (f" ({', '.join(o['expected_by'])})" if o.get("expected_by")
-                               else ""), legend.note(o["sources"]))
+            ("-", with_dating(o["text"] + (f" ({', '.join(o['expected_by'])})"
+                                           if o.get("expected_by") else ""), o),
+             legend.note(o["sources"]))
             for o in p.get("outcomes") or ()])
         out += _section("Milestones", [
-            (str(m.get("occurred_at")), milestone_line(m), legend.note(m["sources"]))
+            (str(m.get("occurred_at")), with_dating(milestone_line(m), m, with_date=False),
+             legend.note(m["sources"]))
             for m in p.get("milestones") or ()])
         follow = p.get("follow_ups") or {}
         out += _section("Follow-ups", [
@@ -121,7 +129,8 @@ def timeline(report: Mapping[str, Any]) -> str:
     width = max((len(str(e.get("occurred_at"))) for e in entries), default=4)
     for e in entries:
         src = [{"position": e["position"], "citation": e.get("source") or {}}]
-        out += _row(str(e.get("occurred_at")), e.get("summary") or e.get("type") or "",
+        out += _row(str(e.get("occurred_at")),
+                    with_dating(e.get("summary") or e.get("type") or "", e, with_date=False),
                     legend.note(src), width)
     out += _legend(legend)
     return "\n".join(out) + "\n"
@@ -146,5 +155,6 @@ def diff(report: Mapping[str, Any]) -> str:
 RENDERERS: dict[Kind, Renderer] = {
     "status": page(status), "timeline": page(timeline), "diff": page(diff),
     "news": lists.news_text, "feeds": lists.feeds_text, "feed_health": lists.health_text,
-    "log": lists.log_text, "catalogue": lists.catalogue_text,
+    "log": lists.log_text, "catalogue": lists.catalogue_text, "claims": claims.text,
+    "sources": lists.sources_text,
 }

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _ingest_workers import ROOT, SAMPLE_FEEDS, SAMPLE_NAMES, FeedServer
 from click.testing import CliRunner, Result
 
+from tests.support.feed_server import SAMPLE_NAMES, FeedServer
+from tests.support.paths import ROOT, SAMPLE_FEEDS
 from tracker.app import open_tracker
 from tracker.cli import main
 from tracker.errors import EXIT_SOME_FEEDS_FAILED
@@ -305,9 +306,17 @@ def test_reclassify_with_stricter_rules(url, server, tmp_path) -> None:
     after = events(url)
     assert after[:len(before)] == before  # earlier events untouched
     new = after[len(before):]
-    assert {e["type"] for e in new} == {"item.classified"}
-    assert {(e["data"]["feed"], e["data"]["item_key"]) for e in new} == dropping
-    for e in new:
+    classified = [e for e in new if e["type"] == "item.classified"]
+    withdrawn = [e for e in new if e["type"] == "event.retracted"]
+    assert len(classified) + len(withdrawn) == len(new)
+    assert {(e["data"]["feed"], e["data"]["item_key"]) for e in classified} == dropping
+    # the claims of items no longer relevant lose those sources
+    facts = {e["position"]: e for e in before if e["type"] == "fact.extracted"}
+    dropped_facts = {p for p, e in facts.items()
+                     if (e["meta"]["source"]["feed"], e["meta"]["source"]["item_key"])
+                     in dropping}
+    assert {e["data"]["target_position"] for e in withdrawn} == dropped_facts
+    for e in classified:
         assert e["data"]["relevant"] is False
         assert e["data"]["rules_version"] == "test-strict.1"
         assert e["data"]["threshold"] == strict

@@ -1,4 +1,5 @@
-"""Seed dossiers: JSON files of hand-checked events that start a policy's record.
+"""Seed files: the dossiers (JSON files of hand-checked events that start a policy's record) and
+the default feed subscriptions (``seeds/feeds.json``).
 
 Loading is pure (file in, events out) and strict: a seed that does not match the catalogue is
 refused with one line naming the file and the entry, before anything reaches the log. Event ids
@@ -17,15 +18,25 @@ from pathlib import Path
 from typing import Any
 
 from tracker.catalogue import (
+    ACCEPTANCE_POLICY_SET,
     CATALOGUE,
     COMMENTARY_RECORDED,
+    FEED_SUBSCRIBED,
     POLICY_STATUS_CHANGED,
     STANCES,
     STATUSES,
     missing_fields,
 )
-from tracker.dates import PRECISIONS, parse_date
+from tracker.claims import DEFAULT_TIER, TIERS, AcceptancePolicy, is_tier, parse_policy
+from tracker.dates import PRECISIONS, UNDATED, UNDATED_AT, parse_date
 from tracker.events import NewEvent, deterministic_id
+from tracker.ingest.subscriptions import (
+    check_name,
+    check_publisher,
+    check_tier,
+    check_url,
+    parse_interval,
+)
 from tracker.resources import seeds_dir
 
 SEED_ACTOR = "seed"
@@ -35,6 +46,14 @@ NOT_DOSSIERS = frozenset({"feeds.json"})
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _CHOICES = re.compile(r"^[a-z_]+(?: \| [a-z_]+)+$")
 _SOURCE_FIELDS = ("id", "publication", "headline", "date", "document")
+#: Optional source fields copied into each citing event's meta.source (the publishers fold).
+_SOURCE_RATING = ("publisher", "tier")
+#: Optional source fields copied likewise, so output can say how the source's date is known.
+_SOURCE_DATING = ("date_precision", "date_note")
+#: Optional true/false entry fields, copied into meta when they say something:
+#: ``occurred_estimated`` (the source gives no date: the date is the analyst's estimate) and
+#: ``stated`` (false: the seed infers it, the source does not say it).
+_ENTRY_FLAGS = ("occurred_estimated", "stated")
 
 SeedPath = str | os.PathLike[str] | Traversable
 
@@ -100,6 +119,9 @@ def _sources(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
             raise ValueError(f"sources[{i}] lacks {', '.join(absent)}")
         if source["id"] in by_id:
             raise ValueError(f"sources[{i}] repeats id {source['id']!r}")
+        if source.get("tier") is not None and not is_tier(source["tier"]):
+            raise ValueError(f"sources[{i}] tier {source['tier']!r} is not one of "
+                             f"{', '.join(TIERS)}")
         by_id[source["id"]] = source
     return by_id
 
@@ -128,11 +150,20 @@ def _event(dossier_id: str, entry: Any, sources: Mapping[str, Mapping[str, Any]]
         raise ValueError(problem)
     occurred = entry.get("occurred_at")
     precision = entry.get("occurred_precision")
-    if not isinstance(occurred, str):
-        raise ValueError("'occurred_at' must be an ISO date string")
     if precision is not None and precision not in PRECISIONS:
         raise ValueError(f"occurred_precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-    occurred_at, precision = parse_occurred(occurred, precision)
+    if precision == UNDATED:  # background the source gives no date for
+        if occurred is not None:
+            raise ValueError("an undated entry has no occurred_at (leave it out or null)")
+        occurred_at = UNDATED_AT
+    elif not isinstance(occurred, str):
+        raise ValueError("'occurred_at' must be an ISO date string")
+    else:
+        occurred_at, precision = parse_occurred(occurred, precision)
+    flags = {name: entry[name] for name in _ENTRY_FLAGS if name in entry}
+    wrong = [name for name, value in flags.items() if not isinstance(value, bool)]
+    if wrong:
+        raise ValueError(f"'{wrong[0]}' must be true or false")
     cited = entry.get("source")
     if not isinstance(cited, Mapping) or cited.get("id") not in sources:
         raise ValueError("'source' must name a listed source id")
@@ -149,8 +180,18 @@ def _event(dossier_id: str, entry: Any, sources: Mapping[str, Mapping[str, Any]]
         "actor": SEED_ACTOR,
         "seed_key": key,
     }
+    for rated in _SOURCE_RATING:
+        if source.get(rated):
+            meta["source"][rated] = source[rated]
+    for dating in _SOURCE_DATING:
+        if source.get(dating):
+            meta["source"][dating] = source[dating]
     if entry.get("occurred_note"):
         meta["occurred_note"] = str(entry["occurred_note"])
+    if flags.get("occurred_estimated"):
+        meta["occurred_estimated"] = True
+    if flags.get("stated") is False:
+        meta["stated"] = False
     return NewEvent(type=event_type, data=dict(data), occurred_at=occurred_at,
                     occurred_precision=precision, meta=meta,
                     event_id=deterministic_id("seed", dossier_id, key), schema_version=version)
@@ -205,3 +246,50 @@ def packaged_seed_files() -> list[Traversable]:
     return sorted((f for f in directory.iterdir()
                    if f.is_file() and f.name.endswith(".json") and f.name not in NOT_DOSSIERS),
                   key=lambda f: f.name)
+
+
+def default_subscription_events() -> list[tuple[str, NewEvent]]:
+    """The shipped subscription list (seeds/feeds.json) as deterministic events: loading it
+    again adds nothing, and a default feed the user removed stays removed."""
+    path = seeds_dir() / "feeds.json"
+    if not path.is_file():
+        return []
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(entries, dict):
+        entries = entries.get("feeds", [])
+    out: list[tuple[str, NewEvent]] = []
+    epoch = datetime(2025, 5, 1)
+    for entry in entries:
+        name = check_name(str(entry["name"]))
+        url = check_url(str(entry["url"]), allow_local=False)
+        every = parse_interval(str(entry.get("every", "30m")))
+        publisher = check_publisher(str(entry.get("publisher") or name))
+        tier = check_tier(str(entry.get("tier") or DEFAULT_TIER))
+        out.append((f"feed:{name}", NewEvent(
+            FEED_SUBSCRIBED, {"name": name, "url": url, "every_seconds": every,
+                              "tags": list(entry.get("tags", [])), "allow_local": False,
+                              "publisher": publisher, "tier": tier},
+            epoch, "day", meta={"actor": "seed", "source": {"id": "seeds/feeds.json"}},
+            event_id=deterministic_id("seed-feed", name))))
+    return out
+
+
+ACCEPTANCE_FILE = "acceptance.toml"
+ACCEPTANCE_STREAM = "policy:acceptance"
+
+
+def packaged_acceptance_policy() -> AcceptancePolicy:
+    """The acceptance policy this tracker ships (``seeds/acceptance.toml``)."""
+    path = seeds_dir() / ACCEPTANCE_FILE
+    return parse_policy(path.read_text(encoding="utf-8"), ACCEPTANCE_FILE)
+
+
+def acceptance_policy_events(policy: AcceptancePolicy | None = None
+                             ) -> list[tuple[str, NewEvent]]:
+    """The policy as the event that puts it in force; its id follows its version, so seeding
+    again adds nothing and a new version is recorded once."""
+    policy = policy or packaged_acceptance_policy()
+    return [(ACCEPTANCE_STREAM, NewEvent(
+        ACCEPTANCE_POLICY_SET, policy.as_data(), datetime(2025, 5, 1), "day",
+        meta={"actor": "seed", "source": {"id": f"seeds/{ACCEPTANCE_FILE}"}},
+        event_id=deterministic_id("acceptance-policy", policy.version)))]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.feed_server import FeedServer, RequestHandler
 from tracker.ingest.fetch import (
     USER_AGENT,
     FetchError,
@@ -21,14 +22,12 @@ from tracker.ingest.fetch import (
     parse_retry_after,
 )
 
-from .conftest import Loopback, ScriptedHandler
-
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 SHORT = (1.0, 0.5)
 
 
-def test_200_then_304_with_etag(loopback: Loopback) -> None:
-    def handler(h: ScriptedHandler) -> None:
+def test_200_then_304_with_etag(loopback: FeedServer) -> None:
+    def handler(h: RequestHandler) -> None:
         if h.headers.get("If-None-Match") == '"v1"':
             h.reply(304, headers={"ETag": '"v1"'})
         else:
@@ -58,7 +57,7 @@ def test_200_then_304_with_etag(loopback: Loopback) -> None:
     assert "application/rss+xml" in sent["accept"]
 
 
-def test_retry_after_seconds_on_503(loopback: Loopback) -> None:
+def test_retry_after_seconds_on_503(loopback: FeedServer) -> None:
     loopback.routes["/busy"] = lambda h: h.reply(503, b"busy", {"Retry-After": "120"})
     with pytest.raises(FetchError) as err:
         fetch(loopback.url("/busy"), timeout=SHORT)
@@ -67,7 +66,7 @@ def test_retry_after_seconds_on_503(loopback: Loopback) -> None:
     assert str(err.value) == f"HTTP 503 from {loopback.url('/busy')}; retry after 120s"
 
 
-def test_retry_after_http_date_on_429(loopback: Loopback) -> None:
+def test_retry_after_http_date_on_429(loopback: FeedServer) -> None:
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=300), usegmt=True)
     loopback.routes["/slow-down"] = lambda h: h.reply(429, b"", {"Retry-After": when})
     with pytest.raises(FetchError) as err:
@@ -77,7 +76,7 @@ def test_retry_after_http_date_on_429(loopback: Loopback) -> None:
     assert 290 <= err.value.retry_after_seconds <= 300
 
 
-def test_http_500_is_one_line(loopback: Loopback) -> None:
+def test_http_500_is_one_line(loopback: FeedServer) -> None:
     loopback.routes["/broken"] = lambda h: h.reply(500, b"<html>\ntrace\n</html>")
     with pytest.raises(FetchError) as err:
         fetch(loopback.url("/broken"), timeout=SHORT)
@@ -86,7 +85,7 @@ def test_http_500_is_one_line(loopback: Loopback) -> None:
     assert "\n" not in str(err.value)
 
 
-def test_hanging_server_times_out_on_read(loopback: Loopback) -> None:
+def test_hanging_server_times_out_on_read(loopback: FeedServer) -> None:
     loopback.routes["/hang"] = lambda h: h.stall(5)
     started = time.monotonic()
     with pytest.raises(FetchError) as err:
@@ -95,8 +94,8 @@ def test_hanging_server_times_out_on_read(loopback: Loopback) -> None:
     assert str(err.value) == f"timed out after 0.3s reading {loopback.url('/hang')}"
 
 
-def test_trickling_body_stops_at_overall_deadline(loopback: Loopback) -> None:
-    def trickle(h: ScriptedHandler) -> None:
+def test_trickling_body_stops_at_overall_deadline(loopback: FeedServer) -> None:
+    def trickle(h: RequestHandler) -> None:
         h.send_response(200)
         h.send_header("Content-Type", "application/rss+xml")
         h.end_headers()
@@ -110,8 +109,8 @@ def test_trickling_body_stops_at_overall_deadline(loopback: Loopback) -> None:
     assert "overall deadline" in str(err.value)
 
 
-def test_trickling_headers_stop_at_overall_deadline(loopback: Loopback) -> None:
-    def trickle_headers(h: ScriptedHandler) -> None:
+def test_trickling_headers_stop_at_overall_deadline(loopback: FeedServer) -> None:
+    def trickle_headers(h: RequestHandler) -> None:
         h.wfile.write(b"HTTP/1.1 200 OK\r\n")
         h.trickle(b"X-Padding: " + b"a" * 500, every=0.02)
 
@@ -123,7 +122,7 @@ def test_trickling_headers_stop_at_overall_deadline(loopback: Loopback) -> None:
     assert "overall deadline" in str(err.value)
 
 
-def test_redirect_loop_is_reported(loopback: Loopback) -> None:
+def test_redirect_loop_is_reported(loopback: FeedServer) -> None:
     loopback.routes["/a"] = lambda h: h.reply(302, headers={"Location": "/b"})
     loopback.routes["/b"] = lambda h: h.reply(302, headers={"Location": loopback.url("/a")})
     with pytest.raises(FetchError) as err:
@@ -132,8 +131,8 @@ def test_redirect_loop_is_reported(loopback: Loopback) -> None:
     assert loopback.paths() == ["/a", "/b"]
 
 
-def test_too_many_redirects(loopback: Loopback) -> None:
-    def hop(n: int) -> Callable[[ScriptedHandler], None]:
+def test_too_many_redirects(loopback: FeedServer) -> None:
+    def hop(n: int) -> Callable[[RequestHandler], None]:
         return lambda h: h.reply(301, headers={"Location": f"/r{n + 1}"})
 
     for n in range(10):
@@ -144,7 +143,7 @@ def test_too_many_redirects(loopback: Loopback) -> None:
     assert loopback.paths() == ["/r0", "/r1", "/r2", "/r3"]
 
 
-def test_followed_redirects_are_reported(loopback: Loopback) -> None:
+def test_followed_redirects_are_reported(loopback: FeedServer) -> None:
     loopback.routes["/old"] = lambda h: h.reply(301, headers={"Location": "/new"})
     loopback.routes["/new"] = lambda h: h.reply(200, FEED)
     result = fetch(loopback.url("/old"), timeout=SHORT)
@@ -154,25 +153,25 @@ def test_followed_redirects_are_reported(loopback: Loopback) -> None:
     assert result.permanent_redirect
 
 
-def test_redirect_to_non_http_scheme_is_refused(loopback: Loopback) -> None:
+def test_redirect_to_non_http_scheme_is_refused(loopback: FeedServer) -> None:
     loopback.routes["/sneaky"] = lambda h: h.reply(302, headers={"Location": "file:///etc/passwd"})
     with pytest.raises(FetchError, match="redirect to a non-http URL"):
         fetch(loopback.url("/sneaky"), timeout=SHORT)
 
 
-def test_body_over_cap(loopback: Loopback) -> None:
+def test_body_over_cap(loopback: FeedServer) -> None:
     loopback.routes["/big"] = lambda h: h.reply(200, b"x" * 300_000)
     with pytest.raises(FetchError) as err:
         fetch(loopback.url("/big"), timeout=SHORT, max_bytes=100_000)
     assert str(err.value) == f"body over 100000 bytes from {loopback.url('/big')}"
 
 
-def test_body_at_cap_is_fine(loopback: Loopback) -> None:
+def test_body_at_cap_is_fine(loopback: FeedServer) -> None:
     loopback.routes["/exact"] = lambda h: h.reply(200, b"x" * 100_000)
     assert len(fetch(loopback.url("/exact"), timeout=SHORT, max_bytes=100_000).body) == 100_000
 
 
-def test_gzip_bomb_is_capped_on_decoded_size(loopback: Loopback) -> None:
+def test_gzip_bomb_is_capped_on_decoded_size(loopback: FeedServer) -> None:
     bomb = gzip.compress(b"\0" * (20 * 1024 * 1024), compresslevel=9)
     assert len(bomb) < 100_000
     loopback.routes["/bomb"] = lambda h: h.reply(200, bomb, {"Content-Encoding": "gzip"})
@@ -180,7 +179,7 @@ def test_gzip_bomb_is_capped_on_decoded_size(loopback: Loopback) -> None:
         fetch(loopback.url("/bomb"), timeout=SHORT, max_bytes=1024 * 1024)
 
 
-def test_gzip_and_deflate_bodies_are_decoded(loopback: Loopback) -> None:
+def test_gzip_and_deflate_bodies_are_decoded(loopback: FeedServer) -> None:
     loopback.routes["/gz"] = lambda h: h.reply(200, gzip.compress(FEED),
                                                {"Content-Encoding": "gzip"})
     loopback.routes["/zlib"] = lambda h: h.reply(200, zlib.compress(FEED),
@@ -192,7 +191,7 @@ def test_gzip_and_deflate_bodies_are_decoded(loopback: Loopback) -> None:
         assert fetch(loopback.url(path), timeout=SHORT).body == FEED
 
 
-def test_corrupt_gzip_is_one_line_error(loopback: Loopback) -> None:
+def test_corrupt_gzip_is_one_line_error(loopback: FeedServer) -> None:
     loopback.routes["/bad-gz"] = lambda h: h.reply(200, b"not gzip at all",
                                                    {"Content-Encoding": "gzip"})
     with pytest.raises(FetchError, match="^corrupt gzip body from"):
@@ -237,7 +236,7 @@ def test_local_file_conditional_and_cap(tmp_path: Path) -> None:
         fetch(str(tmp_path / "missing.xml"), allow_local=True)
 
 
-def test_shared_client_is_reused_and_left_open(loopback: Loopback) -> None:
+def test_shared_client_is_reused_and_left_open(loopback: FeedServer) -> None:
     loopback.routes["/feed"] = lambda h: h.reply(200, FEED)
     with make_client() as client:
         for _ in range(2):

@@ -1,19 +1,15 @@
-"""A counting projection and the child-process functions of the follow tests (importable by
-name, as spawn requires)."""
+"""A projection that counts what it is given, for the follow tests (in the test process and in
+the child processes of :mod:`tests.support.workers`)."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from tracker.app import connect
 from tracker.events import NewEvent, RecordedEvent
-from tracker.follow import follow
 from tracker.projections.base import Doc, Projection
 from tracker.projector import Projector, load_docs
 from tracker.store import EventStore
@@ -55,41 +51,3 @@ def counted(engine: Engine) -> tuple[int, list[int]]:
 
 def event(n: int) -> NewEvent:
     return NewEvent(EVENT_TYPE, {"n": n}, datetime(2025, 1, 1, tzinfo=UTC))
-
-
-def run_follower(url: str, stop: Any, poll_interval: float, report: Any) -> None:
-    """Follow until the cross-process ``stop`` event is set. Puts "ready" on ``report`` when
-    about to follow, then the number of events this process applied."""
-    tracker = connect(url)
-    local_stop = threading.Event()
-    applied = 0
-
-    def relay() -> None:
-        stop.wait()
-        local_stop.set()
-
-    def on_batch(count: int, _checkpoints: Mapping[str, int]) -> None:
-        nonlocal applied
-        applied += count
-
-    threading.Thread(target=relay, daemon=True).start()
-    try:
-        report.put("ready")
-        follow(projector(tracker.engine), tracker.engine, stop=local_stop,
-               poll_interval=poll_interval, on_batch=on_batch)
-    finally:
-        tracker.close()
-    report.put(applied)
-
-
-def append_events(url: str, batches: int, batch_size: int, pause_s: float) -> int:
-    """Append ``batches`` small batches with a pause between them, so followers interleave."""
-    tracker = connect(url)
-    try:
-        for b in range(batches):
-            tracker.store.append(f"stream-{b % 3}",
-                                 [event(b * batch_size + i) for i in range(batch_size)])
-            time.sleep(pause_s)
-    finally:
-        tracker.close()
-    return batches * batch_size

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.paths import INGEST_FIXTURES, SEEDS
 from tracker.ingest.relevance import Rules, RulesError, classify, load_rules, parse_rules
 
-from .conftest import FIXTURES
-
-REPO_RULES = Path(__file__).resolve().parents[2] / "seeds" / "relevance.toml"
+REPO_RULES = SEEDS / "relevance.toml"
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +26,7 @@ def test_packaged_rules_are_the_repository_file(rules: Rules) -> None:
 
 
 def test_precision_and_recall_on_labelled_set(rules: Rules) -> None:
-    labelled = json.loads((FIXTURES / "relevance_labelled.json").read_text(encoding="utf-8"))
+    labelled = json.loads((INGEST_FIXTURES / "relevance_labelled.json").read_text(encoding="utf-8"))
     assert len(labelled) >= 40
     assert any(x["relevant"] for x in labelled) and any(not x["relevant"] for x in labelled)
     tp = fp = fn = tn = 0

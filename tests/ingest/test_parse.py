@@ -11,6 +11,7 @@ from pathlib import Path
 import feedparser.api
 import pytest
 
+from tests.support.feed_server import FeedServer
 from tracker.ingest.identity import item_key
 from tracker.ingest.parse import (
     MAX_SUMMARY,
@@ -20,8 +21,6 @@ from tracker.ingest.parse import (
     parse_feed,
 )
 from tracker.ingest.sanitise import MAX_LINK
-
-from .conftest import Loopback
 
 FETCHED = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 BASE = "https://news.example/feed.xml"
@@ -73,7 +72,7 @@ def test_entity_expansion_is_refused_before_parsing(fixture_bytes: Read, name: s
         parse(fixture_bytes(name))
 
 
-def test_external_entities_never_read_files_or_fetch(fixture_bytes: Read, loopback: Loopback,
+def test_external_entities_never_read_files_or_fetch(fixture_bytes: Read, loopback: FeedServer,
                                                       tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET-TOKEN-4242")
@@ -101,7 +100,7 @@ def test_entity_refusal_is_case_and_encoding_blind() -> None:
 
 
 def test_external_dtd_without_entities_is_kept_but_never_fetched(fixture_bytes: Read,
-                                                                  loopback: Loopback) -> None:
+                                                                  loopback: FeedServer) -> None:
     loopback.routes["/x.dtd"] = lambda h: h.reply(200, b"<!ENTITY x 'y'>")
     body = fixture_bytes("external_dtd.xml").replace(b"{REMOTE_URL}",
                                                      loopback.url("/x.dtd").encode())
@@ -111,7 +110,7 @@ def test_external_dtd_without_entities_is_kept_but_never_fetched(fixture_bytes: 
     assert loopback.requests == []
 
 
-def test_bodies_are_never_opened_as_paths_or_urls(loopback: Loopback, tmp_path: Path) -> None:
+def test_bodies_are_never_opened_as_paths_or_urls(loopback: FeedServer, tmp_path: Path) -> None:
     path = tmp_path / "local.xml"
     path.write_text('<rss version="2.0"><channel><title>FROM-DISK</title></channel></rss>')
     loopback.routes["/feed"] = lambda h: h.reply(200, b'<rss version="2.0"><channel>'

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from _ingest_workers import SAMPLE_NAMES
 from apscheduler.util import ref_to_obj
 from tracker.jobs import scheduler as schedule
 
+from tests.support.feed_server import SAMPLE_NAMES
 from tracker.app import Tracker, open_tracker
 from tracker.feeds import add_feed, remove_feed
 from tracker.store.schema import feed_state

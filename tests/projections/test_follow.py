@@ -9,12 +9,12 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
-import _follow_workers as workers
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from sqlalchemy.engine import Engine
 
+from tests.support import counting, workers
 from tracker import migrate
 from tracker.app import Tracker, connect, open_tracker
 from tracker.db import make_engine
@@ -66,41 +66,41 @@ def tracker(db_url: str) -> Iterator[Tracker]:
 
 
 def append(tracker: Tracker, start: int, count: int) -> None:
-    tracker.store.append("s", [workers.event(start + i) for i in range(count)])
+    tracker.store.append("s", [counting.event(start + i) for i in range(count)])
 
 
 def test_long_poll_interval_still_catches_up_within_seconds(tracker):
     """A 30 s fallback poll: on PostgreSQL NOTIFY wakes the follower, on SQLite the head check."""
-    projector = workers.projector(tracker.engine)
+    projector = counting.projector(tracker.engine)
     batches: list[tuple[int, Mapping[str, int]]] = []
     with following(projector, tracker.engine, 30.0, batches):
-        assert wait_until(lambda: projector.checkpoint(workers.COUNTING) is not None, 5)
+        assert wait_until(lambda: projector.checkpoint(counting.COUNTING) is not None, 5)
         time.sleep(0.3)
         for round_start in (0, 3):
             started = time.monotonic()
             append(tracker, round_start, 3)
-            assert wait_until(lambda n=round_start + 3: workers.counted(tracker.engine)[0] == n, 5)
+            assert wait_until(lambda n=round_start + 3: counting.counted(tracker.engine)[0] == n, 5)
             assert time.monotonic() - started < 5
-    assert workers.counted(tracker.engine) == (6, [1, 2, 3, 4, 5, 6])
+    assert counting.counted(tracker.engine) == (6, [1, 2, 3, 4, 5, 6])
     assert sum(n for n, _ in batches) == 6
-    assert batches[-1][1] == {workers.COUNTING: 6}
+    assert batches[-1][1] == {counting.COUNTING: 6}
 
 
 def test_restarted_follower_resumes_from_its_checkpoint(tracker):
-    first = workers.projector(tracker.engine)
+    first = counting.projector(tracker.engine)
     with following(first, tracker.engine, 0.2):
         append(tracker, 0, 4)
-        assert wait_until(lambda: workers.counted(tracker.engine)[0] == 4, 10)
+        assert wait_until(lambda: counting.counted(tracker.engine)[0] == 4, 10)
     append(tracker, 4, 3)
-    assert first.checkpoint(workers.COUNTING).position == 4
+    assert first.checkpoint(counting.COUNTING).position == 4
 
     restarted = connect(tracker.url)
     try:
-        with following(workers.projector(restarted.engine), restarted.engine, 0.2):
-            assert wait_until(lambda: workers.counted(tracker.engine)[0] == 7, 10)
+        with following(counting.projector(restarted.engine), restarted.engine, 0.2):
+            assert wait_until(lambda: counting.counted(tracker.engine)[0] == 7, 10)
     finally:
         restarted.close()
-    assert workers.counted(tracker.engine) == (7, list(range(1, 8)))
+    assert counting.counted(tracker.engine) == (7, list(range(1, 8)))
 
 
 @pytest.mark.slow
@@ -121,7 +121,7 @@ def test_concurrent_followers_apply_each_event_once(db_url, tracker):
         writer.join(timeout=40)
         assert writer.exitcode == 0
         assert tracker.store.head() == total
-        assert wait_until(lambda: workers.counted(tracker.engine)[0] >= total, 20)
+        assert wait_until(lambda: counting.counted(tracker.engine)[0] >= total, 20)
         time.sleep(0.5)  # a follower that was going to apply something twice has had its chance
     finally:
         stop.set()
@@ -131,20 +131,20 @@ def test_concurrent_followers_apply_each_event_once(db_url, tracker):
                 process.kill()
     assert [process.exitcode for process in followers] == [0, 0]
     assert sum(report.get(timeout=5) for _ in followers) == total
-    count, positions = workers.counted(tracker.engine)
+    count, positions = counting.counted(tracker.engine)
     assert count == total
     assert positions == list(range(1, total + 1))
-    assert workers.projector(tracker.engine).checkpoint(workers.COUNTING).position == total
+    assert counting.projector(tracker.engine).checkpoint(counting.COUNTING).position == total
 
 
 def test_stop_is_honoured_promptly_with_nothing_to_do(tracker):
-    with following(workers.projector(tracker.engine), tracker.engine, 30.0):
+    with following(counting.projector(tracker.engine), tracker.engine, 30.0):
         time.sleep(0.3)
 
 
 def test_poll_interval_must_be_positive(tracker):
     with pytest.raises(ValueError):
-        follow(workers.projector(tracker.engine), tracker.engine, stop=threading.Event(),
+        follow(counting.projector(tracker.engine), tracker.engine, stop=threading.Event(),
                poll_interval=0)
 
 
@@ -201,16 +201,16 @@ def test_follower_survives_losing_its_listen_connection(pg_url):
     name = f"follow-test-{uuid.uuid4().hex[:8]}"
     engine = make_engine(pg_url, connect_args={"application_name": name})
     writer = connect(pg_url)
-    projector = workers.projector(engine)
+    projector = counting.projector(engine)
     try:
         with following(projector, engine, 0.5):
-            assert wait_until(lambda: projector.checkpoint(workers.COUNTING) is not None, 5)
+            assert wait_until(lambda: projector.checkpoint(counting.COUNTING) is not None, 5)
             assert wait_until(lambda: _terminate_listener(writer.engine, name), 5)
             append(writer, 0, 2)
-            assert wait_until(lambda: workers.counted(engine)[0] == 2, 10)
+            assert wait_until(lambda: counting.counted(engine)[0] == 2, 10)
             assert wait_until(lambda: _listening(writer.engine, name), 5)
             append(writer, 2, 2)
-            assert wait_until(lambda: workers.counted(engine)[0] == 4, 10)
+            assert wait_until(lambda: counting.counted(engine)[0] == 4, 10)
     finally:
         writer.close()
         engine.dispose()

@@ -6,24 +6,23 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import FakeClock
 
+from tests.support.clock import FakeClock
+from tests.support.paths import SEED_FILE
 from tracker import dossier
 from tracker.app import open_tracker
 from tracker.catalogue import CATALOGUE, RETRACTED
 from tracker.cli import main
-from tracker.dates import period_end
+from tracker.dates import UNDATED_AT, period_end
 from tracker.projections import PROJECTIONS
 from tracker.projections.fold import wanted_types
 from tracker.projections.timeline import Timeline
-from tracker.seeds import parse_occurred
+from tracker.seeding import parse_occurred
 
-SEED_FILE = Path(__file__).resolve().parents[1] / "seeds" / "hk-zhejiang-supply-chain.json"
 SEED = json.loads(SEED_FILE.read_text(encoding="utf-8"))
 POLICY = SEED["dossier_id"]
 T1 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -114,11 +113,11 @@ def test_status_text_on_a_fresh_database(sqlite_url):
     expected = {
         ("HKSAR Government",): "party-hksar-government",
         ("Zhejiang provincial government",): "party-zhejiang-government",
-        ("Supply-chain services fitted to mainland companies",): "fact-purpose",
+        ("Supply-chain services tailored to mainland companies",): "fact-purpose",
         ("more than 50 projects", "technological innovation", "trade", "housing"):
             "agreement-projects",
         ("technological innovation, trade, housing", "supply-chain services"): "fact-sectors",
-        ("145%",): "context-us-tariffs",
+        ("up to 145%",): "context-us-tariffs",
         ("Nvidia", "export controls", "since 2022"): "context-nvidia-export-ban",
     }
     for needles, seed_key in expected.items():
@@ -201,8 +200,11 @@ def _timeline_seed_periods() -> list[tuple[datetime, datetime]]:
     out = []
     for entry in SEED["events"]:
         if entry["type"] in Timeline.types:
-            start, precision = parse_occurred(entry["occurred_at"],
-                                              entry.get("occurred_precision"))
+            if entry.get("occurred_precision") == "undated":
+                start, precision = UNDATED_AT, "undated"
+            else:
+                start, precision = parse_occurred(entry["occurred_at"],
+                                                  entry.get("occurred_precision"))
             out.append((start, period_end(start, precision)))
     return out
 

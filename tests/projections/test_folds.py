@@ -4,66 +4,25 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from tests.support.events import (
+    POLICY,
+    by_key,
+    claim,
+    more,
+    news,
+    retraction,
+    seed_events,
+    story_created,
+)
 from tracker.events import NewEvent, RecordedEvent
 from tracker.projections import PROJECTIONS
 from tracker.projections.base import Doc
 from tracker.projections.fold import fold_all as replay
-from tracker.seeds import load_seed_file
-
-SEED = Path(__file__).resolve().parent.parent / "seeds" / "hk-zhejiang-supply-chain.json"
-POLICY = "hk-zhejiang-supply-chain"
-STREAM = f"dossier:{POLICY}"
-RECORDED_AT = datetime(2025, 6, 1, tzinfo=UTC)
-STORY = {"story_id": "story-1", "title": "US trims tariff on Chinese goods",
-         "url": "https://news.example/tariff"}
-
-
-def recorded(pairs: Iterable[tuple[str, NewEvent]], start: int = 1) -> list[RecordedEvent]:
-    """Number events 1..n as the store would (hashes are not under test here)."""
-    return [RecordedEvent(position=i, event_id=e.event_id, stream_id=stream, stream_version=i,
-                          type=e.type, schema_version=e.schema_version,
-                          occurred_at=e.occurred_at, occurred_precision=e.occurred_precision,
-                          recorded_at=RECORDED_AT + timedelta(minutes=i), data=e.data,
-                          meta=e.meta, prev_hash="0" * 64, hash="0" * 64)
-            for i, (stream, e) in enumerate(pairs, start)]
-
-
-def seed_events() -> list[RecordedEvent]:
-    return recorded(load_seed_file(SEED))
-
-
-def by_key(events: list[RecordedEvent], key: str) -> RecordedEvent:
-    return next(e for e in events if e.meta.get("seed_key") == key)
-
-
-def more(events: list[RecordedEvent], *new: NewEvent, stream: str = STREAM) -> list[RecordedEvent]:
-    return events + recorded(((stream, e) for e in new), start=len(events) + 1)
-
-
-def retraction(position: int, **meta: Any) -> NewEvent:
-    return NewEvent("event.retracted", {"target_position": position, "reason": "test"},
-                    RECORDED_AT, "day", meta=meta)
-
-
-def news(kind: str, value: Any, story: dict[str, str] = STORY) -> NewEvent:
-    return NewEvent("fact.extracted", {"story_id": story["story_id"], "policy_id": POLICY,
-                                       "kind": kind, "value": value, "sentence": "…",
-                                       "confidence": 0.9},
-                    datetime(2025, 5, 20, tzinfo=UTC), "day", meta={"source": dict(story)})
-
-
-def story_created(n: int) -> NewEvent:
-    return NewEvent("story.created", {"story_id": f"s{n}", "title": f"Story {n}",
-                                      "url": f"https://news.example/{n}",
-                                      "published": f"2025-05-{n + 1:02d}T00:00:00Z",
-                                      "item_key": f"guid:{n}", "feed": "f", "policy_id": POLICY},
-                    datetime(2025, 5, n + 1, tzinfo=UTC), "instant")
 
 
 def policy(events: Iterable[RecordedEvent]) -> Doc:
@@ -84,7 +43,7 @@ def positions_in(value: Any) -> Iterator[int]:
 
 def test_registry_holds_every_projection() -> None:
     assert set(PROJECTIONS) == {"policy_state", "timeline", "actors", "sources", "stories",
-                                "feeds"}
+                                "feeds", "publishers"}
     for name, projection in PROJECTIONS.items():
         assert projection.name == name
         assert isinstance(projection.version, int)
@@ -136,7 +95,7 @@ def test_full_seed_state() -> None:
         "us-nvidia-export-ban-2022", "us-nvidia-tightening-recent"}
     assert [q["resolved"] for q in doc["questions"]] == [False]
     assert {c["stance"] for c in doc["commentary"]} == {"supportive", "positive"}
-    assert len(doc["outcomes"]) == 6 and len(doc["milestones"]) == 4
+    assert len(doc["outcomes"]) == 6 and len(doc["milestones"]) == 5
     assert "john-lee" in doc["stakeholders"]
     for fact in doc["facts"].values():
         assert fact["sources"] and fact["sources"][0]["citation"]["id"] == "seed-000"
@@ -153,7 +112,8 @@ def test_world_as_of_2024_shows_only_context_threads() -> None:
     assert [m["measure_id"] for m in doc["context"]["export_controls"]] == [
         "us-nvidia-export-ban-2022"]
     assert doc["latest_tariff"] is None
-    assert replay(PROJECTIONS["actors"], early) == {}
+    # actors are dated to the earliest entry naming them: the 2022 export bans name these two
+    assert set(replay(PROJECTIONS["actors"], early)) == {"us-government", "nvidia"}
 
 
 def test_retracting_the_agreement_removes_it_and_its_sources() -> None:
@@ -199,37 +159,44 @@ def test_correction_is_retraction_plus_replacement() -> None:
     assert entry["corrects"] == target.position
 
 
-def test_news_tariff_updates_the_latest_tariff_with_the_story_as_source() -> None:
-    events = more(seed_events(), news("tariff_rate", {"value": 30, "unit": "percent"}))
+def test_news_never_sets_the_state_itself_it_adds_claims() -> None:
+    events = more(seed_events(), news("tariff_rate", {"value": 30, "unit": "percent"}),
+                  claim("tariff_rate", {"value": 30}, slot="tariff:us:china", claim_value=30))
     doc = policy(events)
     tariff = doc["latest_tariff"]
-    assert tariff["measure_id"] == "us-tariffs-china"
-    assert tariff["value"] == 30
-    assert tariff["sources"][0] == {"position": events[-1].position, "citation": STORY}
-    assert [s["value"] for s in tariff["superseded"]] == [145]
-    assert doc["news_facts"][0]["kind"] == "tariff_rate"
+    assert (tariff["measure_id"], tariff["value"]) == ("us-tariffs-china", 145)
+    assert [c["slot"] for c in doc["claims"]] == ["tariff:us:china"]
+    [found] = doc["claims"]
+    assert found["value"] == 30 and found["as_of"] == "2025-05-20"
+    assert [s["position"] for s in found["sources"]] == [events[-1].position]
+    assert found["sources"][0]["publisher"] == "HKSAR Government"
+    assert [n["kind"] for n in doc["news_facts"]] == ["tariff_rate", "tariff_rate"]
     back = policy(more(events, retraction(events[-1].position)))
-    assert back["latest_tariff"]["value"] == 145
-    assert back["news_facts"] == []
+    assert back["claims"] == []
 
 
-def test_news_facts_of_each_kind() -> None:
-    events = more(seed_events(), news("project_count", {"count": 60, "qualifier": "about"}),
-                  news("listing", {"company": "Unitree", "venue": "HKEX"}),
-                  news("export_control", {"title": "New US licence rule", "since": "2025-05"}),
-                  news("mechanism_status", "launched"),
-                  news("mechanism_status", "under review by lawyers"))
+def test_claims_of_each_slot_and_analyst_decisions_are_kept() -> None:
+    events = more(seed_events(),
+                  claim("project_count", {"count": 60}, slot="projects_signed", claim_value=60),
+                  claim("listing", {"company": "Unitree"}, slot="listing:unitree",
+                        claim_value="filed", publisher="Blog", tier="unrated", hedged=True),
+                  claim("mechanism_status", "launched", slot="lifecycle", claim_value="in_force",
+                        claim_id="launch"))
+    decided = events[-1].position
+    events = more(events, NewEvent("claim.rejected", {"policy_id": POLICY, "claim_id": "launch",
+                                                     "reason": "premature"},
+                                   datetime(2025, 6, 1, tzinfo=UTC), "day"))
     doc = policy(events)
+    assert {c["slot"] for c in doc["claims"]} == {"projects_signed", "listing:unitree",
+                                                  "lifecycle"}
     deal = next(a for a in doc["agreements"] if a["agreement_id"] == "visit-project-agreements")
-    assert (deal["project_count"], deal["count_qualifier"]) == (60, "about")
-    assert deal["sectors"] == ["technological innovation", "trade", "housing"]
-    assert doc["listings"][0]["company"] == "Unitree"
-    assert doc["listings"][0]["sources"][0]["citation"] == STORY
-    assert "New US licence rule" in {m["title"] for m in doc["context"]["export_controls"]}
-    assert doc["status"] == "in_force"
-    assert doc["dates"]["implemented"]["sources"][0]["citation"] == STORY
-    assert doc["facts"]["mechanism_status"]["value"] == "under review by lawyers"
-    assert doc["facts"]["mechanism_status"]["sources"][0]["citation"] == STORY
+    assert deal["project_count"] == 50  # the seed's value: news does not overwrite it
+    assert doc["status"] == "announced"
+    assert doc["claim_decisions"]["launch"]["verdict"] == "rejected"
+    assert doc["claim_decisions"]["launch"]["reason"] == "premature"
+    assert doc["claim_decisions"]["launch"]["position"] == decided + 1
+    hedged = next(c for c in doc["claims"] if c["slot"] == "listing:unitree")
+    assert hedged["sources"][0]["hedged"] is True
 
 
 def test_only_the_latest_ten_stories_are_listed() -> None:
@@ -246,7 +213,8 @@ def test_timeline_orders_by_occurrence_and_keys_by_position() -> None:
     projection = PROJECTIONS["timeline"]
     docs = replay(projection, seed_events())
     ordered = sorted(docs.items(), key=lambda kv: projection.sort_key(*kv))
-    assert ordered[0][1]["occurred_at"] == "1997"
+    # undated background first, then the 2022 export bans
+    assert [d["occurred_at"] for _k, d in ordered[:2]] == ["undated", "undated"]
     assert ordered[2][1]["summary"].startswith("Context [export_controls]: US export bans")
     assert all(key == f"{doc['position']:012d}" for key, doc in docs.items())
     visit = next(d for d in docs.values() if d["type"] == "milestone.recorded")
@@ -281,4 +249,4 @@ def test_sources_projection_lists_citing_positions() -> None:
     assert source["publication"].startswith("Seed article")
     assert source["date"] == "2025-05"
     assert [c["position"] for c in source["citations"]] == [e.position for e in events]
-    assert source["by_type"]["actor.identified"] == 21
+    assert source["by_type"]["actor.identified"] == 23

@@ -12,26 +12,24 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from tests.support.paths import SEED_FILE
 from tracker import dossier
 from tracker.app import Tracker, open_tracker
 from tracker.catalogue import RETRACTED
 from tracker.events import NewEvent, RecordedEvent
-from tracker.feeds import default_subscription_events
 from tracker.projections import PROJECTIONS
 from tracker.projections.base import Doc, Projection
 from tracker.projections.fold import fold_all, wanted_types
 from tracker.projector import Projector, load_docs
-from tracker.seeds import load_seed_file
+from tracker.seeding import default_subscription_events, load_seed_file
 from tracker.store.schema import projection_checkpoints, projection_rows
 from tracker.when import parse_when
 
-SEED_FILE = Path(__file__).resolve().parents[1] / "seeds" / "hk-zhejiang-supply-chain.json"
 POLICY = "hk-zhejiang-supply-chain"
 T1 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -340,8 +338,8 @@ def test_changed_version_is_rebuilt_on_next_catch_up(tracker):
 
 CONTEXT_BEFORE_2025 = {
     "context.export_controls.us-nvidia-export-ban-2022",  # year 2022
-    "context.trade_status.hk-free-trade-status",  # year 1997
-    "context.capital_flows.hk-no-fx-controls",  # year 1997
+    "context.trade_status.hk-free-trade-status",  # undated: in every world-as-of
+    "context.capital_flows.hk-no-fx-controls",  # undated
 }
 
 
@@ -357,7 +355,7 @@ def test_world_as_of_2024_shows_only_older_context(tracker, clock):
     assert ban["value"]["since"] == "2022"
     assert "Nvidia" in ban["value"]["title"]
     assert ban["sources"][0]["position"] == position_of(tracker, "context-nvidia-export-ban")
-    # the last event in view is the later of the two 1997 context entries
+    # the last event in view is the later of the two undated context entries
     assert report["position"] == position_of(tracker, "context-hk-no-fx-controls")
     assert report["world_as_of"].startswith("2025-01-01T00:00:00")
 
@@ -377,13 +375,13 @@ def test_world_as_of_month_precision_needs_the_month_to_end(tracker, clock):
     assert facts["agreement.visit-project-agreements"]["value"]["project_count"] == 50
     assert {"purpose", "sectors", "context.tariffs.us-tariffs-china"} <= set(facts)
     assert end_april == dossier.status(tracker, world_as_of=parse_when("2025-04", now))
-    # a year-precision 2025 fact is only certain once 2025 is over
+    # the "recent" curbs carry the article's estimated date (May 2025): certain once May is over
     assert "context.export_controls.us-nvidia-tightening-recent" not in facts
     assert "context.export_controls.us-nvidia-tightening-recent" not in facts_by_key(
-        dossier.status(tracker, world_as_of=parse_when("2025-12-30", now)))
-    year_end = dossier.status(tracker, world_as_of=parse_when("2025", now))
-    assert "context.export_controls.us-nvidia-tightening-recent" in facts_by_key(year_end)
-    assert facts_by_key(year_end).keys() == facts_by_key(dossier.status(tracker)).keys()
+        dossier.status(tracker, world_as_of=parse_when("2025-05-30", now)))
+    may_end = dossier.status(tracker, world_as_of=parse_when("2025-05", now))
+    assert "context.export_controls.us-nvidia-tightening-recent" in facts_by_key(may_end)
+    assert facts_by_key(may_end).keys() == facts_by_key(dossier.status(tracker)).keys()
 
 
 def test_as_of_before_the_seeds_were_recorded_shows_no_policies(tracker, clock):

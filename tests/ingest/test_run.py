@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import _ingest_workers as workers
 import pytest
 import sqlalchemy as sa
-from _ingest_workers import SAMPLE_NAMES, sample
 
+from tests.support import workers
+from tests.support.feed_server import SAMPLE_NAMES, sample
+from tests.support.paths import ingest_fixture
 from tracker.app import Tracker, open_tracker, verify
 from tracker.dates import utc
 from tracker.errors import EXIT_SOME_FEEDS_FAILED
@@ -161,7 +162,11 @@ def test_same_story_in_two_feeds_is_one_story_with_two_sources(tracker, server) 
     assert "project_count" in {kind for kind, _ in facts}
     stream = f"story:{story['id']}"
     fact_events = [e for e in of_type(tracker, "fact.extracted") if e.stream_id == stream]
-    assert len(fact_events) == len(facts)
+    # each copy is a source of its own for the claims it states (corroboration counts them)
+    assert {(e.data["kind"], json.dumps(e.data["value"], sort_keys=True))
+            for e in fact_events} == set(facts)
+    assert {e.data["feed"] for e in fact_events} == {DELTA, HARBOUR}
+    assert len({e.event_id for e in fact_events}) == len(fact_events)
     created = [e for e in of_type(tracker, "story.created") if e.stream_id == stream]
     corroborated = [e for e in of_type(tracker, "story.corroborated") if e.stream_id == stream]
     assert len(created) == 1 and len(corroborated) == 1
@@ -341,7 +346,7 @@ def test_a_bug_in_extraction_raises_and_is_never_logged_as_a_feed_failure(
 FAILURES = {
     "http-500": ({"status": 500, "body": b"internal error", "content_type": "text/plain"},
                  "HTTP 500"),
-    "html-body": ({"body": workers.fixture("not_a_feed.html"),
+    "html-body": ({"body": ingest_fixture("not_a_feed.html"),
                    "content_type": "text/html; charset=utf-8"}, "HTML page, not a feed"),
     "hanging": ({"hang": 10.0}, "timed out"),
 }
@@ -464,7 +469,7 @@ def test_dry_run_records_nothing(tracker, server) -> None:
     real = ingest(tracker, feed=HARBOUR)
     assert [(o.items, o.stories, o.corroborations, o.facts) for o in rest.outcomes] == \
         [(o.items, o.stories, o.corroborations, o.facts) for o in real.outcomes] == \
-        [(6, 3, 1, 5)]
+        [(6, 3, 1, 7)]
 
 
 def test_dry_run_over_two_feeds_counts_a_shared_story_once(tracker, server) -> None:

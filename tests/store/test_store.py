@@ -5,10 +5,10 @@ from __future__ import annotations
 import multiprocessing
 from datetime import UTC, datetime
 
-import _workers
 import pytest
 import sqlalchemy as sa
 
+from tests.support.workers import append_own_stream, contend_one_stream, poll_reader
 from tracker import migrate
 from tracker.app import connect, open_tracker
 from tracker.errors import ConcurrencyError, DuplicateEventError, SchemaError, TrackerError
@@ -162,7 +162,7 @@ class StoreContract:
         ctx = multiprocessing.get_context("spawn")
         workers, each = 3, 15
         with ctx.Pool(workers) as pool:
-            won = pool.starmap(_workers.contend_one_stream,
+            won = pool.starmap(contend_one_stream,
                                [(url, w, each) for w in range(workers)])
         versions = sorted(v for w in won for v in w)
         assert versions == list(range(1, workers * each + 1))
@@ -176,8 +176,8 @@ class StoreContract:
         writers, batches, size = 3, 20, 5
         total = writers * batches * size
         with ctx.Pool(writers + 1) as pool:
-            reader = pool.apply_async(_workers.poll_reader, (url, total, 60.0))
-            results = [pool.apply_async(_workers.append_own_stream, (url, w, batches, size))
+            reader = pool.apply_async(poll_reader, (url, total, 60.0))
+            results = [pool.apply_async(append_own_stream, (url, w, batches, size))
                        for w in range(writers)]
             assert sum(r.get(timeout=90) for r in results) == total
             polls = reader.get(timeout=90)

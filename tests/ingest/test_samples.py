@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
+from tests.support.paths import SAMPLE_FEEDS, SEEDS
 from tracker.ingest.extract import extract_facts
 from tracker.ingest.fetch import fetch
 from tracker.ingest.identity import item_key
@@ -14,8 +14,7 @@ from tracker.ingest.matching import StoryCandidate, match_story
 from tracker.ingest.parse import Item, parse_feed
 from tracker.ingest.relevance import classify, load_rules
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds"
-SAMPLES = sorted((SEEDS / "feeds").glob("*.xml"))
+SAMPLES = sorted(SAMPLE_FEEDS.glob("*.xml"))
 FETCHED = datetime(2025, 7, 25, tzinfo=UTC)
 
 
@@ -86,7 +85,7 @@ def test_default_subscriptions_are_well_formed() -> None:
     names = [f["name"] for f in feeds]
     assert len(names) == len(set(names))
     for feed in feeds:
-        assert set(feed) == {"name", "url", "every", "tags"}
+        assert set(feed) == {"name", "url", "every", "tags", "publisher", "tier"}
         assert re.fullmatch(r"[a-z0-9][a-z0-9-]{0,99}", feed["name"])
         assert re.fullmatch(r"https?://[^\s]+", feed["url"])
         assert re.fullmatch(r"\d+[mh]", feed["every"])

@@ -1,0 +1,1 @@
+"""Tests for the scheduled jobs (jobs, installed as tracker.jobs)."""

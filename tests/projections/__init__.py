@@ -1,0 +1,1 @@
+"""Tests for the projections (tracker.projections), the projector and following the log."""

@@ -1,0 +1,1 @@
+"""Tests for the event store (tracker.store), export/import and retries."""

@@ -1,0 +1,124 @@
+"""Claims as a reader weighs them: the value, the date it holds for, who says so and how firmly.
+
+Used by the claims list and by every status rendering that shows a dispute beside a fact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from tracker.render.facts import EMPTY
+
+UNKNOWN = "unknown"
+
+
+def value_text(value: Any) -> str:
+    if value is None:
+        return UNKNOWN
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items() if v is not None)
+    return str(value).replace("_", " ")
+
+
+def who(sources: Sequence[Mapping[str, Any]]) -> str:
+    """"Government, official" or "Reuters, wire +2 more"."""
+    if not sources:
+        return "no source"
+    first = sources[0]
+    text = f"{first.get('publisher') or first.get('publication')}, {first.get('tier')}"
+    return text + (f" +{len(sources) - 1} more" if len(sources) > 1 else "")
+
+
+def brief(claim: Mapping[str, Any]) -> str:
+    """``40 (as at 2025-06-30; Government, official)``, hedged claims marked as such."""
+    sources = claim.get("sources") or []
+    bits = [f"as at {claim.get('as_of')}" if claim.get("as_of_stated")
+            else f"reported {claim.get('as_of')}", who(sources)]
+    if claim.get("hedged"):
+        bits.append("hedged")
+    return f"{value_text(claim.get('value'))} ({'; '.join(bits)})"
+
+
+def others(fact: Mapping[str, Any]) -> str:
+    """What stands beside a fact's value: "disputed: 95 (...); pending: 12 (...)"."""
+    parts = []
+    for state, word in (("conflict", "disputed"), ("pending", "pending"),
+                        ("rejected", "rejected")):
+        found = [brief(c) for c in fact.get("claims") or () if c.get("state") == state]
+        if found:
+            parts.append(f"{word}: " + "; ".join(found))
+    return "  ".join(parts)
+
+
+def settled_value(fact: Mapping[str, Any]) -> str:
+    """A claim-slot fact's own value with its date and source, or "unknown"."""
+    if fact.get("value") is None:
+        return UNKNOWN
+    sources = [s.get("citation") or {} for s in fact.get("sources") or ()]
+    return f"{value_text(fact['value'])} (as at {fact.get('as_of') or EMPTY}; {who(sources)})"
+
+
+def text(report: Mapping[str, Any]) -> str:
+    rows = report.get("claims") or []
+    head = f"Claims: {report.get('count', len(rows))} {report.get('state')}"
+    if report.get("policy_id"):
+        head += f" (policy {report['policy_id']})"
+    out = [head]
+    for claim in rows:
+        out += ["", f"  {claim['id'][:8]}  {claim['slot']} = {brief(claim)}",
+                f"    state: {claim['state']}" + _decided(claim.get("decided_by") or {})]
+        for source in claim.get("sources") or ():
+            hedge = f" [hedged: {source['hedge']}]" if source.get("hedge") else ""
+            out.append(f"    #{source['position']} {source.get('publisher')} "
+                       f"({source.get('tier')}){hedge}: {source.get('evidence') or EMPTY}")
+            if source.get("link"):
+                out.append(f"      {source['link']}")
+    if not rows:
+        out.append("  none")
+    return "\n".join(out) + "\n"
+
+
+def _decided(decided_by: Mapping[str, Any]) -> str:
+    if decided_by.get("by") == "analyst":
+        note = f": {decided_by['note']}" if decided_by.get("note") else ""
+        return f" (by an analyst at #{decided_by.get('position')}{note})"
+    if decided_by.get("rule") == "awaiting":
+        return f" ({decided_by.get('reason')})"
+    return f" (rule {decided_by.get('rule')}, version {decided_by.get('version')})"
+
+
+def markdown(report: Mapping[str, Any]) -> str:
+    rows = report.get("claims") or []
+    out = [f"# Claims: {report.get('state')}", ""]
+    if not rows:
+        out.append("None.")
+    for claim in rows:
+        out += [f"## `{claim['id'][:8]}` {_md(claim['slot'])} = {_md(brief(claim))}", "",
+                f"State: **{claim['state']}**{_md(_decided(claim.get('decided_by') or {}))}",
+                ""]
+        for source in claim.get("sources") or ():
+            link = f" <{source['link']}>" if source.get("link") else ""
+            out.append(f"- #{source['position']} {_md(str(source.get('publisher')))} "
+                       f"({source.get('tier')}): {_md(str(source.get('evidence') or ''))}"
+                       f"{link}")
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def _md(text: str) -> str:
+    """Feed text made inert in Markdown: every character Markdown could act on is escaped."""
+    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~" else ch for ch in text)
+
+
+def fact_line(fact: Mapping[str, Any], dossier_text: Callable[[Mapping[str, Any]], str]) -> str:
+    """A status fact: its value (a claim slot's with its date and source, a dossier fact's as
+    ``dossier_text`` writes it), then whatever disputes or awaits beside it."""
+    base = settled_value(fact) if "as_of" in fact else dossier_text(fact)
+    beside = others(fact)
+    return f"{base}  {beside}" if beside else base
+
+
+def status_beside(policy: Mapping[str, Any]) -> str:
+    """Claims on the lifecycle status other than the one in force."""
+    return others({"claims": policy.get("status_claims") or ()})
