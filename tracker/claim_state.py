@@ -22,7 +22,7 @@ from tracker.claims import (
     Verdict,
     adjudicate,
 )
-from tracker.dates import utc
+from tracker.dates import period_end, utc
 
 Doc = Mapping[str, Any]
 
@@ -128,9 +128,35 @@ def _claim_sources(claim: Mapping[str, Any], tiers: Mapping[str, str]) -> list[d
     return out
 
 
-def _later(claim: Mapping[str, Any], start: str | None) -> bool:
-    """Whether an accepted claim holds for a world date after the dossier's own assertion."""
-    return start is None or claim["as_of_start"] > start
+def _supersedes(claim: Mapping[str, Any], start: str | None, precision: str | None) -> bool:
+    """Whether an accepted claim holds for a world period after the dossier's own assertion
+    (one for the same period with another value is a dispute, not news)."""
+    if start is None or precision is None:
+        return True
+    end = period_end(_start(start), precision)
+    return _start(claim["as_of_start"]) >= end
+
+
+def _marked(rows: list[dict[str, Any]], value: Any) -> list[dict[str, Any]]:
+    """Claim rows, those agreeing with ``value`` marked: support, not competition."""
+    return [{**row, "agrees": row["value"] == value} for row in rows]
+
+
+def _dossier_slot(fact: dict[str, Any], settled: Settled, slot: str, value: Any,
+                  start: str | None, precision: str | None
+                  ) -> tuple[dict[str, Any], Mapping[str, Any] | None]:
+    """A dossier fact beside the claims on its slot: its state, the claims, and the accepted
+    claim that supersedes it (if one holds for a later period)."""
+    current = settled.current(slot)
+    takes_over = (current is not None and current["value"] != value
+                  and _supersedes(current, start, precision))
+    shown = current["value"] if takes_over and current is not None else value
+    rows = _marked(settled.rows(slot, but=current["claim_id"] if takes_over and current
+                                else None), shown)
+    disputed = settled.disputed(slot) or any(
+        row["state"] == "accepted" and row["current"] and not row["agrees"] for row in rows)
+    fact = {**fact, "state": "conflict" if disputed else "accepted", "claims": rows}
+    return fact, current if takes_over else None
 
 
 def _slot_fact(settled: Settled, slot: str) -> dict[str, Any]:
@@ -142,7 +168,8 @@ def _slot_fact(settled: Settled, slot: str) -> dict[str, Any]:
         "note": None, "state": state,
         "as_of": current["as_of"] if current else None,
         "precision": current["precision"] if current else None,
-        "claims": settled.rows(slot, but=current["claim_id"] if current else None),
+        "claims": _marked(settled.rows(slot, but=current["claim_id"] if current else None),
+                          current["value"] if current else None),
     }
 
 
@@ -150,46 +177,63 @@ def merge_into_report(report: dict[str, Any], doc: Doc, settled: Settled) -> dic
     """``report`` (one policy's status entry) with its state taken from accepted claims.
 
     Every fact gains ``state`` and ``claims``. A dossier fact whose slot has an accepted claim
-    for a later world date takes that claim's value (the dossier's stays in the history); the
-    lifecycle status likewise; slots only news speaks to become facts of their own, unknown
-    (``value`` null) until a claim on them is accepted.
+    of another value for a later world period takes that value (the dossier's stays in the
+    log and the history); the lifecycle status likewise; slots only news speaks to become facts
+    of their own, unknown (``value`` null) until a claim on them is accepted.
     """
-    measures: dict[str, Mapping[str, Any]] = {
-        f"context.{thread}.{m['measure_id']}": m
-                for thread, items in (doc.get("context") or {}).items() for m in items}
+    slotted: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    for thread, items in (doc.get("context") or {}).items():
+        for m in items:
+            if m.get("slot"):
+                slotted[f"context.{thread}.{m['measure_id']}"] = (m["slot"], m)
+    for a in doc.get("agreements") or ():
+        if a.get("slot"):
+            slotted[f"agreement.{a['agreement_id']}"] = (a["slot"], a)
     used: set[str] = set()
     facts = []
     for fact in report.get("facts") or ():
         fact = {**fact, "state": "accepted", "claims": []}
-        measure = measures.get(fact["key"])
-        slot = measure.get("slot") if measure is not None else None
-        if measure is not None and slot:
+        found = slotted.get(fact["key"])
+        if found is not None:
+            slot, source = found
             used.add(slot)
-            current = settled.current(slot)
-            if current is not None and _later(current, measure.get("occurred_start")):
-                fact["value"] = {**fact["value"], "value": current["value"],
-                                 "occurred_at": current["as_of"],
-                                 "precision": current["precision"], "qualifier": None}
+            agreement = fact["key"].startswith("agreement.")
+            value = ({"count": source.get("project_count"),
+                      "qualifier": source.get("count_qualifier")} if agreement
+                     else source.get("value"))
+            fact, current = _dossier_slot(fact, settled, slot, value,
+                                          source.get("occurred_start"), source.get("precision"))
+            if current is not None:
+                claimed = current["value"]
+                fact["value"] = ({**fact["value"], **_agreement_value(claimed)} if agreement
+                                 else {**fact["value"], "value": claimed, "qualifier": None,
+                                       "occurred_at": current["as_of"],
+                                       "precision": current["precision"]})
+                fact["sources"] = _claim_sources(current, settled.tiers)
                 fact.update(occurred_at=current["as_of"], precision=current["precision"],
                             occurred_note=None, estimated=False, stated=True)
-                fact["sources"] = _claim_sources(current, settled.tiers)
-                fact["claims"] = settled.rows(slot, but=current["claim_id"])
-            else:
-                fact["claims"] = settled.rows(slot)
-            if settled.disputed(slot):
-                fact["state"] = "conflict"
         facts.append(fact)
     report = {**report, "facts": facts + [_slot_fact(settled, slot)
                                           for slot in sorted(settled.slots)
                                           if slot not in used and slot != "lifecycle"]}
-    current = settled.current("lifecycle")
     history = doc.get("status_history") or []
-    started = history[-1].get("occurred_start") if history else None
-    if current is not None and _later(current, started):
+    latest = history[-1] if history else {}
+    status_fact, current = _dossier_slot(
+        {}, settled, "lifecycle", report.get("status"), latest.get("occurred_start"),
+        latest.get("precision"))
+    if current is not None:
         report["status"] = current["value"]
         report["status_note"] = f"accepted claim, as at {current['as_of']}"
         report["status_sources"] = _claim_sources(current, settled.tiers)
-    report["status_state"] = "conflict" if settled.disputed("lifecycle") else "accepted"
-    report["status_claims"] = settled.rows("lifecycle", but=current["claim_id"]
-                                           if current is not None else None)
+        report["status_dating"] = {"occurred_at": current["as_of"],
+                                   "precision": current["precision"]}
+    report["status_state"] = status_fact["state"]
+    report["status_claims"] = status_fact["claims"]
     return report
+
+
+def _agreement_value(claimed: Any) -> dict[str, Any]:
+    if isinstance(claimed, Mapping):
+        return {"project_count": claimed.get("count"),
+                "count_qualifier": claimed.get("qualifier") or "exactly"}
+    return {"project_count": claimed, "count_qualifier": "exactly"}

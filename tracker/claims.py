@@ -204,19 +204,37 @@ def adjudicate(claims: Iterable[Claim], decisions: Mapping[str, AnalystDecision]
     claim of another value for the same world date (a conflict); a later date supersedes."""
     verdicts: dict[str, Verdict] = {}
     by_slot: dict[str, list[Claim]] = {}
-    for claim in claims:
-        if not claim.sources:
-            continue
-        decision = decisions.get(claim.claim_id)
-        if decision is not None:
-            verdicts[claim.claim_id] = Verdict(decision.verdict, {
-                "by": "analyst", "position": decision.position, "note": decision.note})
-        else:
-            verdicts[claim.claim_id] = _rule_verdict(claim, tiers, policy)
+    live = [claim for claim in claims if claim.sources]
+    for claim in live:
         by_slot.setdefault(claim.slot, []).append(claim)
+    for slot_claims in by_slot.values():
+        for group in _agreeing(slot_claims):
+            together = replace(group[0], sources=tuple(s for c in group for s in c.sources))
+            by_rule = _rule_verdict(together, tiers, policy)
+            for claim in group:
+                decision = decisions.get(claim.claim_id)
+                verdicts[claim.claim_id] = by_rule if decision is None else Verdict(
+                    decision.verdict, {"by": "analyst", "position": decision.position,
+                                       "note": decision.note})
     for slot_claims in by_slot.values():
         _settle_slot(slot_claims, verdicts)
     return verdicts
+
+
+def _agreeing(claims: list[Claim]) -> list[list[Claim]]:
+    """Claims of one value for one period, in groups: the same fact reported with and without
+    a stated date (or at day and at month precision) is corroborated by both."""
+    groups: list[list[Claim]] = []
+    for claim in claims:
+        for group in groups:
+            first = group[0]
+            if first.value == claim.value and same_period(first.as_of, first.precision,
+                                                          claim.as_of, claim.precision):
+                group.append(claim)
+                break
+        else:
+            groups.append([claim])
+    return groups
 
 
 def _standing(claim: Claim, verdict: Verdict) -> tuple[int, int]:

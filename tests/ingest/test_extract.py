@@ -220,3 +220,80 @@ def test_facts_are_deduplicated_across_title_and_summary() -> None:
     found = facts("Hong Kong and Zhejiang signed more than 50 projects",
                   "Officials signed more than 50 projects in Ningbo.", kind="project_count")
     assert len(found) == 1
+
+
+# -- cases the claims set showed missing ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("US tariffs on Chinese goods fall to 30% from 145%",
+     {"percent": 30, "imposer": "US", "target": "China"}),
+    ("Beijing slashes retaliatory levy on American goods to 10pc",
+     {"percent": 10, "imposer": "China", "target": "US"}),
+])
+def test_tariff_rate_moves_and_pc(text: str, value: dict[str, Any]) -> None:
+    assert values(text, kind="tariff_rate") == [value]
+
+
+def test_tariff_rates_of_both_sides_in_one_chinese_sentence() -> None:
+    found = values("", "美方将对中国商品加征的关税由145%降至30%，"
+                       "中方对美国商品的关税由125%降至10%。", kind="tariff_rate")
+    assert {"percent": 30, "imposer": "US", "target": "China"} in found
+    assert {"percent": 10, "imposer": "China", "target": "US"} in found
+
+
+@pytest.mark.parametrize(("text", "firms"), [
+    ("港浙供應鏈服務機制：首批十二家浙江企業已獲服務", 12),
+    ("The supply chain services mechanism has served its first twelve Zhejiang firms", 12),
+    ("As at 30 June, 40 Zhejiang enterprises had used the supply chain services mechanism", 40),
+    ("截至6月30日，浙港供应链服务合作机制累计服务浙江企业40家", 40),
+    ("網傳港浙供應鏈服務機制已服務逾百家企業", 100),
+])
+def test_mechanism_firm_counts(text: str, firms: int) -> None:
+    [value] = values(text, kind="mechanism_status")
+    assert value["firms"] == firms and value["planned"] is False
+
+
+@pytest.mark.parametrize(("text", "status"), [
+    ("Government denies supply chain services mechanism has been suspended", None),
+    ("政府：港浙供應鏈服務機制運作正常 無暫停計劃", "operational"),
+    ("Hong Kong and Zhejiang witnessed the signing of a memorandum to establish the supply "
+     "chain services mechanism", "agreed"),
+    ("港浙供應鏈服務機制或將暫停", "suspended"),
+    ("Hong Kong and Guangdong launch supply chain services mechanism", None),
+    ("粤港供应链服务机制启动", None),
+])
+def test_mechanism_denials_agreements_and_other_provinces(text: str, status: str | None) -> None:
+    found = [v["status"] for v in values(text, kind="mechanism_status")]
+    assert found == ([status] if status else [])
+
+
+def test_planned_count_of_firms_is_no_count() -> None:
+    [value] = values("Hong Kong and Zhejiang agreed to set up the supply chain services mechanism, "
+                     "which will serve 100 firms", kind="mechanism_status")
+    assert value == {"status": "agreed", "planned": False}
+
+
+@pytest.mark.parametrize(("text", "stage"), [
+    ("Sanhua prices Hong Kong IPO at top of range", "priced"),
+    ("三花智控公佈H股最終發售價定為每股22.53港元，將於6月23日在港交所主板掛牌", "priced"),
+    ("Deep Robotics passes Hong Kong listing hearing", "approved"),
+    ("宁德时代今日在港交所上市", "listed"),
+])
+def test_listing_priced_approved_and_future_listing(text: str, stage: str) -> None:
+    [value] = values(text, kind="listing")
+    assert value["stage"] == stage
+
+
+def test_export_control_targets_named_by_their_firms_and_licences_in_chinese() -> None:
+    [entity] = values("美國商務部將多間中國企業列入實體清單", kind="export_control")
+    assert (entity["imposer"], entity["target"]) == ("US", "China")
+    [licence] = values("美國商務部要求英偉達H20芯片出口中國須申領許可證", kind="export_control")
+    assert (licence["imposer"], licence["target"]) == ("US", "China")
+
+
+def test_hedged_telling_of_a_repeated_fact_is_kept() -> None:
+    [fact] = facts("Zhejiang supply chain services mechanism suspended",
+                   "Insiders claim the supply chain services mechanism has been suspended.",
+                   kind="mechanism_status")
+    assert fact.sentence.startswith("Insiders claim")

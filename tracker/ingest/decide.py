@@ -275,8 +275,10 @@ def _attach_story(feed: str, p: Prepared, candidates: dict[str, StoryCandidate],
     stream = story_stream(story_id)
     out = [(stream, first)]
     planned: set[str] = set()
+    dated = {(d.slot, canonical_json(d.value)) for fact in p.facts
+             for d in claims_of(fact, published=p.item.published) if d.as_of_stated}
     for fact in p.facts:
-        for event in fact_events(feed, p, story_id, fact, meta, outlet):
+        for event in fact_events(feed, p, story_id, fact, meta, outlet, dated):
             if event.event_id not in planned:
                 planned.add(event.event_id)
                 out.append((stream, event))
@@ -299,14 +301,17 @@ def claim_id_of(policy_id: str, draft: ClaimDraft) -> str:
 
 
 def fact_events(feed: str, p: Prepared, story_id: str, fact: extract.Fact,
-                meta: dict[str, Any], outlet: Outlet) -> list[NewEvent]:
+                meta: dict[str, Any], outlet: Outlet,
+                dated: set[tuple[str, str]] | None = None) -> list[NewEvent]:
     """One ``fact.extracted`` per claim the fact states, for this source (or one, without a
-    claim, when no slot takes it); each dated to the world date its claim holds for."""
+    claim, when no slot takes it); each dated to the world date its claim holds for. A claim
+    this item also states with a date of its own (``dated``) is not repeated undated."""
     base = {"story_id": story_id, "policy_id": DEFAULT_POLICY, "kind": fact.kind,
             "value": fact.value, "sentence": fact.sentence,
             "confidence": round(fact.confidence, 3), "feed": feed, "item_key": p.key,
             "link": p.item.link, "publisher": outlet.publisher, "tier": outlet.tier}
-    drafts = claims_of(fact, published=p.item.published)
+    drafts = [d for d in claims_of(fact, published=p.item.published)
+              if d.as_of_stated or (d.slot, canonical_json(d.value)) not in (dated or set())]
     if not drafts:
         return [NewEvent(FACT_EXTRACTED, {**base, "claim_id": None}, p.item.published,
                          meta=meta, event_id=deterministic_id(

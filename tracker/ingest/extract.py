@@ -398,7 +398,7 @@ def _planned_before(sentence: str, at: int) -> bool:
 _DENIED = re.compile(r"(?i)\b(?:den(?:y|ies|ied|ying)|dismiss(?:es|ed)?|rejects?|rebuts?)\b|"
                      r"否認|否认|辟謠|辟谣|澄清")
 _NOT = re.compile(r"(?i)\b(?:not|never|no)\b[^.;,]{0,25}$"
-                  r"|(?:無|无|沒有|没有|未|並未|并未|不會|不会|不)[^，。]{0,3}$")
+                  r"|(?:無|无|沒有|没有|未|並未|并未|不會|不会)[^，。]{0,3}$")
 
 
 def _denied(sentence: str, match: re.Match[str]) -> bool:
@@ -449,7 +449,8 @@ def _mechanism_status(sentence: str, context_mentions_mechanism: bool) -> Iterat
     if status is None:
         return
     value: dict[str, Any] = {"status": status[0], "planned": status[1]}
-    if firms is not None:
+    if firms is not None and (status[0] == "firms_served"
+                              or not _planned_before(sentence, firms[1])):
         value["firms"] = firms[0]
     confidence = 0.85 if named else 0.6
     if value["planned"]:

@@ -221,7 +221,7 @@ _QUESTION = re.compile(r"[?？][\s」』”’\"')）]*$")
 def hedge_in(sentence: str) -> str | None:
     """The cue that makes what ``sentence`` says unconfirmed ("insiders claim", "据悉", "could",
     a headline's question mark), lower-cased; None when it is stated outright."""
-    cues = [m for m in _ATTRIBUTED.finditer(sentence)]
+    cues = list(_ATTRIBUTED.finditer(sentence))
     cues += [m for m in _MODAL.finditer(sentence)
              if not _SIDE_REMARK.search(sentence[:m.start()])]
     if cues:

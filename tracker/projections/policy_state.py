@@ -231,7 +231,7 @@ class PolicyState(Projection):
     """One document per policy: what is known about it now, and where each piece came from."""
 
     name = "policy_state"
-    version = 3
+    version = 4
     types: frozenset[str] = DOSSIER_TYPES | FOLLOW_UP_TYPES | DECISION_TYPES
 
     def keys(self, event: RecordedEvent) -> Iterable[str]:

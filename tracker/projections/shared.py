@@ -104,7 +104,8 @@ def item(entry: Mapping[str, Any]) -> dict[str, Any]:
     value = entry["value"]
     out = dict(value) if isinstance(value, Mapping) else {"value": value}
     out.update(occurred_at=entry["occurred_at"], precision=entry["precision"],
-               position=entry["position"], sources=entry["sources"])
+               occurred_start=entry["occurred_start"], position=entry["position"],
+               sources=entry["sources"])
     out.update((k, entry[k]) for k in DATING_KEYS if k in entry)
     return out
 

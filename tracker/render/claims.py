@@ -45,7 +45,8 @@ def others(fact: Mapping[str, Any]) -> str:
     parts = []
     for state, word in (("conflict", "disputed"), ("pending", "pending"),
                         ("rejected", "rejected")):
-        found = [brief(c) for c in fact.get("claims") or () if c.get("state") == state]
+        found = [brief(c) for c in fact.get("claims") or ()
+                 if c.get("state") == state and not c.get("agrees")]
         if found:
             parts.append(f"{word}: " + "; ".join(found))
     return "  ".join(parts)
