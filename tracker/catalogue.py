@@ -41,6 +41,7 @@ FACT_EXTRACTED: Final = "fact.extracted"
 CLAIM_ACCEPTED: Final = "claim.accepted"
 CLAIM_REJECTED: Final = "claim.rejected"
 ACCEPTANCE_POLICY_SET: Final = "acceptance.policy_set"
+RULES_SET: Final = "rules.set"
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +206,8 @@ _TYPES: tuple[EventType, ...] = (
                "threshold": "number", "matched": "list of matched terms",
                "rules_version": "version of the rules file",
                "content_hash": "the content classified",
-               "reclassified": "true when recorded by `tracker reclassify`"},
+               "reclassified": "true when recorded by `tracker reclassify`",
+               "tier": "core | context when relevant (absent before tiers, null when not)"},
               ("item_key", "relevant", "score", "rules_version")),
     EventType(STORY_CREATED, 1, "A new story, from its first relevant item.",
               {"story_id": "id", "title": "text", "url": "link", "published": "ISO timestamp",
@@ -215,7 +217,9 @@ _TYPES: tuple[EventType, ...] = (
               ("story_id", "title", "item_key")),
     EventType(STORY_CORROBORATED, 1, "Another item (feed or link) carries the same story.",
               {"story_id": "id", "item_key": "identity", "feed": "feed name", "link": "url",
-               "title": "as that source titled it", "similarity": "0..1"},
+               "title": "as that source titled it", "similarity": "0..1",
+               "reason": "the evidence it joined on: same guid, same link, same article id, "
+                         "or title similarity after normalisation"},
               ("story_id", "item_key")),
     EventType(STORY_REVISED, 1, "A story's content changed (an item was revised).",
               {"story_id": "id", "item_key": "identity", "title": "text", "summary": "text"},
@@ -253,6 +257,12 @@ _TYPES: tuple[EventType, ...] = (
                "or better suffices", "corroborating_tier": "or several independent sources of "
                "this tier or better", "corroborating_sources": "how many"},
               ("version",)),
+    EventType(RULES_SET, 1,
+              "The relevance rules in force for a policy from now on: ingest and reclassify "
+              "use them when no rules file is given.",
+              {**_P, "version": "the rules' own version", "text": "the rules file (TOML)",
+               "source": "the file it was read from"},
+              ("policy_id", "version", "text")),
 )
 
 CATALOGUE: Mapping[str, EventType] = {t.name: t for t in _TYPES}

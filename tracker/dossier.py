@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tracker import catalogue
+from tracker import catalogue, rules_log
 from tracker.app import Tracker
 from tracker.catalogue import (
     ACCEPTANCE_POLICY_SET,
@@ -70,6 +70,7 @@ def load_seeds(tracker: Tracker, paths: Sequence[str | Path] | None = None) -> S
     if not paths:
         batches.append(default_subscription_events())
         batches.append(acceptance_policy_events())
+        batches.append(rules_log.seed_events(tracker))
     appended = already = 0
     for batch in batches:
         new, old = _append_batch(tracker, batch)

@@ -26,6 +26,7 @@ from tracker.ingest.parse import Item
 from tracker.ingest.subscriptions import current
 from tracker.projections import PROJECTIONS
 from tracker.projector import Projector, load_docs
+from tracker.rules_log import rules_in_force
 from tracker.store.schema import projection_rows
 from tracker.when import When
 
@@ -82,7 +83,7 @@ def reclassify(tracker: Tracker, rules: relevance.Rules | None = None,
     Each changed decision is one transaction; the stories are read from the log once and then
     only what each transaction finds appended since.
     """
-    rules = rules or relevance.load_rules()
+    rules = rules or rules_in_force(tracker)  # re-applies the active rules
     recorded: dict[tuple[str, str], RecordedEvent] = {}
     content: dict[tuple[str, str], Mapping[str, Any]] = {}
     decisions: dict[tuple[str, str], RecordedEvent] = {}
@@ -111,7 +112,8 @@ def reclassify(tracker: Tracker, rules: relevance.Rules | None = None,
                                       rules)
         before = decisions.get((feed, item_key))
         if before is not None and bool(before.data["relevant"]) == decision.relevant \
-                and before.data.get("score") == decision.score:
+                and before.data.get("score") == decision.score \
+                and before.data.get("tier", decision.tier) == decision.tier:
             continue
         changed += 1
         was_relevant = bool(before.data["relevant"]) if before is not None else False
@@ -121,11 +123,11 @@ def reclassify(tracker: Tracker, rules: relevance.Rules | None = None,
             {"item_key": item_key, "feed": feed, "relevant": decision.relevant,
              "score": decision.score, "threshold": decision.threshold,
              "matched": list(decision.matched), "rules_version": decision.rules_version,
-             "content_hash": content_hash, "reclassified": True},
+             "content_hash": content_hash, "reclassified": True, "tier": decision.tier},
             original.occurred_at, meta={"actor": "reclassify",
                                         "causation_id": original.event_id},
             event_id=deterministic_id("reclassified", feed, item_key, decision.rules_version,
-                                      content_hash, str(decision.score)))
+                                      content_hash, str(decision.score), str(decision.tier)))
         with write_connection(tracker.engine) as conn, conn.begin():
             tracker.store.lock(conn)
             plan = Plan(((feed_stream(feed), classified),))

@@ -125,6 +125,21 @@ def test_a_second_copy_in_the_same_feed_corroborates_the_first() -> None:
     created = next(e for _s, e in plan.events if e.type == STORY_CREATED)
     corroborated = next(e for _s, e in plan.events if e.type == STORY_CORROBORATED)
     assert corroborated.data["story_id"] == created.data["story_id"]
+    assert corroborated.data["reason"] == "same headline after normalisation"
+
+
+def test_a_cross_listed_article_corroborates_with_its_evidence() -> None:
+    elsewhere = decide("paper-hk", [prepared(item(
+        "HK firms eye Zhejiang deals",
+        link="https://paper.example/news/hong-kong/article/3309876/hk-firms"))],
+        Known(), fetched_at=FETCHED, actor=ACTOR)
+    known = Known().with_events([e for _s, e in elsewhere.events])
+    plan = decide("paper-economy", [prepared(item(
+        "Zhejiang manufacturers turn to Hong Kong",
+        link="https://paper.example/economy/article/3309876/zhejiang", hours=2))],
+        known, fetched_at=FETCHED, actor=ACTOR)
+    corroborated = next(e for _s, e in plan.events if e.type == STORY_CORROBORATED)
+    assert corroborated.data["reason"] == "same article id paper.example/3309876"
 
 
 def test_a_story_known_from_another_feed_is_matched_by_its_link() -> None:
@@ -175,3 +190,18 @@ def test_prepare_classifies_with_the_rules_and_extracts_only_when_relevant() -> 
     assert hit.decision.relevant and hit.facts
     assert not miss.decision.relevant and miss.facts == []
     assert hit.decision.rules_version == rules.version
+
+
+def test_a_context_story_states_only_context_claims() -> None:
+    context = relevance.Decision(True, 5, 4, ("us", "tariff"), "test-1", tier="context")
+    served = Fact("mechanism_status", {"status": "first_firms_served", "firms": 12},
+                  "The mechanism has served its first 12 firms.", 0.85)
+    tariff = Fact("tariff_rate", {"percent": 30, "imposer": "US",
+                                  "target": "China"},
+                  "US tariffs on Chinese goods fall to 30% from 145%.", 0.9)
+    plan = decide("wire", [prepared(item("US cuts tariffs on Chinese goods to 30%"), context,
+                                    [served, tariff])],
+                  Known(), fetched_at=FETCHED, actor=ACTOR)
+    slots = {e.data.get("slot") for _s, e in plan.events if e.type == FACT_EXTRACTED}
+    assert "tariff:us:china" in slots
+    assert not slots & {"lifecycle", "firms_served"}

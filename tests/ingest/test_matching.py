@@ -10,10 +10,13 @@ import pytest
 from tracker.ingest.matching import (
     SIMILARITY_THRESHOLD,
     StoryCandidate,
+    StoryMatch,
+    find_story,
     match_story,
     normalise_title,
     similarity,
 )
+from tracker.ingest.story_features import article_id
 
 T0 = datetime(2025, 4, 29, 4, 0, tzinfo=UTC)
 
@@ -23,6 +26,11 @@ class FakeItem:
     title: str
     link: str | None
     published: datetime = T0
+
+
+@dataclass(frozen=True)
+class GuidItem(FakeItem):
+    guid: str | None = None
 
 
 def story(story_id: str, title: str, *links: str, published: datetime = T0) -> StoryCandidate:
@@ -115,3 +123,139 @@ def test_best_of_several_candidates() -> None:
     ]
     item = FakeItem("HK and Zhejiang agree new supply-chain mechanism", None)
     assert match_story(item, candidates)[0] == "st-b"
+
+
+def test_simplified_and_traditional_copies_of_one_agency_story_merge() -> None:
+    traditional = "香港與浙江簽署供應鏈服務機制合作協議 推動企業「走出去」"
+    simplified = "香港与浙江签署供应链服务机制合作协议 推动企业“走出去”"
+    assert similarity(traditional, simplified) == 1.0
+    found = find_story(FakeItem(simplified, "https://cn.example/a/1.html"),
+                       [story("st-hk", traditional, "https://hk.example/b/2.html")])
+    assert found.story_id == "st-hk"
+    assert "Traditional/Simplified folded" in found.reason
+
+
+def test_wire_reissue_joins_the_original() -> None:
+    original = story("st-w", "Hong Kong, Zhejiang sign supply chain pact",
+                     "https://wire.example/world/hk-zhejiang-idUSKBN1")
+    for title in ("UPDATE 1-Hong Kong, Zhejiang sign supply chain pact",
+                  "UPDATE 2-Hong Kong, Zhejiang sign supply chain pact (Corrected)",
+                  "EXCLUSIVE-Hong Kong, Zhejiang sign supply chain pact",
+                  "REFILE-UPDATE 1-Hong Kong, Zhejiang sign supply chain pact"):
+        found = find_story(FakeItem(title, "https://wire.example/world/hk-zhejiang-idUSKBN2",
+                                    T0 + timedelta(hours=2)), [original])
+        assert (found.story_id, found.similarity) == ("st-w", 1.0), title
+        assert found.reason == "same headline after normalisation (re-issue marker stripped)"
+
+
+def test_reissue_markers_are_not_numbers() -> None:
+    assert normalise_title("UPDATE 2-US cuts tariffs on Chinese goods to 30%") == \
+        normalise_title("US cuts tariffs on Chinese goods to 30% (Corrected)") == \
+        "us cuts tariffs chinese goods 30 percent"
+    assert normalise_title("港浙機制正式運作（更新）") == "港浙機制正式運作"
+
+
+@pytest.mark.parametrize("suffix", [" - Reuters", " | Reuters", " - South China Morning Post"])
+def test_aggregator_copy_with_publisher_suffix_joins(suffix: str) -> None:
+    original = story("st-r", "Hong Kong-Zhejiang supply chain mechanism becomes operational",
+                     "https://wire.example/markets/mechanism-operational")
+    copy = FakeItem("Hong Kong-Zhejiang supply chain mechanism becomes operational" + suffix,
+                    "https://news.google.com/rss/articles/CBMiXYZ?oc=5", T0 + timedelta(hours=5))
+    found = find_story(copy, [original])
+    assert found.story_id == "st-r"
+    assert found.reason == "same headline after normalisation (publisher suffix stripped)"
+
+
+def test_aggregator_redirect_link_is_never_identity() -> None:
+    redirect = "https://news.google.com/rss/articles/CBMiXYZ?oc=5"
+    candidates = [story("st-g", "Hong Kong home prices fall for third month", redirect)]
+    found = find_story(FakeItem("Unitree files for Hong Kong IPO", redirect), candidates)
+    assert found.story_id is None
+
+
+def test_one_article_under_two_section_paths_is_one_story() -> None:
+    candidates = [story("st-s", "HK firms eye Zhejiang deals",
+                        "https://www.paper.example/news/hong-kong/article/3309876/hk-firms-eye",
+                        published=T0 - timedelta(days=40))]
+    item = FakeItem("Zhejiang manufacturers turn to Hong Kong to go global",
+                    "https://paper.example/economy/china-economy/article/3309876/zhejiang-firms")
+    found = find_story(item, candidates)
+    assert (found.story_id, found.reason) == ("st-s", "same article id paper.example/3309876")
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("https://www.paper.example/news/hong-kong/article/3309876/slug", "paper.example/3309876"),
+    ("https://news.example/component/k2/1803456-20250514.htm", "news.example/1803456"),
+    ("https://site.example/china/zhejiang-firms-3309876.html", "site.example/3309876"),
+    ("https://site.example/2025/05/14/zhejiang-firms", None),
+    ("https://site.example/20250514/zhejiang-firms.html", None),
+    ("https://news.google.com/rss/articles/12345678", None),
+    (None, None),
+])
+def test_article_id(url: str | None, expected: str | None) -> None:
+    assert article_id(url) == expected
+
+
+def test_article_id_is_per_site() -> None:
+    candidates = [story("st-a", "Hong Kong home prices fall",
+                        "https://paper.example/property/article/3309876/prices")]
+    item = FakeItem("Unitree files for Hong Kong IPO",
+                    "https://other.example/tech/article/3309876/unitree")
+    assert find_story(item, candidates).story_id is None
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("Supply chain mechanism has served 12 Zhejiang firms",
+     "Supply chain mechanism has served 40 Zhejiang firms"),
+    ("UPDATE 1-Mechanism has served 12 Zhejiang firms, HK says",
+     "Mechanism has served 40 Zhejiang firms, HK says"),
+    ("港浙供應鏈機制已服務12家企業", "港浙供应链机制已服务40家企业"),
+])
+def test_titles_differing_only_in_a_number_stay_apart(a: str, b: str) -> None:
+    candidates = [story("st-may", a, published=T0)]
+    later = FakeItem(b, None, T0 + timedelta(days=10))
+    found = find_story(later, candidates)
+    assert found.story_id is None and found.similarity < SIMILARITY_THRESHOLD
+
+
+def test_guid_shared_by_a_syndicated_copy_is_identity() -> None:
+    candidates = [StoryCandidate("st-g", "Completely different wording", frozenset(), T0,
+                                 frozenset({"guid:wire-123"}))]
+    item = GuidItem("Other words", "https://portal.example/x", T0, "wire-123")
+    assert find_story(item, candidates) == StoryMatch("st-g", 1.0, "same guid")
+
+
+def test_every_match_reports_its_evidence() -> None:
+    candidates = [story("st-1", "Hong Kong, Zhejiang agree supply chain mechanism",
+                        "https://harbourbusiness.example/hk/mechanism")]
+    by_link = find_story(FakeItem("x", "https://harbourbusiness.example/hk/mechanism?utm_x=1"),
+                         candidates)
+    assert by_link == StoryMatch("st-1", 1.0, "same link")
+    by_title = find_story(FakeItem("Zhejiang and HK agree mechanism for supply chains", None),
+                          candidates)
+    assert by_title.story_id == "st-1"
+    assert by_title.similarity < 1.0
+    assert by_title.reason == f"title similarity {by_title.similarity:.2f}"
+    missing = find_story(FakeItem("Hong Kong home prices fall for third month", None),
+                         candidates)
+    assert missing.story_id is None and missing.reason.startswith("no story within 14 days")
+
+
+def test_strongest_evidence_wins_over_an_earlier_weaker_one() -> None:
+    candidates = [
+        story("st-title", "Hong Kong, Zhejiang agree supply chain mechanism"),
+        story("st-article", "Something else", "https://paper.example/a/article/3309876/x"),
+        story("st-link", "Another thing", "https://paper.example/b/article/3309876/y"),
+    ]
+    item = FakeItem("Hong Kong, Zhejiang agree supply chain mechanism",
+                    "https://paper.example/b/article/3309876/y")
+    assert find_story(item, candidates).reason == "same link"
+    assert match_story(item, candidates) == ("st-link", 1.0)
+
+
+def test_candidate_features_are_prepared_once() -> None:
+    candidate = story("st-1", "港浙簽署協議 – 新聞", "https://paper.example/a/article/3309876/x")
+    assert candidate.prepared_title.text == "港浙签署协议"
+    assert candidate.prepared_links.article_ids == {"paper.example/3309876"}
+    assert candidate == story("st-1", "港浙簽署協議 – 新聞",
+                              "https://paper.example/a/article/3309876/x")

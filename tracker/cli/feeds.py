@@ -135,7 +135,7 @@ def news_command(ctx: Context, since: str | None, fmt: Format) -> None:
 
 @main.command("reclassify")
 @click.option("--rules", type=click.Path(dir_okay=False, exists=True),
-              help="A relevance rules file (default: the shipped seeds/relevance.toml).")
+              help="A relevance rules file (default: the active rules, `tracker rules show`).")
 @pass_ctx
 def reclassify(ctx: Context, rules: str | None) -> None:
     """Re-evaluate every recorded item under the current relevance rules; changed decisions
@@ -145,10 +145,10 @@ def reclassify(ctx: Context, rules: str | None) -> None:
     Example:
         tracker reclassify --rules my-rules.toml
     """
-    from tracker.ingest import relevance
     from tracker.news import reclassify as run_reclassify
+    from tracker.rules_log import rules_in_force
 
-    result = run_reclassify(ctx.tracker, relevance.load_rules(rules) if rules else None)
+    result = run_reclassify(ctx.tracker, rules_in_force(ctx.tracker, rules))
     click.echo(f"reclassified {result.items} item(s) under rules {result.rules_version}: "
                f"{result.changed} changed, {result.newly_relevant} newly relevant, "
                f"{result.no_longer_relevant} no longer relevant")

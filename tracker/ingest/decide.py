@@ -28,7 +28,7 @@ from tracker.dates import date_label, iso
 from tracker.events import NewEvent, canonical_json, deterministic_id
 from tracker.ingest import extract, identity, parse, relevance
 from tracker.ingest.claim_text import ClaimDraft, claims_of
-from tracker.ingest.matching import StoryCandidate, match_story
+from tracker.ingest.matching import StoryCandidate, find_story
 
 STORY_WINDOW_DAYS = 14
 DEFAULT_POLICY = "hk-zhejiang-supply-chain"
@@ -245,8 +245,8 @@ def _attach_story(feed: str, p: Prepared, candidates: dict[str, StoryCandidate],
                   actor: str, outlet: Outlet) -> list[tuple[str, NewEvent]]:
     """Attach a relevant item to its story (a new one, or one it corroborates) with its facts;
     ``candidates`` (the caller's working copy) learns it, so later items of the feed match."""
-    story_id, similarity = match_story(p.item, candidates.values(),
-                                       window_days=STORY_WINDOW_DAYS)
+    match = find_story(p.item, candidates.values(), window_days=STORY_WINDOW_DAYS)
+    story_id = match.story_id
     link = {p.item.link} if p.item.link else set()
     meta = source_meta(actor, feed, p, story_id)
     if story_id is None:
@@ -266,7 +266,8 @@ def _attach_story(feed: str, p: Prepared, candidates: dict[str, StoryCandidate],
         first = NewEvent(
             STORY_CORROBORATED,
             {"story_id": story_id, "item_key": p.key, "feed": feed, "link": p.item.link,
-             "title": p.item.title, "similarity": round(similarity, 3)},
+             "title": p.item.title, "similarity": round(match.similarity, 3),
+             "reason": match.reason},
             p.item.published, meta=meta,
             event_id=deterministic_id("story-source", story_id, feed, p.key))
         old = candidates[story_id]
@@ -310,8 +311,10 @@ def fact_events(feed: str, p: Prepared, story_id: str, fact: extract.Fact,
             "value": fact.value, "sentence": fact.sentence,
             "confidence": round(fact.confidence, 3), "feed": feed, "item_key": p.key,
             "link": p.item.link, "publisher": outlet.publisher, "tier": outlet.tier}
+    context_only = p.decision.tier == "context"  # a driver's story never sets the mechanism's
     drafts = [d for d in claims_of(fact, published=p.item.published)
-              if d.as_of_stated or (d.slot, canonical_json(d.value)) not in (dated or set())]
+              if (d.as_of_stated or (d.slot, canonical_json(d.value)) not in (dated or set()))
+              and (d.context or not context_only)]
     if not drafts:
         return [NewEvent(FACT_EXTRACTED, {**base, "claim_id": None}, p.item.published,
                          meta=meta, event_id=deterministic_id(
@@ -381,7 +384,8 @@ def _classified(feed: str, p: Prepared, actor: str) -> NewEvent:
         ITEM_CLASSIFIED,
         {"item_key": p.key, "feed": feed, "relevant": d.relevant,
          "score": d.score, "threshold": d.threshold, "matched": list(d.matched),
-         "rules_version": d.rules_version, "content_hash": p.item.content_hash},
+         "rules_version": d.rules_version, "content_hash": p.item.content_hash,
+         "tier": d.tier},
         p.item.published, meta=source_meta(actor, feed, p),
         event_id=deterministic_id("classified", feed, p.key, d.rules_version,
                                   p.item.content_hash))

@@ -106,6 +106,14 @@ def content_hash(title: str, summary: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+def guid_key(guid: str) -> str:
+    """``guid:…`` for a guid; one that is an http(s) permalink is canonicalised like a link."""
+    guid = guid.strip()
+    if is_http_url(guid):
+        guid = canonical_link(guid) or guid
+    return f"guid:{guid}"
+
+
 def item_key(item: Identifiable) -> str:
     """``guid:…``, else ``link:…``, else ``hash:…`` — the item's identity across fetches.
 
@@ -113,10 +121,7 @@ def item_key(item: Identifiable) -> str:
     ``?utm_source=rss`` variants of one guid do not count as new items.
     """
     if item.guid:
-        guid = item.guid.strip()
-        if is_http_url(guid):
-            guid = canonical_link(guid) or guid
-        return f"guid:{guid}"
+        return guid_key(item.guid)
     link = canonical_link(item.link)
     if link:
         return f"link:{link}"

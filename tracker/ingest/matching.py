@@ -1,17 +1,21 @@
 """Group items from many feeds into stories, so one event reported five times is one story.
 
-Two items are the same story when they share a canonical link, or when their titles are
-similar enough (:data:`SIMILARITY_THRESHOLD`) and they were published within a window of
-each other. Title similarity is rapidfuzz's token-set and token-sort ratios on normalised
-titles (characters for Chinese), lowered when the titles disagree on a number ("145%" vs
-"125%"), on what happened ("agree" vs "becomes operational"), or on a named party
-("Unitree" vs "Deep Robotics") — the cases where shared words mislead.
+Evidence is weighed strongest first, and every match says which evidence decided it:
+
+1. the same guid or canonical link (never an aggregator's redirect link), whatever the dates;
+2. the same article id on one site, cross-listed under another section path;
+3. titles similar enough (:data:`SIMILARITY_THRESHOLD`) within a window of each other, after
+   re-issue markers, publisher tags and Traditional/Simplified script are set aside.
+
+Title similarity is rapidfuzz's token-set and token-sort ratios on normalised titles
+(characters for Chinese), lowered when the titles disagree on a number ("12 firms" vs
+"40 firms": two events of one kind), on what happened ("agree" vs "becomes operational"), or
+on a named party ("Unitree" vs "Deep Robotics") — the cases where shared words mislead. Each
+story's features are prepared once, when its :class:`StoryCandidate` is built.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +23,22 @@ from typing import Protocol
 
 from rapidfuzz import fuzz
 
-from tracker.ingest.identity import canonical_link
+from tracker.ingest.identity import guid_key
+from tracker.ingest.story_features import (
+    LinkFeatures,
+    TitleFeatures,
+    article_id,
+    identity_link,
+    link_features,
+    normalise_title,
+    strip_publisher,
+    title_features,
+)
+
+__all__ = [
+    "DEFAULT_WINDOW_DAYS", "SIMILARITY_THRESHOLD", "HasTitle", "StoryCandidate", "StoryMatch",
+    "find_story", "match_story", "normalise_title", "similarity", "strip_publisher",
+]
 
 #: Titles at or above this similarity (0..1) within the window are one story. Chosen on the
 #: cases in tests/ingest/test_stories.py: syndicated rewrites score 0.9+, different events
@@ -27,45 +46,10 @@ from tracker.ingest.identity import canonical_link
 SIMILARITY_THRESHOLD = 0.85
 DEFAULT_WINDOW_DAYS = 14
 
-_SUFFIX = re.compile(r"\s+[-–—|:]\s+([^-–—|:]{1,40})$")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-_NON_WORD = re.compile(r"[^\w\s]+")
-_STOPWORDS = frozenset({
-    "a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "with", "as", "at", "by",
-    "from", "its", "their", "is", "are", "be", "after", "amid", "over", "into", "new", "says",
-    "said", "report", "reports", "update", "live", "exclusive", "breaking", "video", "watch",
-})
-_SYNONYMS = (
-    (re.compile(r"\bhksar\b|\bhk\b"), "hong kong"),
-    (re.compile(r"\bu\.s\.(?!\w)|\busa\b|\bunited states\b"), "us"),
-    (re.compile(r"\binitial public offering\b|\bipo\b|\bflotation\b"), "listing"),
-    (re.compile(r"\bper ?cent\b|%"), " percent"),
-    (re.compile(r"&"), " and "),
-    (re.compile(r"(?<=\w)[-‐‑–](?=\w)"), " "),
-)
-_EVENTS: tuple[frozenset[str], ...] = (
-    frozenset({"agree", "agrees", "agreed", "agreement", "sign", "signs", "signed", "pact",
-               "deal", "mou", "簽署", "签署", "達成", "达成", "同意"}),
-    frozenset({"launch", "launches", "launched", "unveil", "unveils", "unveiled", "inaugurate",
-               "inaugurated", "啟動", "启动", "推出", "成立"}),
-    frozenset({"operational", "operating", "operation", "running", "live", "運作", "运作",
-               "落地"}),
-    frozenset({"suspend", "suspends", "suspended", "halt", "halts", "halted", "pause",
-               "paused", "暫停", "暂停"}),
-    frozenset({"file", "files", "filed", "filing", "applies", "applied", "遞表", "递表"}),
-    frozenset({"debut", "debuts", "debuted", "trading", "listed", "掛牌", "挂牌"}),
-    frozenset({"raise", "raises", "raised", "hike", "hikes", "hiked", "increase", "increases",
-               "加徵", "加征", "上調", "上调"}),
-    frozenset({"cut", "cuts", "lower", "lowers", "lowered", "reduce", "reduces", "slash",
-               "slashes", "pause", "下調", "下调", "暫緩", "暂缓"}),
-    frozenset({"visit", "visits", "arrives", "arrive", "tour", "訪問", "访问", "考察"}),
-    frozenset({"meet", "meets", "met", "talks", "會見", "会见", "會面", "会面"}),
-)
-
 
 class HasTitle(Protocol):
-    """What :func:`match_story` needs from an item (parse.Item satisfies it)."""
+    """What :func:`match_story` needs from an item (parse.Item satisfies it; a ``guid``
+    attribute, when present, is identity evidence too)."""
 
     @property
     def title(self) -> str: ...
@@ -77,89 +61,116 @@ class HasTitle(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class StoryCandidate:
-    """A known story to match against: its first title, its links and first publication."""
+    """A known story to match against: its first title, its links and first publication.
+
+    Its comparable title and link evidence are prepared on construction, so matching many
+    items against it never repeats that work.
+    """
 
     story_id: str
     title: str
     links: frozenset[str]
     published: datetime
     item_keys: frozenset[str] = field(default=frozenset())
+    prepared_title: TitleFeatures = field(init=False, repr=False, compare=False)
+    prepared_links: LinkFeatures = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "prepared_title", title_features(self.title))
+        object.__setattr__(self, "prepared_links", link_features(self.links))
 
 
-def strip_publisher(title: str) -> str:
-    """Drop a trailing " – SCMP" / " | RTHK" publisher tag (a short last segment)."""
-    match = _SUFFIX.search(title)
-    if match and len(match.group(1).split()) <= 4 and match.start() >= 5 \
-            and len(match.group(1)) < match.start():
-        return title[:match.start()]
-    return title
+@dataclass(frozen=True, slots=True)
+class StoryMatch:
+    """The story an item joins (None: a new one), how similar, and the evidence why."""
+
+    story_id: str | None
+    similarity: float
+    reason: str
 
 
-def normalise_title(title: str) -> str:
-    """Lowercase words without punctuation, publisher tags, stopwords or spelling variants."""
-    text = unicodedata.normalize("NFKC", strip_publisher(title)).casefold()
-    for pattern, replacement in _SYNONYMS:
-        text = pattern.sub(replacement, text)
-    text = _NON_WORD.sub(" ", text)
-    words = [w for w in text.split() if w not in _STOPWORDS]
-    return " ".join(words)
-
-
-def _is_cjk(text: str) -> bool:
-    letters = [c for c in text if not c.isspace()]
-    return bool(letters) and sum(1 for c in letters if _CJK.match(c)) / len(letters) >= 0.3
-
-
-def _events(text: str, tokens: set[str]) -> set[int]:
-    found = set()
-    for index, words in enumerate(_EVENTS):
-        if tokens & words or any(w in text for w in words if _CJK.search(w)):
-            found.add(index)
-    return found
-
-
-def _unmatched_names(title: str, other_tokens: set[str]) -> set[str]:
-    """Capitalised words of ``title`` missing from the other title: likely named parties.
-
-    A headline in Title Case capitalises every word, so it gives no signal: nothing returned.
-    """
-    words = [w for w in re.findall(r"[A-Za-z][\w'-]*", strip_publisher(title))
-             if w.casefold() not in _STOPWORDS]
-    capitalised = [w for w in words if w[0].isupper()]
-    if len(capitalised) == len(words):
-        return set()
-    out = set()
-    for word in capitalised:
-        tokens = set(normalise_title(word).split())
-        if tokens and not tokens <= other_tokens:
-            out.add(word.casefold())
-    return out
-
-
-def similarity(a: str, b: str) -> float:
-    """How alike two titles are, 0..1 (1 = same words)."""
-    na, nb = normalise_title(a), normalise_title(b)
-    if not na or not nb:
+def _score(a: TitleFeatures, b: TitleFeatures) -> float:
+    if not a.text or not b.text:
         return 0.0
-    if _is_cjk(na) or _is_cjk(nb):
-        ca, cb = na.replace(" ", ""), nb.replace(" ", "")
-        base = (fuzz.ratio(ca, cb) + fuzz.token_set_ratio(" ".join(ca), " ".join(cb))) / 2
+    if a.cjk or b.cjk:
+        base = (fuzz.ratio(a.chars, b.chars)
+                + fuzz.token_set_ratio(a.spaced_chars, b.spaced_chars, processor=None)) / 2
     else:
-        base = (fuzz.token_set_ratio(na, nb) + fuzz.token_sort_ratio(na, nb)) / 2
-    ta, tb = set(na.split()), set(nb.split())
-    numbers_a, numbers_b = set(_NUMBER.findall(na)), set(_NUMBER.findall(nb))
-    if numbers_a and numbers_b and numbers_a != numbers_b:
+        base = (fuzz.token_set_ratio(a.text, b.text, processor=None)
+                + fuzz.ratio(a.sorted_text, b.sorted_text)) / 2
+    if a.numbers and b.numbers and a.numbers != b.numbers:
         base *= 0.6
-    events_a, events_b = _events(na, ta), _events(nb, tb)
-    if events_a and events_b and not events_a & events_b:
+    if a.events and b.events and not a.events & b.events:
         base *= 0.8
-    if _unmatched_names(a, tb) and _unmatched_names(b, ta):
+    if a.unmatched_names(b) and b.unmatched_names(a):
         base *= 0.85
     return round(min(max(base / 100.0, 0.0), 1.0), 4)
 
 
-def _links(values: Iterable[str]) -> set[str]:
-    return {link for link in (canonical_link(v) for v in values) if link}
+def similarity(a: str, b: str) -> float:
+    """How alike two titles are, 0..1 (1 = same words once normalised and folded)."""
+    return _score(title_features(a), title_features(b))
+
+
+def _may_share_words(a: TitleFeatures, b: TitleFeatures) -> bool:
+    """A cheap block before fuzzy scoring: titles with no word or character in common."""
+    return bool(a.tokens & b.tokens or a.char_set & b.char_set)
+
+
+def _title_reason(score: float, a: TitleFeatures, b: TitleFeatures) -> str:
+    changes = list(dict.fromkeys(a.changes + b.changes))
+    note = f" ({', '.join(changes)})" if changes else ""
+    if a.text == b.text:
+        return f"same headline after normalisation{note}"
+    return f"title similarity {score:.2f}{note}"
+
+
+def _item_keys(item: HasTitle) -> frozenset[str]:
+    guid = getattr(item, "guid", None)
+    return frozenset({guid_key(guid)}) if isinstance(guid, str) and guid.strip() else frozenset()
+
+
+def find_story(
+    item: HasTitle,
+    candidates: Iterable[StoryCandidate],
+    *,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    threshold: float = SIMILARITY_THRESHOLD,
+) -> StoryMatch:
+    """The story ``item`` belongs to, with the evidence, strongest first: a shared guid or
+    canonical link (whatever the dates), then the same article id on one site, then the most
+    similar title published within ``window_days`` reaching ``threshold`` (ties go to the
+    most recent story). No match reports the best similarity seen."""
+    link = identity_link(item.link)
+    article = article_id(item.link)
+    keys = _item_keys(item)
+    features = title_features(item.title)
+    window = timedelta(days=window_days)
+    by_article: StoryMatch | None = None
+    best_id: str | None = None
+    best = 0.0
+    best_published: datetime | None = None
+    best_features: TitleFeatures | None = None
+    for candidate in candidates:
+        if keys & candidate.item_keys:
+            return StoryMatch(candidate.story_id, 1.0, "same guid")
+        if link and link in candidate.prepared_links.links:
+            return StoryMatch(candidate.story_id, 1.0, "same link")
+        if article and by_article is None and article in candidate.prepared_links.article_ids:
+            by_article = StoryMatch(candidate.story_id, 1.0, f"same article id {article}")
+        if abs(item.published - candidate.published) > window \
+                or not _may_share_words(features, candidate.prepared_title):
+            continue
+        score = _score(features, candidate.prepared_title)
+        if score > best or (score == best and best_published is not None
+                            and candidate.published > best_published):
+            best, best_id, best_published = score, candidate.story_id, candidate.published
+            best_features = candidate.prepared_title
+    if by_article is not None:
+        return by_article
+    if best_id is not None and best_features is not None and best >= threshold:
+        return StoryMatch(best_id, best, _title_reason(best, features, best_features))
+    return StoryMatch(None, best, f"no story within {window_days} days reaches {threshold}")
 
 
 def match_story(
@@ -169,26 +180,7 @@ def match_story(
     window_days: int = DEFAULT_WINDOW_DAYS,
     threshold: float = SIMILARITY_THRESHOLD,
 ) -> tuple[str | None, float]:
-    """(story_id, similarity) of the story ``item`` belongs to, or (None, best similarity).
-
-    A shared canonical link wins outright (similarity 1.0, whatever the dates); otherwise the
-    most similar title published within ``window_days`` of the item, if it reaches
-    ``threshold`` (ties go to the most recent story).
-    """
-    link = canonical_link(item.link)
-    window = timedelta(days=window_days)
-    best_id: str | None = None
-    best = 0.0
-    best_published: datetime | None = None
-    for candidate in candidates:
-        if link and link in _links(candidate.links):
-            return candidate.story_id, 1.0
-        if abs(item.published - candidate.published) > window:
-            continue
-        score = similarity(item.title, candidate.title)
-        if score > best or (score == best and best_published is not None
-                            and candidate.published > best_published):
-            best, best_id, best_published = score, candidate.story_id, candidate.published
-    if best_id is not None and best >= threshold:
-        return best_id, best
-    return None, best
+    """(story_id, similarity) of the story ``item`` belongs to, or (None, best similarity):
+    :func:`find_story` without its evidence."""
+    found = find_story(item, candidates, window_days=window_days, threshold=threshold)
+    return found.story_id, found.similarity

@@ -38,6 +38,7 @@ from tracker.ingest.decide import (
 )
 from tracker.ingest.knowledge import Knowledge
 from tracker.ingest.subscriptions import Subscription, current
+from tracker.rules_log import rules_in_force
 from tracker.store.schema import feed_state
 
 #: What a feed itself can get wrong: these are recorded as ``feed.failed`` and backed off.
@@ -125,7 +126,7 @@ def ingest(tracker: Tracker, *, feed: str | None = None, due_only: bool | None =
     subs = subscriptions(tracker)
     if feed is not None and feed not in subs:
         raise UsageError(f"no feed named {feed!r} (see `tracker feeds list`)")
-    rules = rules or relevance.load_rules()
+    rules = rules or rules_in_force(tracker)  # the active rules.set, else the packaged file
     rng = rng or random.Random()
     worker = worker or worker_name()
     summary = IngestSummary()
