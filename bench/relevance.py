@@ -102,7 +102,9 @@ def _item(raw: Mapping[str, Any]) -> parse.Item:
         guid=raw.get("guid") or None, title=title,
         link=identity.canonical_link(raw.get("link")), published=_when(raw["published"]),
         published_source="feed", date_flags=(), summary=summary,
-        author=raw.get("author"), content_hash=identity.content_hash(title, summary))
+        author=raw.get("author"), content_hash=identity.content_hash(title, summary),
+        source_url=(raw.get("source") or {}).get("url"),
+        source_name=(raw.get("source") or {}).get("name"))
 
 
 def load_set(directory: Path = SET_DIR) -> list[Feed]:

@@ -37,6 +37,8 @@ ITEM_CLASSIFIED: Final = "item.classified"
 STORY_CREATED: Final = "story.created"
 STORY_CORROBORATED: Final = "story.corroborated"
 STORY_REVISED: Final = "story.revised"
+STORY_MERGED: Final = "story.merged"
+STORY_SPLIT: Final = "story.split"
 FACT_EXTRACTED: Final = "fact.extracted"
 CLAIM_ACCEPTED: Final = "claim.accepted"
 CLAIM_REJECTED: Final = "claim.rejected"
@@ -224,6 +226,19 @@ _TYPES: tuple[EventType, ...] = (
     EventType(STORY_REVISED, 1, "A story's content changed (an item was revised).",
               {"story_id": "id", "item_key": "identity", "title": "text", "summary": "text"},
               ("story_id",)),
+    EventType(STORY_MERGED, 1,
+              "An analyst says two stories are one: the merged story's items join the story "
+              "(ingest matches them to it from now on).",
+              {"story_id": "the story kept", "merged_id": "the story that joins it",
+               "note": "why, optionally"},
+              ("story_id", "merged_id")),
+    EventType(STORY_SPLIT, 1,
+              "An analyst takes an item out of a story: it becomes a story of its own (ingest "
+              "never matches it back).",
+              {"story_id": "the story it leaves", "item_key": "the item",
+               "new_story_id": "its own story", "feed": "its feed", "link": "its link",
+               "title": "its title", "published": "ISO timestamp", "note": "why, optionally"},
+              ("story_id", "item_key", "new_story_id")),
     EventType(FACT_EXTRACTED, 2,
               "A typed fact one source states in a story: a claim on a slot, for a world date "
               "(the event's occurred_at). One event per source, so corroboration is countable.",
@@ -280,6 +295,8 @@ FOLLOW_UP_TYPES: frozenset[str] = frozenset({STORY_CREATED, FACT_EXTRACTED})
 DECISION_TYPES: frozenset[str] = frozenset({CLAIM_ACCEPTED, CLAIM_REJECTED})
 STORY_TYPES: frozenset[str] = frozenset({STORY_CREATED, STORY_CORROBORATED, STORY_REVISED,
                                          FACT_EXTRACTED})
+#: Analysts' corrections of story identity: which stories are one, which item is its own.
+STORY_CORRECTION_TYPES: frozenset[str] = frozenset({STORY_MERGED, STORY_SPLIT})
 #: The events that make up the set of feed subscriptions.
 SUBSCRIPTION_TYPES: frozenset[str] = frozenset({FEED_SUBSCRIBED, FEED_CHANGED, FEED_UNSUBSCRIBED})
 #: What the log knows about each feed item: its content and its relevance decisions.

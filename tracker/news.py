@@ -24,23 +24,22 @@ from tracker.ingest.decide import Outlet, Plan, Prepared, decide_story, feed_str
 from tracker.ingest.knowledge import Knowledge
 from tracker.ingest.parse import Item
 from tracker.ingest.subscriptions import current
-from tracker.projections import PROJECTIONS
-from tracker.projector import Projector, load_docs
+from tracker.projections.stories import Stories, combined
 from tracker.rules_log import rules_in_force
-from tracker.store.schema import projection_rows
+from tracker.story_explain import explain_report
+from tracker.story_identity import find_story, kept_story, story_docs
 from tracker.when import When
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+STORIES = Stories()
 
 
 def news(tracker: Tracker, *, since: When | None = None) -> dict[str, Any]:
     """Stories, newest first, each with every source that carried it and its facts."""
-    Projector(tracker.store, PROJECTIONS, tracker.clock).catch_up(["stories"])
-    where = None
-    if since is not None:
-        where = projection_rows.c.sort_key >= since.start.strftime("%Y-%m-%dT%H:%M:%S")
-    docs = [doc for _key, doc in load_docs(tracker.engine, "stories", where=where)]
-    docs.reverse()
+    shown = combined(story_docs(tracker))  # analysts' merges and splits applied
+    cutoff = since.start.strftime("%Y-%m-%dT%H:%M:%S") if since is not None else ""
+    ordered = sorted((STORIES.sort_key(key, doc), doc) for key, doc in shown.items())
+    docs = [doc for sort_key, doc in reversed(ordered) if sort_key >= cutoff]
     stories = [{
         "id": d.get("story_id"), "title": d.get("title"), "url": d.get("url"),
         "published": d.get("published"), "score": d.get("score"),
@@ -160,3 +159,11 @@ def _prepared(item_key: str, original: RecordedEvent, data: Mapping[str, Any],
                 summary=str(data.get("summary", "")), author=None,
                 content_hash=str(data.get("content_hash", "")))
     return Prepared(item, item_key, decision, extract.extract_facts(item.title, item.summary))
+
+
+def explain(tracker: Tracker, story: str) -> dict[str, Any]:
+    """Why one story (id or unique prefix) holds what it holds: every item that carried it,
+    with how it joined and its relevance decisions, and the analysts' merges and splits."""
+    docs = story_docs(tracker)
+    asked = find_story(docs, story)
+    return explain_report(tracker, docs, kept_story(docs, asked), asked)

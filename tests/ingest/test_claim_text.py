@@ -271,3 +271,61 @@ def test_naive_publication_time_is_read_as_utc() -> None:
     [draft] = drafts("Supply chain services mechanism suspended",
                      published=datetime(2025, 6, 10, 23, 0))
     assert draft.as_of == datetime(2025, 6, 10, tzinfo=UTC)
+
+
+# -- issue 10, point 5 ------------------------------------------------------------------------
+
+
+def test_both_sides_of_a_truce_fill_their_own_slots_from_the_effective_date() -> None:
+    found = {d.slot: d for d in drafts(
+        "", "Washington will trim duties on Chinese imports to 40% from 100%, and Beijing "
+            "will lower its levies on American goods to 15% from 90%, taking effect on June 2.")}
+    assert {s: d.value for s, d in found.items()} == {"tariff:us:china": 40,
+                                                      "tariff:china:us": 15}
+    assert all(d.as_of == datetime(2025, 6, 2, tzinfo=UTC) and d.as_of_stated
+               for d in found.values())
+
+
+def test_chinese_truce_and_an_aside_naming_hong_kong() -> None:
+    slots = {d.slot: d.value for d in drafts(
+        "", "美方將對中國貨品（包括香港貨品）的關税由80%降至40%，中方對美關稅由70%降至15%。")}
+    assert slots == {"tariff:us:china": 40, "tariff:china:us": 15}
+
+
+def test_headline_parties_date_and_fill_a_later_rate() -> None:
+    [draft] = drafts("US prolongs China tariff pause to December",
+                     "The extra tariff rate stays at 40% as at July 31.")
+    assert (draft.slot, draft.value) == ("tariff:us:china", 40)
+    assert draft.as_of == datetime(2025, 7, 31, tzinfo=UTC) and draft.as_of_stated
+
+
+@pytest.mark.parametrize(("title", "summary", "slot", "value"), [
+    ("Eight Chinese robot makers added to US Entity List", "",
+     "export_control:us:china", "entity list addition"),
+    ("", "美方將8家中國機械人企業列入實體清單。", "export_control:us:china",
+     "entity list addition"),
+    ("US licence requirement for MI308 accelerators",
+     "AMD was told exports of MI308 chips to China now require a licence.",
+     "export_control:us:china", "licence requirement"),
+])
+def test_export_control_slots(title: str, summary: str, slot: str, value: str) -> None:
+    assert {(d.slot, d.value) for d in drafts(title, summary)} == {(slot, value)}
+
+
+@pytest.mark.parametrize(("title", "summary", "slot", "value"), [
+    ("Eleven Zhejiang exporters tap Hong Kong supply chain mechanism", "", "firms_served", 11),
+    ("港浙供應鏈服務機制已服務二十五家浙企", "", "firms_served", 25),
+    ("Qiantang Dynamics jumps 25% on Hong Kong debut", "", "listing:qiantang-dynamics",
+     "listed"),
+    ("浙港合作交流會簽署十五份協議", "", "projects_signed",
+     {"count": 15, "qualifier": "exactly"}),
+])
+def test_headline_claims(title: str, summary: str, slot: str, value: Any) -> None:
+    assert (slot, value) in [(d.slot, d.value) for d in drafts(title, summary)]
+
+
+def test_a_firm_setting_up_through_the_mechanism_says_nothing_of_its_lifecycle() -> None:
+    found = drafts("Haixin Biotech lists in Hong Kong",
+                   "The Ningbo company used the supply chain services mechanism to set up "
+                   "its Hong Kong office.")
+    assert [d.slot for d in found] == ["listing:haixin-biotech"]

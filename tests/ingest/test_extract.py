@@ -227,7 +227,7 @@ def test_facts_are_deduplicated_across_title_and_summary() -> None:
 
 @pytest.mark.parametrize(("text", "value"), [
     ("US tariffs on Chinese goods fall to 30% from 145%",
-     {"percent": 30, "imposer": "US", "target": "China"}),
+     {"percent": 30, "imposer": "US", "target": "China", "previous_percent": 145}),
     ("Beijing slashes retaliatory levy on American goods to 10pc",
      {"percent": 10, "imposer": "China", "target": "US"}),
 ])
@@ -297,3 +297,100 @@ def test_hedged_telling_of_a_repeated_fact_is_kept() -> None:
                    "Insiders claim the supply chain services mechanism has been suspended.",
                    kind="mechanism_status")
     assert fact.sentence.startswith("Insiders claim")
+
+
+# -- issue 10, point 5: numbers, parties, clauses, companies ----------------------------------
+
+
+def test_two_rates_in_one_sentence_joined_by_and() -> None:
+    found = values("", "Washington will trim duties on Chinese imports to 40% from 100%, and "
+                       "Beijing will lower its levies on American goods to 15% from 90%, "
+                       "starting on June 2.", kind="tariff_rate")
+    assert {"percent": 40, "imposer": "US", "target": "China", "previous_percent": 100} in found
+    assert {"percent": 15, "imposer": "China", "target": "US", "previous_percent": 90} in found
+
+
+def test_chinese_rates_split_at_commas_and_hk_tariff_spelling() -> None:
+    found = values("", "美方對中國商品的關税由80%降至40%，中方對美關稅由70%降至15%，6月2日起生效。",
+                   kind="tariff_rate")
+    assert {"percent": 40, "imposer": "US", "target": "China"} in found
+    assert {"percent": 15, "imposer": "China", "target": "US"} in found
+
+
+def test_tariff_parties_skip_asides_and_read_verb_objects() -> None:
+    [aside] = values("美國把對中國貨品（包括香港貨品）的關稅下調至40%", kind="tariff_rate")
+    assert aside["imposer"] == "US" and aside["target"] == "China"
+    [verb] = values("Washington to halve China tariffs to 40% next month", kind="tariff_rate")
+    assert verb["imposer"] == "US" and verb["target"] == "China"
+
+
+def test_headline_names_the_parties_a_later_sentence_omits() -> None:
+    [value] = values("US prolongs China tariff pause to December",
+                     "The extra tariff rate therefore stays at 40%.", kind="tariff_rate")
+    assert value == {"percent": 40, "imposer": "US", "target": "China"}
+
+
+def test_project_count_measure_words_and_signing_is_not_about() -> None:
+    [a] = values("雙方簽署二十份涵蓋物流、檢測及法律服務的合作協議", kind="project_count")
+    assert a == {"count": 20, "qualifier": "exactly"}
+    [b] = values("两地企业现场签约18个项目", kind="project_count")
+    assert b == {"count": 18, "qualifier": "exactly"}
+
+
+@pytest.mark.parametrize(("title", "summary", "company", "stage"), [
+    ("Qiantang Dynamics soars 25% in Hong Kong trading debut", "", "Qiantang Dynamics",
+     "listed"),
+    ("", "Shares of Ningbo's Haixin Biotech rose on their first day of trading in Hong Kong.",
+     "Haixin Biotech", "listed"),
+    ("", "The minister welcomed the listing of Yunfan Technologies on the Hong Kong exchange.",
+     "Yunfan Technologies", "listed"),
+    ("杭州星河智能科技股份有限公司今日在港交所主板掛牌", "", "星河智能", "listed"),
+    ("寧波海芯生物已向港交所遞交上市申請", "", "海芯生物", "filed"),
+    ("海芯生物香港IPO招股價定於每股12港元", "公司將於下周在港上市。", "海芯生物", "priced"),
+])
+def test_listing_companies_and_stages(title: str, summary: str, company: str,
+                                      stage: str) -> None:
+    found = values(title, summary, kind="listing")
+    assert any(v["company"] == company and v["stage"] == stage for v in found), found
+
+
+def test_listing_description_is_no_company_and_stock_code_is_kept() -> None:
+    [value] = values("浙江無人機企業天目航空在港交所掛牌（股份代號：2777）", kind="listing")
+    assert value["company"] == "天目航空" and value["code"] == "2777.HK"
+
+
+def test_mechanism_short_names_and_headline_counts() -> None:
+    assert {"status": "operational", "planned": False} in values(
+        "Hong Kong-Zhejiang supply chain scheme goes live", kind="mechanism_status")
+    [served] = values("Fifteen Zhejiang manufacturers tap Hong Kong supply chain mechanism",
+                      kind="mechanism_status")
+    assert served == {"status": "firms_served", "planned": False, "firms": 15}
+    assert {"status": "launched", "planned": False} in values(
+        "港浙供應鏈服務機制今日正式啓動", kind="mechanism_status")
+
+
+def test_mechanism_as_a_means_gives_no_status() -> None:
+    assert values("", "The Ningbo firm used the supply chain services mechanism to set up an "
+                      "office in Hong Kong.", kind="mechanism_status") == []
+    assert values("", "該公司透過港浙供應鏈服務機制在港設立地區總部。",
+                  kind="mechanism_status") == []
+
+
+@pytest.mark.parametrize(("text", "imposer", "target"), [
+    ("Five Chinese drone makers placed on US Entity List", "US", "China"),
+    ("Washington blacklists 9 Chinese companies over chip smuggling", "US", "China"),
+    ("北京強烈反對美國將12家中國企業列入實體清單", "US", "China"),
+    ("Commerce informed AMD that exports of MI308 chips to China will require a licence",
+     None, "China"),
+])
+def test_export_control_parties(text: str, imposer: str | None, target: str) -> None:
+    [value] = values(text, kind="export_control")
+    assert value["target"] == target
+    if imposer:
+        assert value["imposer"] == imposer
+
+
+def test_export_licences_granted_is_easing() -> None:
+    [value] = values("", "The US said licences for MI308 sales to China will be granted.",
+                     kind="export_control")
+    assert value["action"] == "eased" and value["imposer"] == "US"

@@ -9,6 +9,7 @@ import pytest
 
 from tracker.ingest.matching import (
     SIMILARITY_THRESHOLD,
+    SOURCE_THRESHOLD,
     StoryCandidate,
     StoryMatch,
     find_story,
@@ -16,7 +17,7 @@ from tracker.ingest.matching import (
     normalise_title,
     similarity,
 )
-from tracker.ingest.story_features import article_id
+from tracker.ingest.story_features import article_id, event_signature
 
 T0 = datetime(2025, 4, 29, 4, 0, tzinfo=UTC)
 
@@ -259,3 +260,112 @@ def test_candidate_features_are_prepared_once() -> None:
     assert candidate.prepared_links.article_ids == {"paper.example/3309876"}
     assert candidate == story("st-1", "港浙簽署協議 – 新聞",
                               "https://paper.example/a/article/3309876/x")
+
+
+# -- same event by signature, aggregator sources ---------------------------------------------
+
+@dataclass(frozen=True)
+class LedeItem:
+    title: str
+    link: str | None
+    published: datetime
+    summary: str = ""
+    source_url: str | None = None
+
+
+JUL8 = datetime(2025, 7, 8, 10, 30, tzinfo=UTC)
+
+
+def lede_story(story_id: str, item: LedeItem) -> StoryCandidate:
+    return StoryCandidate(story_id=story_id, title=item.title,
+                          links=frozenset({item.link} if item.link else set()),
+                          published=item.published, summary=item.summary)
+
+
+def test_english_and_chinese_press_releases_of_one_announcement_merge() -> None:
+    english = LedeItem(
+        "Supply chain services mechanism serves 12 Zhejiang enterprises in first two weeks",
+        "https://www.info.gov.hk/gia/general/202507/08/P2025070800400.htm", JUL8,
+        "Invest Hong Kong said today that, as at June 30, the Hong Kong-Zhejiang supply chain "
+        "services mechanism had served 12 Zhejiang enterprises.")
+    chinese = LedeItem(
+        "港浙供應鏈服務機制首兩周服務12家浙企",
+        "https://www.info.gov.hk/gia/general/202507/08/P2025070800401.htm", JUL8,
+        "投資推廣署今日表示，截至6月30日，港浙供應鏈服務機制已服務12家浙江企業。")
+    found = find_story(chinese, [lede_story("st-en", english)])
+    assert found.story_id == "st-en"
+    assert found.reason.startswith("same event:")
+    assert "12 in both headlines" in found.reason and "Zhejiang" in found.reason
+
+
+def test_one_event_in_three_outlets_is_one_story() -> None:
+    wire = LedeItem("Hong Kong-Zhejiang supply chain scheme serves 12 firms in first weeks",
+                    "https://orientwire.example/markets/L4N3V0001", JUL8,
+                    "A Hong Kong-Zhejiang supply chain services mechanism had served 12 "
+                    "Zhejiang companies as at June 30, Invest Hong Kong said on Tuesday.")
+    paper = LedeItem("Twelve Zhejiang firms tap Hong Kong supply chain mechanism in first "
+                     "fortnight", "https://harbourpost.example/business/article/3316001/x",
+                     JUL8 + timedelta(hours=9),
+                     "Twelve Zhejiang enterprises had been served by the Hong Kong-Zhejiang "
+                     "supply chain services mechanism as at June 30, Invest Hong Kong said.")
+    agency = LedeItem("港浙供应链服务机制已服务12家浙企", "https://huaxun.example/c/1133001.htm",
+                      JUL8 + timedelta(hours=8, minutes=30),
+                      "华讯社香港7月8日电 香港投资推广署8日表示，截至6月30日，港浙供应链服务机制"
+                      "已服务12家浙江企业。")
+    candidates = [lede_story("st-wire", wire)]
+    assert find_story(paper, candidates).story_id == "st-wire"
+    assert find_story(agency, candidates).story_id == "st-wire"
+
+
+def test_same_kind_of_event_with_other_numbers_or_days_stays_apart() -> None:
+    may = LedeItem("Supply chain mechanism serves 12 Zhejiang firms", None, JUL8,
+                   "Invest Hong Kong said the Hong Kong-Zhejiang supply chain services "
+                   "mechanism had served 12 Zhejiang firms.")
+    july = LedeItem("港浙供應鏈服務機制已服務40家浙企", None, JUL8 + timedelta(hours=20),
+                    "投資推廣署表示，港浙供應鏈服務機制已服務40家浙江企業，較早前為12家。")
+    later = LedeItem("港浙供應鏈服務機制已服務12家浙企", None, JUL8 + timedelta(days=3),
+                     "投資推廣署表示，港浙供應鏈服務機制已服務12家浙江企業。")
+    candidates = [lede_story("st-12", may)]
+    assert find_story(july, candidates).story_id is None  # headlines: 12 firms vs 40 firms
+    assert find_story(later, candidates).story_id is None  # three days on: another event
+
+
+def test_a_reaction_repeating_one_figure_in_its_lede_is_not_the_event() -> None:
+    news = LedeItem("US, China agree to slash tariffs for 90 days in Geneva breakthrough", None,
+                    JUL8, "US tariffs on Chinese goods will fall to 30% from 145%.")
+    reaction = LedeItem("Hong Kong exporters cautiously welcome Geneva tariff truce", None,
+                        JUL8 + timedelta(hours=14),
+                        "Hong Kong traders said US tariffs on Chinese goods would be cut for "
+                        "90 days.")
+    assert find_story(reaction, [story("st-geneva", news.title, published=news.published)]) \
+        .story_id is None
+
+
+def test_aggregator_item_joins_the_story_carrying_its_source_site() -> None:
+    original = story("st-hp", "Lee tours Hangzhou robotics labs as city courts six dragons",
+                     "https://www.harbourpost.example/business/article/3308355/lee-tours",
+                     published=T0)
+    copy = LedeItem("John Lee tours Hangzhou robotics labs courting six dragons start-ups - "
+                    "Harbour Post", "https://news.google.com/rss/articles/CBMiXyz?oc=5",
+                    T0 + timedelta(hours=4), source_url="https://harbourpost.example")
+    elsewhere = LedeItem(copy.title, copy.link, copy.published,
+                         source_url="https://othernews.example")
+    found = find_story(copy, [original])
+    assert found.story_id == "st-hp"
+    assert "aggregator copy of harbourpost.example" in found.reason
+    assert SOURCE_THRESHOLD <= found.similarity < SIMILARITY_THRESHOLD
+    assert find_story(elsewhere, [original]).story_id is None
+
+
+def test_titles_agreeing_only_on_the_dossier_names_are_not_one_story() -> None:
+    assert similarity("Hong Kong-Zhejiang supply chain services mechanism launched",
+                      "Hong Kong-Zhejiang supply chain mechanism: opportunities for legal "
+                      "services") < SIMILARITY_THRESHOLD
+
+
+def test_event_signature_normalises_numbers_units_and_scripts() -> None:
+    english = event_signature("Lingxi Robotics raises HK$2.3 bln in Hong Kong IPO", "", T0)
+    chinese = event_signature("靈犀機器人招股價定上限 集資23億港元", "百分之三十", T0)
+    assert ("HK$", "2300000000") in english.numbers & chinese.numbers
+    assert ("%", "30") in chinese.numbers
+    assert {"Lingxi Robotics", "listing"} <= english.entities & chinese.entities

@@ -350,3 +350,20 @@ def test_latin1_body_declared_latin1() -> None:
     feed = parse(body)
     assert feed.items[0].title == "Na\u00efve caf\u00e9"
     assert feed.warnings == []
+
+
+def test_aggregator_source_is_kept_beside_the_redirect_link() -> None:
+    from tracker.ingest.parse import parse_feed as parse
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>News</title><item>'
+            b'<title>Lingxi Robotics jumps 40% on Hong Kong debut - Harbour Post</title>'
+            b'<link>https://news.google.com/rss/articles/CBMiAbc?oc=5</link>'
+            b'<guid isPermaLink="false">CBMiAbc</guid>'
+            b'<source url="https://www.harbourpost.example">Harbour Post</source>'
+            b'</item><item><title>Plain item</title><link>https://a.example/1</link></item>'
+            b'</channel></rss>')
+    items = parse(body, {}, fetched_at=datetime(2025, 9, 25, tzinfo=UTC),
+                  base_url="https://news.google.com/rss").items
+    assert items[0].source_url == "https://www.harbourpost.example/"
+    assert items[0].source_name == "Harbour Post"
+    assert items[0].link is not None and "news.google.com" in items[0].link
+    assert items[1].source_url is None and items[1].source_name is None

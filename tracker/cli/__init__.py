@@ -143,4 +143,4 @@ def main(ctx: click.Context, database_url_opt: str | None) -> None:
 
 
 # The command modules attach their commands to ``main``, so they are imported once it exists.
-from tracker.cli import claims, dossier, feeds, log, rules, sources  # noqa: E402, F401
+from tracker.cli import claims, dossier, feeds, log, rules, sources, stories  # noqa: E402, F401

@@ -118,19 +118,26 @@ def ingest(ctx: Context, feed: str | None, dry_run: bool) -> None:
 
 @main.command("news")
 @click.option("--since", metavar="WHEN", help="Only stories published from WHEN on.")
+@click.option("--explain", "story", metavar="STORY",
+              help="Why one story (id or unique prefix of 6+ characters) holds its items: "
+                   "how each joined, its relevance decisions, analysts' merges and splits.")
 @format_option("text", "json")
 @pass_ctx
-def news_command(ctx: Context, since: str | None, fmt: Format) -> None:
+def news_command(ctx: Context, since: str | None, story: str | None, fmt: Format) -> None:
     """Follow-up stories, newest first: sources that carried each, score, matched terms, facts.
 
     \b
     Examples:
         tracker news --since 7d
         tracker news --format json
+        tracker news --explain st-3f2a9c
     """
-    from tracker.news import news
+    from tracker.news import explain, news
 
-    show(news(ctx.tracker, since=ctx.when(since)), "news", fmt)
+    if story is not None:
+        show(explain(ctx.tracker, story), "explain", fmt)
+    else:
+        show(news(ctx.tracker, since=ctx.when(since)), "news", fmt)
 
 
 @main.command("reclassify")

@@ -21,7 +21,9 @@ from tracker.catalogue import (
     ITEM_REVISED,
     STORY_CORROBORATED,
     STORY_CREATED,
+    STORY_MERGED,
     STORY_REVISED,
+    STORY_SPLIT,
 )
 from tracker.claims import DEFAULT_TIER
 from tracker.dates import date_label, iso
@@ -33,7 +35,9 @@ from tracker.ingest.matching import StoryCandidate, find_story
 STORY_WINDOW_DAYS = 14
 DEFAULT_POLICY = "hk-zhejiang-supply-chain"
 #: The events a story's identity (title, links, items) is folded from.
-STORY_IDENTITY_TYPES = frozenset({STORY_CREATED, STORY_CORROBORATED, STORY_REVISED})
+#: Analysts' merges and splits are among them: later ingests respect them.
+STORY_IDENTITY_TYPES = frozenset({STORY_CREATED, STORY_CORROBORATED, STORY_REVISED,
+                                  STORY_MERGED, STORY_SPLIT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,9 @@ class Known:
     ``stories``: the stories to match against, with the latest world time each was seen.
     ``stored_ids``: ids known to be in the log (or already planned, in a dry run).
     ``position``: the last log position folded in, so the shell reads only what came after.
+    ``merged_into``: stories an analyst merged, to the story they joined. A merged story stays
+    in ``stories`` under its own id as a candidate naming the story it joined, so its title,
+    links and items match that story.
     """
 
     items: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -92,6 +99,7 @@ class Known:
     latest: Mapping[str, datetime] = field(default_factory=dict)
     stored_ids: frozenset[str] = frozenset()
     position: int = 0
+    merged_into: Mapping[str, str] = field(default_factory=dict)
 
     def with_items(self, found: Mapping[str, Mapping[str, Any]]) -> Known:
         return replace(self, items={**self.items, **found},
@@ -101,16 +109,17 @@ class Known:
         """``self`` with ``events`` folded in: recorded ones (and then ``position``), or a dry
         run's planned ones, so later feeds of the pass see them."""
         stories, latest = dict(self.stories), dict(self.latest)
+        merged_into = dict(self.merged_into)
         items = dict(self.items)
         ids = set(self.stored_ids)
         for event in events:
             ids.add(event.event_id)
             if event.type in STORY_IDENTITY_TYPES:
-                _fold_story(stories, latest, event)
+                _fold_story(stories, latest, merged_into, event)
             elif event.type in (ITEM_RECORDED, ITEM_REVISED):
                 items[event.event_id] = event.data
         return Known(items, stories, latest, frozenset(ids),
-                     self.position if position is None else position)
+                     self.position if position is None else position, merged_into)
 
     def candidates(self, since: datetime) -> dict[str, StoryCandidate]:
         """The stories seen in the world from ``since`` on (the matching window)."""
@@ -121,9 +130,15 @@ class Known:
 
 
 def _fold_story(stories: dict[str, StoryCandidate], latest: dict[str, datetime],
-                event: _Event) -> None:
+                merged_into: dict[str, str], event: _Event) -> None:
     data = event.data
-    sid = str(data["story_id"])
+    if event.type == STORY_MERGED:
+        _fold_merge(stories, latest, merged_into, str(data["story_id"]), str(data["merged_id"]))
+        return
+    if event.type == STORY_SPLIT:
+        _fold_split(stories, latest, merged_into, event)
+        return
+    sid = merged_into.get(str(data["story_id"]), str(data["story_id"]))
     link = data.get("url") if event.type == STORY_CREATED else data.get("link")
     old = stories.get(sid) or StoryCandidate(
         story_id=sid, title=str(data.get("title", "")), links=frozenset(),
@@ -136,6 +151,47 @@ def _fold_story(stories: dict[str, StoryCandidate], latest: dict[str, datetime],
         item_keys=old.item_keys | ({str(data["item_key"])} if data.get("item_key") else set()))
     seen = latest.get(sid)
     latest[sid] = event.occurred_at if seen is None else max(seen, event.occurred_at)
+
+
+def _fold_merge(stories: dict[str, StoryCandidate], latest: dict[str, datetime],
+                merged_into: dict[str, str], kept: str, merged: str) -> None:
+    """Every candidate that matched ``merged`` (its own, and those merged into it before) now
+    names ``kept``; they share the later of their matching windows."""
+    kept = merged_into.get(kept, kept)
+    for source, target in list(merged_into.items()):
+        if target == merged:
+            merged_into[source] = kept
+    merged_into[merged] = kept
+    group = [k for k, c in stories.items() if c.story_id in (kept, merged)]
+    if not group:
+        return
+    seen = max(latest[k] for k in group)
+    for key in group:
+        candidate = stories[key]
+        if candidate.story_id == merged:
+            stories[key] = replace(candidate, story_id=kept)
+        latest[key] = seen
+    if kept not in stories:  # the kept story's own events fell outside the window read
+        stories[kept] = stories[merged]
+
+
+def _fold_split(stories: dict[str, StoryCandidate], latest: dict[str, datetime],
+                merged_into: dict[str, str], event: _Event) -> None:
+    """The item leaves every candidate of its old story (it never matches back there) and is
+    the only item of its new story."""
+    data = event.data
+    old = merged_into.get(str(data["story_id"]), str(data["story_id"]))
+    item_key, link = str(data["item_key"]), data.get("link")
+    for key, candidate in list(stories.items()):
+        if candidate.story_id == old and item_key in candidate.item_keys:
+            stories[key] = replace(candidate, item_keys=candidate.item_keys - {item_key},
+                                   links=candidate.links - {str(link)})
+    new = str(data["new_story_id"])
+    stories[new] = StoryCandidate(
+        story_id=new, title=str(data.get("title") or ""),
+        links=frozenset({str(link)} if link else set()), published=event.occurred_at,
+        item_keys=frozenset({item_key}))
+    latest[new] = event.occurred_at
 
 
 @dataclass(frozen=True, slots=True)

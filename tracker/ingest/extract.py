@@ -10,35 +10,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tracker.ingest.drivers import export_control_facts, frame_fill, tariff_facts
+from tracker.ingest.fact import FACT_KINDS, Fact
 from tracker.ingest.lexicon import (
-    CONTROLLED_ITEMS,
     WORD_NUMBER,
-    chinese_number,
     company_in,
     hedge_in,
     names_other_partner,
     parse_count,
-    parse_number,
-    place_name,
-    places_in,
     stated_date,
 )
+from tracker.ingest.numbers import CN_NUMBER, stock_codes_in
 
-FACT_KINDS = ("tariff_rate", "project_count", "listing", "export_control", "mechanism_status")
-
-
-@dataclass(frozen=True, slots=True)
-class Fact:
-    """One extracted fact: ``kind`` (see FACT_KINDS), a kind-specific ``value``, its sentence."""
-
-    kind: str
-    value: dict[str, Any]
-    sentence: str
-    confidence: float = field(default=0.5)
+__all__ = ["FACT_KINDS", "Fact", "extract_facts", "split_sentences"]
 
 
 # -- sentences --------------------------------------------------------------------------------
@@ -72,120 +59,6 @@ def split_sentences(text: str) -> list[str]:
     return out
 
 
-# -- tariff_rate ------------------------------------------------------------------------------
-
-_TARIFF_WORD = re.compile(r"(?i)\btariffs?\b|\bdut(?:y|ies)\b|\blev(?:y|ies)\b|關稅|关税")
-_PERCENT = re.compile(r"(?i)(\d{1,3}(?:\.\d+)?)\s*(?:%|％|\s?per\s?cent\b|\s?percent\b|pc\b)"
-                      r"|百分之([一二三四五六七八九十百零〇两兩\d.]+)")
-_MARKET_MOVE = re.compile(
-    r"(?i)\b(?:rose|rise|rises|fell|fall|falls|gained|gains|dropped|drops|slumped|jumped|"
-    r"climbed|slid|surged|plunged|grew|growth|inflation|GDP|shares|stocks|index|economy|"
-    r"exports? (?:fell|rose|grew|dropped)|yields?)\b"
-    r"|漲|涨|跌|增長|增长|下降|上升|升幅|跌幅|經濟|经济")
-_TARGET = re.compile(
-    r"(?i)\b(?:on|against|targeting)\s+(?:all\s+|most\s+|some\s+)?(?:imports?\s+from\s+|"
-    r"goods\s+from\s+|products\s+from\s+|exports\s+from\s+)?(?:the\s+)?"
-    r"(?P<en>U\.S\.|US|United States|American?|China|Chinese|Hong Kong|EU|European|Canad\w*|"
-    r"Mexic\w*|Japan\w*|Viet ?nam\w*)"
-    r"|(?:對|对|向)(?P<zh>美國|美国|中國|中国|香港|歐盟|欧盟|加拿大|墨西哥|日本|越南|華|华)")
-_BY = re.compile(r"\b[Bb]y\s+(?:the\s+)?(?P<who>U\.S\.(?!\w)|(?:US|United States|Washington|"
-                 r"China|Beijing|EU|Canada|Mexico|Japan)\b)")
-_UP_TO = re.compile(r"(?i)\bup to\s*$|\bas high as\s*$|高達\s*$|高达\s*$|最高\s*$")
-
-
-_CLAUSE = re.compile(r",\s+(?:while|whereas|but)\s+|;\s+|，(?:而|但)|；"
-                     r"|，(?=(?:中國|中国|美國|美国|北京|華府|华府|中方|美方)"
-                     r"(?:則|则|亦|也|隨即|随即|同時|同时|宣布|宣佈|將|将|對|对))")
-
-
-def _tariff(sentence: str) -> Iterator[Fact]:
-    """One fact per clause, so "A raised X%, while B retaliated with Y%" gives both."""
-    for clause in _CLAUSE.split(sentence):
-        for fact in _tariff_clause(clause):
-            yield Fact(fact.kind, fact.value, sentence, fact.confidence)
-
-
-_MARKET_NOUN = re.compile(r"(?i)\b(?:index|shares|stocks|exports?|GDP|economy|prices|"
-                          r"inflation|yields?|sales|profits?|revenue)\b|港股|股市|股價|股价|出口|恒指|"
-                          r"指數|指数")
-
-
-def _tariff_moves(sentence: str, at: int) -> bool:
-    """Whether the move before a percentage is the tariff's own ("tariffs on Chinese goods
-    fall to 30%"), not a market's ("the index fell 3% on tariff fears")."""
-    words = list(_TARIFF_WORD.finditer(sentence, 0, at))
-    last = words[-1] if words else None
-    return last is not None and at - last.end() <= 40 and not _MARKET_NOUN.search(
-        sentence, last.end(), at)
-
-
-def _tariff_clause(sentence: str) -> Iterator[Fact]:
-    words = list(_TARIFF_WORD.finditer(sentence))
-    if not words:
-        return
-    candidates: list[tuple[int, re.Match[str]]] = []
-    for match in _PERCENT.finditer(sentence):
-        distance = min(abs(match.start() - w.start()) for w in words)
-        if distance > 80:
-            continue
-        before = sentence[max(0, match.start() - 30):match.start()]
-        if _MARKET_MOVE.search(before) and not _TARIFF_WORD.search(before) and \
-                not _tariff_moves(sentence, match.start()):
-            continue
-        candidates.append((distance, match))
-    if not candidates:
-        return
-    chosen = candidates[-1][1]
-    from_to = re.search(r"(?i)from\s+(\d{1,3}(?:\.\d+)?)\s*(?:%|per\s?cent|percent)?\s+to\s+"
-                        r"(\d{1,3}(?:\.\d+)?)\s*(?:%|per\s?cent|percent)", sentence)
-    previous: int | float | None = None
-    if from_to:
-        previous = parse_number(from_to.group(1))
-        chosen = next((m for _, m in candidates if m.start() >= from_to.start(2)), chosen)
-    elif len(candidates) > 1:
-        to_match = next((m for _, m in candidates
-                         if re.search(r"(?i)\bto\s*$|至\s*$|到\s*$",
-                                      sentence[max(0, m.start() - 6):m.start()])), None)
-        chosen = to_match or min(candidates, key=lambda c: c[0])[1]
-    raw = chosen.group(1)
-    if raw is None:
-        spelled = chosen.group(2)
-        number = (parse_number(spelled) if spelled.replace(".", "").isdigit()
-                  else chinese_number(spelled))
-        if number is None:
-            return
-        percent: int | float = number
-    else:
-        percent = parse_number(raw)
-    if percent <= 0 or percent > 1000:
-        return
-
-    target: str | None = None
-    target_match = _TARGET.search(sentence)
-    if target_match:
-        target = place_name(target_match.group(0))
-    imposer: str | None = None
-    by = _BY.search(sentence)
-    if by:
-        imposer = place_name(by.group("who"))
-    if imposer is None:
-        anchor = min(words, key=lambda w: abs(w.start() - chosen.start())).start()
-        for at, name in reversed(places_in(sentence)):
-            if target_match and target_match.start() <= at < target_match.end():
-                continue
-            if at < anchor and name != target:
-                imposer = name
-                break
-    qualifier = "up_to" if _UP_TO.search(sentence[:chosen.start()]) else None
-    value: dict[str, Any] = {"percent": percent, "imposer": imposer, "target": target}
-    if qualifier:
-        value["qualifier"] = qualifier
-    if previous is not None:
-        value["previous_percent"] = previous
-    confidence = 0.5 + (0.2 if imposer else 0.0) + (0.2 if target else 0.0)
-    yield Fact("tariff_rate", value, sentence, round(min(confidence, 0.95), 2))
-
-
 # -- project_count ----------------------------------------------------------------------------
 
 _EN_COUNT = re.compile(
@@ -195,9 +68,12 @@ _EN_COUNT = re.compile(
     r"\s+(?:(?!of\b)[a-z][\w-]*\s+){0,3}?(?:projects|deals|agreements|contracts|MoUs|memorandums|"
     r"memoranda|partnerships)\b")
 _ZH_COUNT = re.compile(
-    r"(?P<q>逾|超過|超过|多於|多于|約|约|近|共|合共|共計|共计|至少|大約|大约)?\s*"
-    r"(?P<n>\d+|[一二三四五六七八九十百两兩]+)\s*(?P<more>多|餘|余)?\s*(?:個|个|項|项|宗)?\s*"
-    r"(?:合作|重點|重点|投資|投资|簽約|签约)?\s*(?:項目|项目|協議|协议)(?P<above>以上)?")
+    r"(?P<q>逾|超過|超过|多於|多于|(?<![簽签合條条公契預预節节制])(?:約|约)|近|共|合共|共計|共计|"
+    r"至少|大約|大约)?\s*"
+    r"(?P<n>\d+|" + CN_NUMBER + r")\s*(?P<more>多|餘|余)?\s*(?:個|个|項|项|宗|份|批)?\s*"
+    r"(?:(?<=[個个項项宗份批])[\u4e00-\u9fff、]{0,20}?的)?"
+    r"(?:合作|重點|重点|投資|投资|簽約|签约|合同|經貿|经贸)?\s*(?:項目|项目|協議|协议|合同|"
+    r"備忘錄|备忘录)(?P<above>以上)?")
 _SIGNING = re.compile(
     r"(?i)\bsign(?:s|ed|ing)?\b|\binked\b|\bseal(?:s|ed)?\b|\bclinch(?:ed)?\b|\bstruck\b|"
     r"\bcover(?:s|ed|ing)\b|\bforum\b|\bcooperation\b|\bpartnerships?\b|\bdeals?\b|"
@@ -244,15 +120,22 @@ def _project_count(sentence: str) -> Iterator[Fact]:
 _HK_VENUE = re.compile(r"(?i)\bHong Kong\b|\bHKEX\b|\bHK\b|香港|港交所|港股|在港|赴港|來港|来港")
 _LISTING_WORD = re.compile(
     r"(?i)\bIPOs?\b|\blisting\b|\blist(?:s|ed)?\b|\binitial public offering\b|\bfloat(?:ation)?\b|"
-    r"\bdebut(?:s|ed)?\b|上市|招股|遞表|递表|掛牌|挂牌")
+    r"\bdebut(?:s|ed)?\b|\bfirst day of trading\b|\btrading debut\b|"
+    r"上市|招股|遞表|递表|掛牌|挂牌")
 _DELISTING = re.compile(r"(?i)\bdelist|\bprivati[sz]|退市|私有化")
 _STAGES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("listed", re.compile(r"(?i)\bdebut(?:s|ed)?\b|\bbegan trading\b|\bstarted trading\b|"
-                          r"\bshares (?:rose|jumped|surged|fell|soared)\b|\blisted\b|掛牌|挂牌|"
-                          r"上市首日|首日|正式上市|登陸港|登陆港|(?:今日|今天|昨日|昨天)[^，。]{0,12}上市")),
+                          r"\bshares (?:rose|jumped|surged|fell|soared)\b|\blisted\b|"
+                          r"\blists\s+(?:in|on)\b|"
+                          r"\bfirst day of trading\b|\btrading debut\b|"
+                          r"\b(?:welcom|celebrat|mark|ring)\w* (?:the )?(?:bell for (?:the )?)?"
+                          r"(?:listing|debut)\b|掛牌|挂牌|"
+                          r"上市首日|首日|正式上市|登陸港|登陆港|(?:今日|今天|昨日|昨天)[^，。]{0,12}上市|"
+                          r"在[^，。]{0,10}(?:主板|創業板|创业板|交易所|聯交所|联交所|港交所)上市"
+                          r"|港股上市(?!申請|申请|計劃|计划|聆訊|聆讯|進程|进程|之路)")),
     ("priced", re.compile(r"(?i)\bpric(?:es|ed|ing)\s+(?:its\s+|the\s+)?(?:[\w-]+\s+){0,3}?"
                           r"(?:IPO|shares|offering|listing)\b|\bpriced at\b|\boffer price\b|"
-                          r"定價|定价|(?:發售|发售|招股)(?:價|价)?定(?:為|为)")),
+                          r"定價|定价|(?:發售|发售|招股)(?:價|价)定|(?:發售|发售|招股)(?:價|价)?定(?:為|为)")),
     ("approved", re.compile(r"(?i)\bapprov(?:al|ed)\b|\bpass(?:es|ed)?\s+(?:its\s+|the\s+)?"
                             r"(?:[\w-]+\s+){0,2}?listing hearing\b|"
                             r"\bcleared\b|通過聆訊|通过聆讯|獲批|获批")),
@@ -288,57 +171,11 @@ def _listing(sentence: str) -> Iterator[Fact]:
     if company is None and stage in ("mentioned", "planned"):
         return
     confidence = 0.45 + (0.25 if company else 0.0) + (0.15 if stage != "mentioned" else 0.0)
-    yield Fact("listing", {"company": company, "venue": "Hong Kong", "stage": stage}, sentence,
-               round(confidence, 2))
-
-
-# -- export_control ---------------------------------------------------------------------------
-
-_CONTROL_WORD = re.compile(
-    r"(?i)\bexport[\s-]controls?\b|\bexport bans?\b|\bexport restrictions?\b|\bentity list\b|"
-    r"\blicen[cs]e requirements?\b|\bexport licen[cs]es?\b|\blicen[cs]e for (?:\w+\s+){0,3}"
-    r"(?:exports?|sales)\b|\bcurbs? on (?:\w+\s+){0,2}exports?\b|"
-    r"\bban(?:s|ned)? (?:[\w'’]+\s+){0,4}(?:sales|exports?)\b|"
-    r"出口管制|實體清單|实体清单|禁止出口|限制出口|出口限制|出口禁令|出口[^，。]{0,12}(?:許可|许可)")
-_CONTROL_ACTION = re.compile(
-    r"(?i)\b(?:announc|impos|tighten|expand|add|ban|block|restrict|requir|unveil|issu|introduc|"
-    r"extend|bar|halt|order|told|inform|ease|relax|lift|scrap|revok|broaden|widen)\w*\b|"
-    r"\bnew\b|\bfresh\b|\blatest\b|宣布|宣佈|實施|实施|收緊|收紧|擴大|扩大|新增|列入|禁止|發布|发布|"
-    r"出台|推出|放寬|放宽|解除|加強|加强|要求")
-_EASED = re.compile(r"(?i)\b(?:eas|relax|lift|scrap|revok)\w*\b|放寬|放宽|解除")
-_BACKGROUND = re.compile(r"(?i)\bsince\s+(?:19|20)\d\d\b|\bin place\b|\balready\b|\bexisting\b|"
-                         r"自\d{4}年|以來|以来")
-
-
-def _export_control(sentence: str) -> Iterator[Fact]:
-    control = _CONTROL_WORD.search(sentence)
-    if not control or not _CONTROL_ACTION.search(sentence):
-        return
-    if _BACKGROUND.search(sentence) and not re.search(r"(?i)\bnew\b|\bfresh\b|新", sentence):
-        return
-    items = [name for name, pattern in CONTROLLED_ITEMS if pattern.search(sentence)]
-    imposer: str | None = None
-    for at, name in places_in(sentence):
-        if at <= control.start() or imposer is None:
-            if re.search(r"(?i)\bto\s+$|\bfor\s+$|對$|对$|向$",
-                         sentence[max(0, at - 6):at]):
-                continue
-            imposer = name
-            if at <= control.start():
-                break
-    target_match = re.search(r"(?i)\b(?:to|for|against|on)\s+(?:the\s+)?(China|Chinese|the US|"
-                             r"U\.S\.|US|Hong Kong)\b|(?:對|对|向)(華|华|中國|中国|美國|美国|香港)|"
-                             r"\b(?:Chinese|American|US)\s+(?:companies|firms|entities|chipmakers)\b"
-                             r"|(?:中國|中国|美國|美国)(?:企業|企业|公司|實體|实体)"
-                             r"|出口(?:至|到)?(?:中國|中国|美國|美国|香港)", sentence)
-    target = place_name(target_match.group(0)) if target_match else None
-    if target == imposer:
-        target = None
-    action = "eased" if _EASED.search(sentence) else "tightened"
-    value: dict[str, Any] = {"imposer": imposer, "items": items, "target": target,
-                             "action": action}
-    confidence = 0.5 + (0.2 if imposer else 0.0) + (0.2 if items else 0.0)
-    yield Fact("export_control", value, sentence, round(confidence, 2))
+    value: dict[str, Any] = {"company": company, "venue": "Hong Kong", "stage": stage}
+    codes = stock_codes_in(sentence)
+    if len(codes) == 1:
+        value["code"] = codes[0]
+    yield Fact("listing", value, sentence, round(confidence, 2))
 
 
 # -- mechanism_status -------------------------------------------------------------------------
@@ -346,6 +183,34 @@ def _export_control(sentence: str) -> Iterator[Fact]:
 _MECHANISM = re.compile(
     r"(?i)\bsupply[\s-]chain services?\s+(?:cooperation\s+)?mechanism\b|"
     r"供應鏈服務(?:合作)?機制|供应链服务(?:合作)?机制")
+#: Shorter names, the mechanism's only when Zhejiang is named with them, and Hong Kong too
+#: unless it is called a mechanism ("Hong Kong-Zhejiang mechanism", "Zhejiang firms tap Hong
+#: Kong supply chain scheme", "12 Zhejiang companies served by supply chain mechanism").
+_MECHANISM_SHORT = re.compile(
+    r"(?i)\bsupply[\s-]chain (?:services?\s+)?(?:mechanism|scheme|platform)\b|"
+    r"\b(?:Hong Kong|HK)[\s–—-]+Zhejiang\s+(?:cooperation\s+)?(?:mechanism|scheme)\b|"
+    r"\bZhejiang[\s–—-]+(?:Hong Kong|HK)\s+(?:cooperation\s+)?(?:mechanism|scheme)\b|"
+    r"(?:港浙|浙港)(?:供應鏈|供应链)?(?:合作)?(?:機制|机制)")
+_HK = re.compile(r"(?i)\bHong Kong\b|\bHK\b|\bInvestHK\b|香港|港")
+_ZJ = re.compile(r"(?i)\bZhejiang\b|浙")
+
+
+def _names_mechanism(sentence: str) -> re.Match[str] | None:
+    named = _MECHANISM.search(sentence)
+    if named:
+        return named
+    short = _MECHANISM_SHORT.search(sentence)
+    if short and _ZJ.search(sentence) and (_HK.search(sentence) or "mechanism" in short.group()):
+        return short
+    return None
+
+
+#: The mechanism as a means ("set up its headquarters through the mechanism"): what the
+#: sentence's verbs then say is about someone else.
+_INSTRUMENT = re.compile(r"(?i)\b(?:through|via|using|used|uses|tapped|taps|under|behind|by way of|"
+                         r"with the help of|thanks to|relied on|leveraged)\s+(?:the\s+)?"
+                         r"(?:[\w-]+\s+){0,4}$|"
+                         r"(?:透過|通過|通过|借助|利用|經由|经由|藉|依託|依托)[^，。]{0,8}$")
 _MECHANISM_ANAPHOR = re.compile(
     r"(?i)\bthe (?:new )?mechanism\b|該機制|该机制|這個機制|这个机制|有關機制|有关机制"
     r"|(?:^|[，。；：、])\s*(?:機制|机制)")
@@ -367,7 +232,7 @@ _MECHANISM_STATUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("launched", re.compile(
         r"(?i)\blaunch(?:es|ed)?\b|\bunveil(?:s|ed)?\b|\bset up\b|\bestablish(?:es|ed)?\b|"
         r"\binaugurat\w*\b|\brolled out\b|\bkick(?:s|ed)? off\b|"
-        r"啟動|启动|推出|成立|設立|设立|揭牌")),
+        r"啟動|啓動|启动|推出|成立|設立|设立|揭牌")),
     ("agreed", re.compile(
         r"(?i)\bagree(?:s|d)?\b|\bagreement\b|\bsign(?:s|ed)?\b|\breached\b|\bstruck\b|"
         r"同意|達成|达成|簽署|签署|簽訂|签订|建立")),
@@ -386,7 +251,8 @@ _FIRM_COUNT = re.compile(
     r"(?:企業|企业|公司|浙企|商戶|商户|廠商|厂商)"
     r"|(?:企業|企业|公司)\s*(?P<zn2>\d+|[一二三四五六七八九十百两兩]+)\s*家")
 _SERVED = re.compile(
-    r"(?i)\b(?:served|serving|serves|used|using|tapped|benefit(?:ed|ted)|helped|joined|"
+    r"(?i)\b(?:served|serving|serves|used|using|uses|tap|taps|tapped|tapping|"
+    r"benefit(?:ed|ted)|helped|joined|"
     r"signed up|enrolled|first)\b|服務|服务|受惠|受益|使用|支持|對接|对接|參與|参与|首批")
 
 
@@ -438,12 +304,29 @@ def _firms(sentence: str) -> tuple[int, int] | None:
     return None
 
 
+_PRONOUN = re.compile(r"(?i)\b(?:it|which)\b|其|該機制|该机制")
+
+
+def _status_as_means(sentence: str, after: int) -> tuple[str, bool] | None:
+    """Where a sentence uses the mechanism as a means, its verbs are the firms' ("set up
+    offices through the mechanism"): only first firms served, or what a pronoun for the
+    mechanism then does ("since it began operating"), say where it stands."""
+    if _FIRST_FIRMS.search(sentence):
+        return "first_firms_served", False
+    pronoun = _PRONOUN.search(sentence, after)
+    return _status(sentence[pronoun.start():]) if pronoun else None
+
+
 def _mechanism_status(sentence: str, context_mentions_mechanism: bool) -> Iterator[Fact]:
-    named = _MECHANISM.search(sentence)
+    named = _names_mechanism(sentence)
+    anaphor = _MECHANISM_ANAPHOR.search(sentence)
     if names_other_partner(sentence) or not named and not (context_mentions_mechanism and (
-            _MECHANISM_ANAPHOR.search(sentence) or _FIRST_FIRMS.search(sentence))):
+            anaphor or _FIRST_FIRMS.search(sentence))):
         return
+    mention = named or anaphor
     status, firms = _status(sentence), _firms(sentence)
+    if mention is not None and _INSTRUMENT.search(sentence[:mention.start()]):
+        status = _status_as_means(sentence, mention.end())
     if status is None and firms is not None:
         status = ("firms_served", _planned_before(sentence, firms[1]))
     if status is None:
@@ -461,7 +344,7 @@ def _mechanism_status(sentence: str, context_mentions_mechanism: bool) -> Iterat
 # -- entry point ------------------------------------------------------------------------------
 
 _EXTRACTORS: tuple[Callable[[str], Iterator[Fact]], ...] = (
-    _tariff, _project_count, _listing, _export_control)
+    tariff_facts, _project_count, _listing, export_control_facts)
 
 
 _ANY_DAY = datetime(2000, 6, 15, tzinfo=UTC)
@@ -477,16 +360,16 @@ def _preference(fact: Fact) -> tuple[bool, bool, float]:
 def extract_facts(title: str, summary: str) -> list[Fact]:
     """Facts in ``title`` and ``summary``, one per kind and value (see ``_preference``)."""
     sentences = split_sentences(title) + split_sentences(summary)
-    mentions_mechanism = any(_MECHANISM.search(s) and not names_other_partner(s)
+    mentions_mechanism = any(_names_mechanism(s) and not names_other_partner(s)
                              for s in sentences)
-    best: dict[tuple[str, str], Fact] = {}
+    found: list[Fact] = []
     for sentence in sentences:
-        facts: list[Fact] = []
         for extractor in _EXTRACTORS:
-            facts.extend(extractor(sentence))
-        facts.extend(_mechanism_status(sentence, mentions_mechanism))
-        for fact in facts:
-            key = (fact.kind, repr(sorted(fact.value.items())))
-            if key not in best or _preference(fact) > _preference(best[key]):
-                best[key] = fact
+            found.extend(extractor(sentence))
+        found.extend(_mechanism_status(sentence, mentions_mechanism))
+    best: dict[tuple[str, str], Fact] = {}
+    for fact in frame_fill(found, title):
+        key = (fact.kind, repr(sorted(fact.value.items())))
+        if key not in best or _preference(fact) > _preference(best[key]):
+            best[key] = fact
     return sorted(best.values(), key=lambda f: (FACT_KINDS.index(f.kind), -f.confidence))

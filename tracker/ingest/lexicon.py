@@ -14,6 +14,12 @@ from dateutil import parser as date_parser
 from dateutil.relativedelta import relativedelta
 from dateutil.relativedelta import weekdays as WEEKDAYS
 
+from tracker.ingest.numbers import WORD_NUMBER, chinese_number, parse_count, parse_number
+
+__all__ = ["CONTROLLED_ITEMS", "KNOWN_COMPANIES", "PLACES", "WORD_NUMBER", "chinese_number",
+           "company_in", "hedge_in", "names_other_partner", "parse_count", "parse_number",
+           "place_name", "places_in", "publication_day", "stated_date"]
+
 # -- places -----------------------------------------------------------------------------------
 
 #: Each place with the names news gives it (its people, capital, leaders, ministries).
@@ -21,10 +27,11 @@ PLACES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern)) for name, pattern in (
         ("US", r"\bU\.S\.(?!\w)|\bUS\b|\bUSA\b|\bUnited States\b|\bAmerican?\b|\bWashington\b"
                r"|\bTrump\b|\bWhite House\b|\bCommerce Department\b"
+               r"|\bBureau of Industry and Security\b"
                r"|美國|美国|華府|华府|特朗普|川普|美方"),
         ("China", r"\bChina\b|\bChinese\b|\bBeijing\b|\bmainland\b|\bPRC\b|\bMOFCOM\b"
-                  r"|\bMinistry of Commerce\b|中國|中国|北京|內地|内地|對華|对华|中方"
-                  r"|商務部|商务部"),
+                  r"|(?<!US )(?<!U\.S\. )\bMinistry of Commerce\b|中國|中国|北京|內地|内地"
+                  r"|對華|对华|中方|(?<!美國)(?<!美国)(?:商務部|商务部)"),
         ("Hong Kong", r"\bHong Kong\b|\bHK\b|香港"),
         ("EU", r"\bEU\b|\bEuropean Union\b|\bBrussels\b|歐盟|欧盟"),
         ("Canada", r"\bCanad(?:a|ian)\b|加拿大"),
@@ -64,59 +71,6 @@ def names_other_partner(sentence: str) -> bool:
     return bool(_OTHER_PARTNERS.search(sentence)) and not _ZHEJIANG.search(sentence)
 
 
-# -- numbers ----------------------------------------------------------------------------------
-
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "兩": 2, "两": 2, "三": 3, "四": 4, "五": 5,
-              "六": 6, "七": 7, "八": 8, "九": 9}
-_UNITS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-          "eighteen", "nineteen")
-_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
-_WORD_NUMBERS = {**{word: n for n, word in enumerate(_UNITS, 1)},
-                 **{word: 10 * n for n, word in enumerate(_TENS, 2)},
-                 "hundred": 100, "a hundred": 100, "dozen": 12, "a dozen": 12, "two dozen": 24}
-#: A count in English words, for patterns ("forty-two", "a dozen", "Twelve").
-WORD_NUMBER = (r"(?:(?:" + "|".join(_TENS) + r")(?:[\s-](?:" + "|".join(_UNITS[:9]) + r"))?|"
-               + "|".join(sorted(_UNITS, key=len, reverse=True))
-               + r"|a hundred|hundred|two dozen|a dozen|dozen)")
-
-
-def chinese_number(text: str) -> int | None:
-    """一 to 九千九百九十九 (enough for counts in headlines)."""
-    if not text:
-        return None
-    total = section = 0
-    for char in text:
-        if char in _CN_DIGITS:
-            section = _CN_DIGITS[char]
-        elif char in "十百千":
-            unit = {"十": 10, "百": 100, "千": 1000}[char]
-            total += (section or 1) * unit
-            section = 0
-        else:
-            return None
-    return total + section
-
-
-def parse_count(text: str) -> int | None:
-    """A count in digits, English words ("a dozen") or Chinese numerals; None if it is none."""
-    cleaned = text.replace(",", "").strip().lower()
-    if cleaned.isdigit():
-        return int(cleaned)
-    if cleaned in _WORD_NUMBERS:
-        return _WORD_NUMBERS[cleaned]
-    tens, _, unit = cleaned.replace(" ", "-").partition("-")
-    if tens in _TENS and unit in _UNITS[:9]:
-        return _WORD_NUMBERS[tens] + _WORD_NUMBERS[unit]
-    return chinese_number(cleaned)
-
-
-def parse_number(value: str) -> int | float:
-    """A decimal number, as an int when it is whole ("145" and "145.0" are both 145)."""
-    number = float(value)
-    return int(number) if number.is_integer() else number
-
-
 # -- companies --------------------------------------------------------------------------------
 
 KNOWN_COMPANIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -132,41 +86,95 @@ KNOWN_COMPANIES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("CATL", r"\bCATL\b|\bContemporary Amperex\b|寧德時代|宁德时代"),
     ))
 
+_LISTING_VERBS = (r"filed|files|filing|plans|planned|planning|seeks|sought|applied|applies|"
+                  r"submitted|submits|debuted|debuts|made|set|launched|launches|priced|prices|"
+                  r"considering|considers|to list|mulls|eyes|passed|listed|lists|raised|raises|"
+                  r"jumped|jumps|surged|surges|soared|soars|rose|rises|fell|falls|slumped|"
+                  r"slumps|gained|gains|opened|opens|closed|closes|began|begins|started|"
+                  r"starts|won|wins|completed|completes")
+_NAME = r"(?P<co>(?:[A-Z][\w&.'’-]*\s+){0,3}[A-Z][\w&.'’-]*)"
 _EN_COMPANY = re.compile(
-    r"(?P<co>(?:[A-Z][\w&.'’-]*\s+){0,3}[A-Z][\w&.'’-]*)\s+(?:has\s+|have\s+|is\s+|was\s+|"
-    r"will\s+|formally\s+|officially\s+|quietly\s+)?(?:filed|files|filing|plans|planned|"
-    r"planning|seeks|sought|applied|applies|submitted|submits|debuted|debuts|made|set|"
-    r"launched|launches|priced|prices|considering|considers|to list|mulls|eyes|passed)\b")
+    _NAME + r"\s+(?:has\s+|have\s+|is\s+|was\s+|will\s+|formally\s+|officially\s+|quietly\s+|"
+    r"finally\s+)?(?:" + _LISTING_VERBS + r")\b")
+#: A name before a word companies are named with ("Lingxi Robotics", "Acme Holdings").
+_EN_CORPORATE = re.compile(
+    r"(?P<co>(?:[A-Z][\w&.'’-]*\s+){0,3}(?:Robotics|Robot|Technolog(?:y|ies)|Tech|Holdings|"
+    r"Group|Biotech|Pharma(?:ceuticals?)?|Therapeutics|Motors?|Auto(?:motive)?|Electronics|"
+    r"Semiconductors?|Intelligence|AI|Dynamics|Systems|Labs?|Networks|Logistics|Energy|"
+    r"Materials|Medical|Bio|Capital|Industries|Inc|Ltd|Limited|Co\.?|Corp(?:oration)?)\b)")
+#: A name a listing phrase introduces ("shares of X", "the listing of X", "X's IPO").
+_EN_OF_COMPANY = re.compile(
+    r"(?i:\b(?:shares|stock|listing|IPO|debut|flotation|float|offering|prospectus) of\s+)"
+    r"(?:(?:the\s+)?[A-Z][\w-]*(?:'s|’s)\s+)?" + _NAME
+    + r"|" + _NAME.replace("co>", "co2>")
+    + r"(?:'s|’s)\s+(?i:(?:Hong Kong\s+)?(?:IPO|listing|debut|shares|flotation|offering|"
+    r"prospectus|filing))\b")
 _NOT_COMPANY = frozenset({
     "the", "a", "an", "hong", "kong", "hk", "hkex", "china", "chinese", "zhejiang", "hangzhou",
     "ningbo", "us", "start-up", "startup", "it", "its", "ipo", "shares", "company", "firm",
     "exchange", "stock", "in", "on", "after", "as", "reports", "report", "sources", "meanwhile",
+    "they", "he", "she", "we", "this", "that", "these", "those", "analysts", "investors",
+    "officials", "bankers", "index", "hang", "seng", "nasdaq", "while", "when", "but", "and",
+    "update", "market", "markets", "stocks", "trading", "government", "their",
 })
-_ZH_COMPANY = re.compile(
-    r"([\u4e00-\u9fff]{2,10}?(?:科技|集團|集团|公司|機器人|机器人|智能|控股|股份|生物|汽車|汽车))")
+#: Words Chinese company names end in (靈犀機器人, 群核科技, 均勝電子).
+_ZH_SUFFIX = re.compile(r"機器人|机器人|機械人|机械人|科技|集團|集团|控股|股份|生物|汽車|汽车|"
+                        r"智能|電子|电子|智造|醫藥|医药|新能源|半導體|半导体|航空|航天|醫療|医疗|"
+                        r"材料|能源|信息|資訊|资讯|軟件|软件|網絡|网络|數據|数据|芯|微電子|微电子")
+#: Words that end whatever comes before a Chinese company name.
+_ZH_BEFORE_NAME = re.compile(
+    r".*(?:[，。、；：「」『』“”《》（）()\s]|歡迎|欢迎|宣布|宣佈|表示|指出|透過|通过|通過|"
+    r"在|向|由|將|将|與|与|和|及|的|為|为|於|于|據|据|是|對|对|今日|昨日|今天|昨天|日|"
+    r"企業|企业|公司|家|廠商|厂商|巨頭|巨头|龍頭|龙头|独角兽|獨角獸|初創|初创)")
+_ZH_PLACE_PREFIX = re.compile(r"^(?:浙江省?|杭州市?|寧波市?|宁波市?|溫州|温州|紹興|绍兴|嘉興|"
+                              r"嘉兴|湖州|金華|金华|台州|香港|內地|内地|中國|中国|一家|該|该|這家|"
+                              r"这家)+")
+_ZH_DESCRIPTOR_AFTER = re.compile(r"(?:企業|企业|公司|廠商|厂商|製造商|制造商|初創|初创|"
+                                  r"龍頭|龙头|獨角獸|独角兽|板塊|板块|概念|行業|行业|領域|领域)")
+
+
+def _english_company(sentence: str) -> str | None:
+    for pattern in (_EN_COMPANY, _EN_OF_COMPANY, _EN_CORPORATE):
+        for match in pattern.finditer(sentence):
+            raw = match.group("co") if "co" in match.groupdict() and match.group("co") else \
+                match.groupdict().get("co2")
+            if not raw:
+                continue
+            tokens = raw.split()
+            while tokens and tokens[0].lower().strip("'’") in _NOT_COMPANY:
+                tokens.pop(0)
+            while tokens and tokens[0].lower().endswith(("-based", "'s", "’s")):
+                tokens.pop(0)
+            name = " ".join(tokens).strip(".,;:'’")
+            if name and name.lower() not in _NOT_COMPANY and not re.fullmatch(
+                    r"(?:Robotics|Robot|Technology|Tech|Holdings|Group|AI|Co\.?|Ltd|Inc)", name):
+                return name
+    return None
+
+
+def _chinese_company(sentence: str) -> str | None:
+    """A brand of two to four characters before an industry word, its place prefix dropped
+    (杭州靈犀機器人股份有限公司 -> 靈犀機器人); a description (四足機械人企業) is no name."""
+    for match in _ZH_SUFFIX.finditer(sentence):
+        if _ZH_DESCRIPTOR_AFTER.match(sentence, match.end()):
+            continue
+        before = sentence[max(0, match.start() - 8):match.start()]
+        cut = _ZH_BEFORE_NAME.match(before)
+        brand = before[cut.end():] if cut else before
+        brand = _ZH_PLACE_PREFIX.sub("", brand)
+        if not re.fullmatch(r"[\u4e00-\u9fff]{2,4}", brand):
+            continue
+        return brand + match.group()
+    return None
 
 
 def company_in(sentence: str) -> str | None:
-    """The company a sentence is about: a known one, else a name before a listing verb."""
+    """The company a sentence is about: a known one, else a name before a listing verb, a
+    name a listing phrase introduces, a name ending in a corporate word, or a Chinese name."""
     for name, pattern in KNOWN_COMPANIES:
         if pattern.search(sentence):
             return name
-    match = _EN_COMPANY.search(sentence)
-    if match:
-        tokens = match.group("co").split()
-        while tokens and tokens[0].lower().strip("'’") in _NOT_COMPANY:
-            tokens.pop(0)
-        while tokens and tokens[0].lower().endswith(("-based", "'s", "’s")):
-            tokens.pop(0)
-        name = " ".join(tokens).strip(".,;:'’")
-        if name and name.lower() not in _NOT_COMPANY:
-            return name
-    zh = _ZH_COMPANY.search(sentence)
-    if zh:
-        name = re.sub(r"^(?:浙江|杭州|寧波|宁波|香港|內地|内地|一家|該|该)+", "", zh.group(1))
-        if len(name) >= 2:
-            return name
-    return None
+    return _english_company(sentence) or _chinese_company(sentence)
 
 
 # -- controlled goods -------------------------------------------------------------------------

@@ -76,6 +76,9 @@ class Item:
     summary: str
     author: str | None
     content_hash: str
+    #: An aggregator's ``<source url="...">``: the publisher's site (never the redirect link).
+    source_url: str | None = None
+    source_name: str | None = None
 
 
 @dataclass(slots=True)
@@ -241,6 +244,17 @@ def _entry_summary(entry: Mapping[str, Any]) -> str:
     return ""
 
 
+def _entry_source(entry: Mapping[str, Any], base_url: str) -> tuple[str | None, str | None]:
+    """(url, name) of the publisher an aggregator's ``<source>`` names, when it names one."""
+    source = entry.get("source")
+    if not isinstance(source, Mapping):
+        return None, None
+    href = source.get("href") or source.get("url")
+    url = safe_link(href, base_url) if isinstance(href, str) else None
+    name = clean_line(source.get("title"), MAX_AUTHOR) or None
+    return url, name
+
+
 def _ttl(feed: Mapping[str, Any], notes: list[str]) -> int | None:
     raw = feed.get("ttl")
     if raw is None:
@@ -330,9 +344,11 @@ def parse_feed(
             unreadable_dates += 1
         published, source, flags = place_in_time(published_value, fetched_at)
         author = clean_line(entry.get("author"), MAX_AUTHOR) or None
+        source_url, source_name = _entry_source(entry, base_url)
         items.append(Item(guid=guid, title=title, link=link, published=published,
                           published_source=source, date_flags=flags, summary=summary,
-                          author=author, content_hash=content_hash(title, summary)))
+                          author=author, content_hash=content_hash(title, summary),
+                          source_url=source_url, source_name=source_name))
 
     kept, duplicates = dedupe_items(items)
     parsed.items = kept

@@ -13,11 +13,13 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
 import opencc
 
+from tracker.ingest import lexicon
 from tracker.ingest.identity import canonical_link
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -176,7 +178,8 @@ def title_features(title: str) -> TitleFeatures:
         char_set=frozenset(chars) if cjk else frozenset(), changes=changes)
 
 
-def _site(host: str) -> str:
+def site_of(host: str) -> str:
+    """A host without its ``www.``/``m.``/``amp.`` prefix: the site."""
     for prefix in _SITE_PREFIXES:
         if host.startswith(prefix):
             return host[len(prefix):]
@@ -199,7 +202,7 @@ def article_id(url: str | None) -> str | None:
         match = _ARTICLE_ID.match(segment)
         found = match and (match.group(1) or match.group(2))
         if found and not _DATE_LIKE.match(found):
-            return f"{_site(host)}/{found}"
+            return f"{site_of(host)}/{found}"
     return None
 
 
@@ -217,10 +220,183 @@ class LinkFeatures:
 
     links: frozenset[str]
     article_ids: frozenset[str]
+    #: The sites the links are on (an aggregator's ``<source url>`` names one).
+    sites: frozenset[str] = frozenset()
 
 
 def link_features(urls: Iterable[str | None]) -> LinkFeatures:
     urls = list(urls)
+    links = frozenset(link for link in map(identity_link, urls) if link)
     return LinkFeatures(
-        links=frozenset(link for link in map(identity_link, urls) if link),
-        article_ids=frozenset(found for found in map(article_id, urls) if found))
+        links=links, article_ids=frozenset(found for found in map(article_id, urls) if found),
+        sites=frozenset(site_of(host) for link in links if (host := urlsplit(link).hostname)))
+
+
+# -- event signature --------------------------------------------------------------------------
+#
+# One real-world event told by several outlets, or by one government in two languages, shares
+# few words but the same parties and the same key numbers. The signature is those: the dossier
+# entities an item names (through ALIASES, after script folding) and its key numbers with their
+# units, dates of the news itself set aside.
+
+#: The one alias table: an entity and every name news gives it, English and Chinese (Simplified:
+#: text is folded with OpenCC before it is read). Company names in both scripts come from
+#: lexicon.KNOWN_COMPANIES as well.
+ALIASES: tuple[tuple[str, str], ...] = (
+    ("Hong Kong", r"\bHong Kong\b|\bHKSAR\b|\bHK\b|香港|特区政府|港浙|浙港|港甬|甬港|在港|赴港|"
+                  r"来港|访港|港股|港交所"),
+    ("Zhejiang", r"\bZhejiang\b|浙江|港浙|浙港|浙企|访浙"),
+    ("Hangzhou", r"\bHangzhou\b|杭州"),
+    ("Ningbo", r"\bNingbo\b|宁波|甬"),
+    ("John Lee", r"\bJohn Lee\b|\bChief Executive\b|\bCE\b|\bLee\b|李家超|行政长官"),
+    ("supply chain services mechanism",
+     r"(?i)\bsupply[- ]chain (?:services? )?(?:mechanism|scheme|desk)\b|供应链服务机制|"
+     r"港浙机制|浙港机制|供应链服务台|供应链服务工作"),
+    ("Invest Hong Kong", r"\bInvest ?H(?:ong )?K(?:ong)?\b|投资推广署"),
+    ("commerce secretary", r"\bSecretary for Commerce and Economic Development\b|\bSCED\b|"
+                           r"商务及经济发展局|商经局"),
+    ("working group", r"(?i)\bworking group\b|工作小组|工作组"),
+    ("LegCo", r"\bLegCo\b|\bLegislative Council\b|立法会"),
+    ("United States", r"\bU\.?S\.?(?!\w)|\bUnited States\b|\bWashington\b|美国|美方|中美|美对华|"
+                      r"美将|美延长"),
+    ("China", r"\bChina\b|\bChinese\b|中国|对华|中方|中美"),
+    ("Trump", r"\bTrump\b|特朗普"),
+    ("Geneva", r"\bGeneva\b|日内瓦"),
+    ("tariff", r"(?i)\btariffs?\b|\bduties\b|关税"),
+    ("truce", r"(?i)\btruce\b|\bsuspension\b|休战|暂停期|暂缓"),
+    ("Entity List", r"(?i)\bEntity List\b|\bblacklist|实体清单"),
+    ("stock exchange", r"(?i)\bstock exchange\b|\bHKEX\b|\bMain Board\b|港交所|联交所|联合交易所|"
+                       r"主板"),
+    ("listing", r"(?i)\bIPO\b|\binitial public offering\b|\blisting\b|\bdebut|上市|招股|挂牌|递表"),
+    ("Lingxi Robotics", r"(?i)\bLingxi\b|灵犀"),
+    ("Nvidia", r"(?i)\bNvidia\b|英伟达"),
+    ("H20", r"\bH20\b"),
+    ("Unitree", r"(?i)\bUnitree\b|宇树"),
+    ("Deep Robotics", r"(?i)\bDeep Robotics\b|云深处"),
+    ("DeepSeek", r"(?i)\bDeepSeek\b|深度求索"),
+)
+_ALIAS_PATTERNS = tuple((name, re.compile(pattern)) for name, pattern in ALIASES)
+#: The words of the entities' English names: titles that agree only on these agree on the
+#: dossier, not on an event.
+ENTITY_WORDS = frozenset({
+    "hong", "kong", "zhejiang", "hangzhou", "ningbo", "supply", "chain", "services", "service",
+    "mechanism", "scheme", "china", "chinese", "us", "hksar", "province", "city"})
+ENTITY_CHARS = frozenset("港浙供应链服务机制香江省杭州宁波中美国")
+
+_MONTHS = {m: i for i, names in enumerate((
+    ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
+    ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
+    ("oct", "october"), ("nov", "november"), ("dec", "december")), 1) for m in names}
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DATES = re.compile(
+    r"(?i)\b(?P<mon>" + _MONTH + r")\.?\s+(?P<d1>\d{1,2})\b(?:,?\s+\d{4})?"
+    r"|\b(?P<d2>\d{1,2})\s+(?P<mon2>" + _MONTH + r")\b" +
+    r"(?:\s+\d{4})?|(?:(?P<m3>\d{1,2})月)?(?P<d3>\d{1,2})[日号]|\b(?:19|20)\d{2}年?|\d{1,2}:\d{2}")
+_SCALE = {"billion": 1e9, "bln": 1e9, "bn": 1e9, "million": 1e6, "mln": 1e6, "m": 1e6,
+          "亿": 1e8, "万": 1e4, "": 1.0}
+_CN_NUMERAL = "零〇一二两三四五六七八九十百千"
+_KEY_NUMBERS = re.compile(
+    r"(?i)(?P<cur>HK\$|US\$|\$|RMB\s?)\s?(?P<money>\d+(?:\.\d+)?)\s*"
+    r"(?P<scale>billion|bln|bn|million|mln|m)?\b"
+    r"|(?P<cnmoney>\d+(?:\.\d+)?)(?P<cnscale>亿|万)?(?P<cncur>港元|港币|美元|元)"
+    r"|(?P<pct>\d+(?:\.\d+)?)\s*(?:%|per ?cent\b|percent\b)|百分之(?P<cnpct>[" + _CN_NUMERAL +
+    r"]+)"
+    r"|(?P<days>\d+)(?:[- ]days?\b|天)|(?P<cndays>[" + _CN_NUMERAL + r"]+)天"
+    r"|(?P<code>\d{4,5})\.HK\b|(?:stock code|股份代号)\s*(?P<code2>\d{4,5})"
+    r"|(?P<cncount>[" + _CN_NUMERAL + r"]{1,4})(?=[家个份项名])"
+    r"|\b(?P<word>" + lexicon.WORD_NUMBER + r")\b(?![- ](?:day|stop|way))"
+    r"|(?P<count>\d[\d,]*(?:\.\d+)?)")
+_CURRENCY = {"hk$": "HK$", "港元": "HK$", "港币": "HK$", "us$": "US$", "$": "US$", "美元": "US$",
+             "rmb": "RMB", "元": "RMB"}
+
+
+def _value(number: float) -> str:
+    return f"{lexicon.parse_number(f'{number:.6f}')}"
+
+
+def _key_number(m: re.Match[str]) -> tuple[str, str] | None:
+    """(unit, value) of one key number: money in its currency and full amount, a percentage,
+    a number of days, a stock code, or a count (words and Chinese numerals read)."""
+    if m.group("money"):
+        cur = _CURRENCY[m.group("cur").strip().lower()]
+        scale = _SCALE[(m.group("scale") or "").lower()]
+        return cur, _value(float(m.group("money")) * scale)
+    if m.group("cnmoney"):
+        scale = _SCALE[m.group("cnscale") or ""]
+        return _CURRENCY[m.group("cncur")], _value(float(m.group("cnmoney")) * scale)
+    if m.group("pct") or m.group("cnpct"):
+        pct = m.group("pct")
+        value = float(pct) if pct else lexicon.chinese_number(m.group("cnpct"))
+        return ("%", _value(value)) if value is not None else None
+    if m.group("days") or m.group("cndays"):
+        days = m.group("days")
+        count = int(days) if days else lexicon.chinese_number(m.group("cndays"))
+        return ("days", str(count)) if count is not None else None
+    if m.group("code") or m.group("code2"):
+        return "code", str(int(m.group("code") or m.group("code2")))
+    if m.group("cncount") or m.group("word"):
+        count = lexicon.parse_count(m.group("cncount") or m.group("word"))
+        return ("", str(count)) if count is not None and count > 10 else None
+    count_text = m.group("count").replace(",", "")
+    return ("", _value(float(count_text))) if count_text else None
+
+
+def _news_dates(text: str, published: datetime) -> tuple[str, frozenset[str]]:
+    """``text`` without its dates and times, and the dates that are key facts ("until Nov. 10",
+    "as at June 30"): not the days around publication, which are a dateline's, not the news's."""
+    keyed: set[str] = set()
+    near = {(published + timedelta(days=d)).strftime("%m-%d") for d in (-1, 0, 1)}
+
+    def drop(m: re.Match[str]) -> str:
+        month_name = m.group("mon") or m.group("mon2") or ""
+        day = m.group("d1") or m.group("d2") or m.group("d3")
+        month = _MONTHS.get(month_name.lower().rstrip(".")) or (
+            int(m.group("m3")) if m.group("m3") else None)
+        if month and day and 1 <= int(day) <= 31:
+            label = f"{month:02d}-{int(day):02d}"
+            if label not in near:
+                keyed.add(label)
+        return " "
+
+    return _DATES.sub(drop, text), frozenset(keyed)
+
+
+@dataclass(frozen=True, slots=True)
+class EventSignature:
+    """What one write-up of an event shares with another in any language: the entities it
+    names, its key numbers as (unit, value), key dates, and when it was published."""
+
+    entities: frozenset[str]
+    numbers: frozenset[tuple[str, str]]
+    title_numbers: frozenset[tuple[str, str]]
+    published: datetime
+
+    def shared(self, other: EventSignature) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+        return self.entities & other.entities, self.numbers & other.numbers
+
+    def conflicts(self, other: EventSignature) -> bool:
+        """Both headlines give a number of one unit and none agree: "12 firms" and "40 firms"
+        are two events of one kind."""
+        for unit in {u for u, _ in self.title_numbers} & {u for u, _ in other.title_numbers}:
+            mine = {v for u, v in self.title_numbers if u == unit}
+            theirs = {v for u, v in other.title_numbers if u == unit}
+            if not mine & theirs:
+                return True
+        return False
+
+
+def _numbers(text: str, published: datetime) -> frozenset[tuple[str, str]]:
+    rest, dates = _news_dates(text, published)
+    found = {key for m in _KEY_NUMBERS.finditer(rest) if (key := _key_number(m))}
+    return frozenset(found | {("date", d) for d in dates})
+
+
+@lru_cache(maxsize=8192)
+def event_signature(title: str, summary: str, published: datetime) -> EventSignature:
+    """The signature of one write-up (title and lede), cached: a story's is prepared once."""
+    title_text = fold_script(strip_publisher(strip_reissue_markers(title)))
+    text = f"{title_text}\n{fold_script(summary[:600])}"
+    entities = {name for name, pattern in _ALIAS_PATTERNS if pattern.search(text)}
+    entities |= {name for name, pattern in lexicon.KNOWN_COMPANIES if pattern.search(text)}
+    return EventSignature(frozenset(entities), _numbers(text, published),
+                          _numbers(title_text, published), published)

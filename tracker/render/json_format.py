@@ -37,6 +37,6 @@ def log_lines(events: Iterable[RecordedEvent]) -> str:
 JSON_RENDERERS: dict[Kind, Renderer] = {
     "status": page(document), "timeline": page(document), "diff": page(document),
     "news": document, "feeds": feeds_document, "feed_health": health_document,
-    "sources": document, "claims": document, "rules": document,
+    "sources": document, "claims": document, "rules": document, "explain": document,
 }
 JSONL_RENDERERS: dict[Kind, Renderer] = {"log": log_lines}

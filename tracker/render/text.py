@@ -6,7 +6,7 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any
 
-from tracker.render import claims, lists, rules
+from tracker.render import claims, explain, lists, rules
 from tracker.render.facts import (
     EMPTY,
     UNTRACKED,
@@ -156,5 +156,5 @@ RENDERERS: dict[Kind, Renderer] = {
     "status": page(status), "timeline": page(timeline), "diff": page(diff),
     "news": lists.news_text, "feeds": lists.feeds_text, "feed_health": lists.health_text,
     "log": lists.log_text, "catalogue": lists.catalogue_text, "claims": claims.text,
-    "sources": lists.sources_text, "rules": rules.text,
+    "sources": lists.sources_text, "rules": rules.text, "explain": explain.text,
 }
