@@ -144,7 +144,8 @@ def run(feeds: Sequence[Feed], rules: relevance.Rules) -> list[Outcome]:
             batch = by_day[day].get(feed.name)
             if not batch:
                 continue
-            prepared = [decide.prepare(labelled.item, rules) for labelled in batch]
+            # one dossier, the one the labels are written for
+            prepared = [decide.prepare(labelled.item, {"dossier": rules}) for labelled in batch]
             for labelled, p in zip(batch, prepared, strict=True):
                 outcome = Outcome(labelled, p.key, p.decision.relevant,
                                   reason=p.decision.reason)

@@ -202,8 +202,11 @@ _TYPES: tuple[EventType, ...] = (
               {"feed": "feed name", "item_key": "identity", "title": "text", "summary": "text",
                "content_hash": "new hash", "previous_hash": "old hash", "story_id": "its story"},
               ("item_key", "content_hash")),
-    EventType(ITEM_CLASSIFIED, 1, "A relevance decision on an item, explainable.",
-              {"item_key": "identity", "feed": "feed name", "relevant": "bool",
+    EventType(ITEM_CLASSIFIED, 1, "A relevance decision on an item for one dossier, "
+              "explainable.",
+              {"item_key": "identity", "feed": "feed name",
+               "policy_id": "the dossier whose rules decided (absent before many dossiers)",
+               "relevant": "bool",
                "score": "number",
                "threshold": "number", "matched": "list of matched terms",
                "rules_version": "version of the rules file",
@@ -213,7 +216,9 @@ _TYPES: tuple[EventType, ...] = (
               ("item_key", "relevant", "score", "rules_version")),
     EventType(STORY_CREATED, 1, "A new story, from its first relevant item.",
               {"story_id": "id", "title": "text", "url": "link", "published": "ISO timestamp",
-               "item_key": "first item", "feed": "first feed", "policy_id": "dossier it follows",
+               "item_key": "first item", "feed": "first feed",
+               "policy_ids": "every dossier whose rules its first item matched",
+               "policy_id": "the one dossier it follows (before many dossiers)",
                "summary": "text of the first item", "score": "its relevance score",
                "matched": "its matched terms"},
               ("story_id", "title", "item_key")),
@@ -281,6 +286,15 @@ _TYPES: tuple[EventType, ...] = (
 )
 
 CATALOGUE: Mapping[str, EventType] = {t.name: t for t in _TYPES}
+
+
+def story_policies(data: Mapping[str, Any]) -> list[str]:
+    """The dossiers a ``story.created`` follows: its ``policy_ids``, or the one ``policy_id``
+    of a story created before many dossiers."""
+    ids = data.get("policy_ids")
+    if ids is None:
+        ids = [data["policy_id"]] if data.get("policy_id") else []
+    return [str(i) for i in ids]
 
 #: What the dossier says about a policy (seeded or added by hand), as opposed to actors,
 #: feeds and news.

@@ -33,10 +33,12 @@ from tracker.projections.fold import fold_all, wanted_types
 from tracker.projector import Projector, load_docs
 from tracker.reports import diff_report, status_report, timeline_report
 from tracker.seeding import (
+    DossierRules,
     SeedError,
     SeedPath,
     acceptance_policy_events,
     default_subscription_events,
+    dossier_rules,
     load_seed_file,
     packaged_acceptance_policy,
     packaged_seed_files,
@@ -52,7 +54,8 @@ class SeedResult:
 
 
 def load_seeds(tracker: Tracker, paths: Sequence[str | Path] | None = None) -> SeedResult:
-    """Append the seed dossiers (and, with the packaged seeds, the default feed list).
+    """Append the seed dossiers, each with the relevance rules it names (and, with the
+    packaged seeds, the default feed list and acceptance policy).
 
     Each file is one transaction; event ids are deterministic, so re-running appends nothing.
     """
@@ -62,15 +65,19 @@ def load_seeds(tracker: Tracker, paths: Sequence[str | Path] | None = None) -> S
             if not Path(path).is_file():
                 raise UsageError(f"no seed file at {path}")
     batches: list[list[tuple[str, NewEvent]]] = []
+    named_rules: list[DossierRules] = []
     for file in files:
         try:
             batches.append(load_seed_file(file))
+            named = dossier_rules(file)
         except SeedError as exc:
             raise UsageError(str(exc)) from None
+        if named is not None:
+            named_rules.append(named)
     if not paths:
         batches.append(default_subscription_events())
         batches.append(acceptance_policy_events())
-        batches.append(rules_log.seed_events(tracker))
+    batches += [rules_log.seed_events(tracker, named) for named in named_rules]
     appended = already = 0
     for batch in batches:
         new, old = _append_batch(tracker, batch)

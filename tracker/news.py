@@ -25,7 +25,7 @@ from tracker.ingest.knowledge import Knowledge
 from tracker.ingest.parse import Item
 from tracker.ingest.subscriptions import current
 from tracker.projections.stories import Stories, combined
-from tracker.rules_log import rules_in_force
+from tracker.rules_log import rules_by_policy
 from tracker.story_explain import explain_report
 from tracker.story_identity import find_story, kept_story, story_docs
 from tracker.when import When
@@ -43,6 +43,7 @@ def news(tracker: Tracker, *, since: When | None = None) -> dict[str, Any]:
     stories = [{
         "id": d.get("story_id"), "title": d.get("title"), "url": d.get("url"),
         "published": d.get("published"), "score": d.get("score"),
+        "policies": d.get("policy_ids") or ([d["policy_id"]] if d.get("policy_id") else []),
         "matched": d.get("matched", []),
         "sources": [{"feed": s.get("feed"), "link": s.get("link"), "title": s.get("title"),
                      "position": s.get("position")} for s in d.get("sources", [])],
@@ -74,22 +75,24 @@ class ReclassifyResult:
     rules_version: str
 
 
-def reclassify(tracker: Tracker, rules: relevance.Rules | None = None,
+def reclassify(tracker: Tracker, rules: Mapping[str, relevance.Rules] | None = None,
                progress: Callable[[int], None] | None = None) -> ReclassifyResult:
-    """Re-run the relevance rules over every recorded item; record only changed decisions.
+    """Re-run each dossier's relevance rules (``rules``: per policy, default the active ones
+    of every tracked dossier) over every recorded item; record only changed decisions.
 
-    An item that becomes relevant gets its story (and facts) now, as ingest would have done.
-    Each changed decision is one transaction; the stories are read from the log once and then
-    only what each transaction finds appended since.
+    An item that becomes relevant to a dossier gets its story (and that dossier's facts) now,
+    as ingest would have done. Each changed decision is one transaction; the stories are read
+    from the log once and then only what each transaction finds appended since. A decision
+    recorded before many dossiers (no ``policy_id``) stands for every dossier.
     """
-    rules = rules or rules_in_force(tracker)  # re-applies the active rules
+    rules = rules or rules_by_policy(tracker)  # re-applies the active rules
     recorded: dict[tuple[str, str], RecordedEvent] = {}
     content: dict[tuple[str, str], Mapping[str, Any]] = {}
-    decisions: dict[tuple[str, str], RecordedEvent] = {}
+    decisions: dict[tuple[str, str, str | None], RecordedEvent] = {}
     for event in tracker.store.read(types=ITEM_TYPES):
         key = (str(event.data.get("feed")), str(event.data["item_key"]))
         if event.type == ITEM_CLASSIFIED:
-            decisions[key] = event
+            decisions[(*key, event.data.get("policy_id"))] = event
         elif event.type == ITEM_RECORDED:
             recorded[key] = event
             content[key] = event.data
@@ -97,68 +100,75 @@ def reclassify(tracker: Tracker, rules: relevance.Rules | None = None,
             content[key] = {**content[key], **event.data}
     knowledge = Knowledge(tracker.store)
     subs = current(tracker.store.read(types=SUBSCRIPTION_TYPES))
-    facts_by_item: dict[tuple[str, str], list[RecordedEvent]] = {}
+    facts_by_item: dict[tuple[str, str, str], list[RecordedEvent]] = {}
     for fact in tracker.store.read(types=[FACT_EXTRACTED]):
         source = fact.meta.get("source") or {}
-        facts_by_item.setdefault((str(source.get("feed")), str(source.get("item_key"))),
-                                 []).append(fact)
+        facts_by_item.setdefault((str(source.get("feed")), str(source.get("item_key")),
+                                  str(fact.data.get("policy_id"))), []).append(fact)
     changed = up = down = 0
     for (feed, item_key), original in recorded.items():
         if progress is not None:
             progress(1)
         data = content[(feed, item_key)]
-        decision = relevance.classify(str(data.get("title", "")), str(data.get("summary", "")),
-                                      rules)
-        before = decisions.get((feed, item_key))
-        if before is not None and bool(before.data["relevant"]) == decision.relevant \
-                and before.data.get("score") == decision.score \
-                and before.data.get("tier", decision.tier) == decision.tier:
-            continue
-        changed += 1
-        was_relevant = bool(before.data["relevant"]) if before is not None else False
-        content_hash = str(data.get("content_hash", ""))
-        classified = NewEvent(
-            ITEM_CLASSIFIED,
-            {"item_key": item_key, "feed": feed, "relevant": decision.relevant,
-             "score": decision.score, "threshold": decision.threshold,
-             "matched": list(decision.matched), "rules_version": decision.rules_version,
-             "content_hash": content_hash, "reclassified": True, "tier": decision.tier},
-            original.occurred_at, meta={"actor": "reclassify",
-                                        "causation_id": original.event_id},
-            event_id=deterministic_id("reclassified", feed, item_key, decision.rules_version,
-                                      content_hash, str(decision.score), str(decision.tier)))
-        with write_connection(tracker.engine) as conn, conn.begin():
-            tracker.store.lock(conn)
-            plan = Plan(((feed_stream(feed), classified),))
-            if decision.relevant and not was_relevant:
-                up += 1
-                known = knowledge.refresh(conn, EPOCH)
-                sub = subs.get(feed)
-                outlet = Outlet(sub.publisher, sub.tier) if sub is not None else Outlet(feed)
-                story = decide_story(feed, _prepared(item_key, original, data, decision),
-                                     known, actor="ingest@reclassify", outlet=outlet)
-                plan = Plan(plan.events + story.events)
-            elif was_relevant and not decision.relevant:
-                down += 1
-                plan = Plan(plan.events + tuple(
-                    (CORRECTIONS_STREAM, withdrawal(
-                        fact, f"no longer relevant under rules {decision.rules_version}",
-                        "reclassify", tracker.now()))
-                    for fact in facts_by_item.get((feed, item_key), ())))
-            plan = plan.without(knowledge.stored(conn, plan))
-            for stream_id, new_events in plan.by_stream().items():
-                tracker.store.append_in(conn, stream_id, new_events)
-    return ReclassifyResult(len(recorded), changed, up, down, rules.version)
+        for policy_id, policy_rules in rules.items():
+            decision = relevance.classify(str(data.get("title", "")),
+                                          str(data.get("summary", "")), policy_rules)
+            before = decisions.get((feed, item_key, policy_id),
+                                   decisions.get((feed, item_key, None)))
+            if before is not None and bool(before.data["relevant"]) == decision.relevant \
+                    and before.data.get("score") == decision.score \
+                    and before.data.get("tier", decision.tier) == decision.tier:
+                continue
+            changed += 1
+            was_relevant = bool(before.data["relevant"]) if before is not None else False
+            content_hash = str(data.get("content_hash", ""))
+            classified = NewEvent(
+                ITEM_CLASSIFIED,
+                {"item_key": item_key, "feed": feed, "policy_id": policy_id,
+                 "relevant": decision.relevant,
+                 "score": decision.score, "threshold": decision.threshold,
+                 "matched": list(decision.matched), "rules_version": decision.rules_version,
+                 "content_hash": content_hash, "reclassified": True, "tier": decision.tier},
+                original.occurred_at, meta={"actor": "reclassify",
+                                            "causation_id": original.event_id},
+                event_id=deterministic_id("reclassified", feed, item_key, policy_id,
+                                          decision.rules_version, content_hash,
+                                          str(decision.score), str(decision.tier)))
+            with write_connection(tracker.engine) as conn, conn.begin():
+                tracker.store.lock(conn)
+                plan = Plan(((feed_stream(feed), classified),))
+                if decision.relevant and not was_relevant:
+                    up += 1
+                    known = knowledge.refresh(conn, EPOCH)
+                    sub = subs.get(feed)
+                    outlet = Outlet(sub.publisher, sub.tier) if sub is not None \
+                        else Outlet(feed)
+                    story = decide_story(
+                        feed, _prepared(item_key, original, data, {policy_id: decision}),
+                        known, actor="ingest@reclassify", outlet=outlet)
+                    plan = Plan(plan.events + story.events)
+                elif was_relevant and not decision.relevant:
+                    down += 1
+                    plan = Plan(plan.events + tuple(
+                        (CORRECTIONS_STREAM, withdrawal(
+                            fact, f"no longer relevant under rules {decision.rules_version}",
+                            "reclassify", tracker.now()))
+                        for fact in facts_by_item.get((feed, item_key, policy_id), ())))
+                plan = plan.without(knowledge.stored(conn, plan))
+                for stream_id, new_events in plan.by_stream().items():
+                    tracker.store.append_in(conn, stream_id, new_events)
+    versions = ", ".join(dict.fromkeys(r.version for r in rules.values()))
+    return ReclassifyResult(len(recorded), changed, up, down, versions)
 
 
 def _prepared(item_key: str, original: RecordedEvent, data: Mapping[str, Any],
-              decision: relevance.Decision) -> Prepared:
+              decisions: Mapping[str, relevance.Decision]) -> Prepared:
     """A recorded item (with its revisions applied) as ingest would have prepared it."""
     item = Item(guid=None, title=str(data.get("title", "")), link=original.data.get("link"),
                 published=utc(original.occurred_at), published_source="feed", date_flags=(),
                 summary=str(data.get("summary", "")), author=None,
                 content_hash=str(data.get("content_hash", "")))
-    return Prepared(item, item_key, decision, extract.extract_facts(item.title, item.summary))
+    return Prepared(item, item_key, decisions, extract.extract_facts(item.title, item.summary))
 
 
 def explain(tracker: Tracker, story: str) -> dict[str, Any]:

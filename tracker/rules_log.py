@@ -4,6 +4,9 @@ Recording the rules file itself (not just its version) means every decision in t
 re-checked against the exact rules it names, and ingest and reclassify on any machine use the
 same rules without a file being copied around. A log that records none falls back to the
 packaged seeds/relevance.toml.
+
+Ingest and reclassify follow every tracked dossier (each ``policy.tracked``; a log that tracks
+none follows the packaged dossiers) under that dossier's own rules.
 """
 
 from __future__ import annotations
@@ -15,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from tracker.app import Tracker
-from tracker.catalogue import RULES_SET
+from tracker.catalogue import POLICY_TRACKED, RULES_SET
 from tracker.dates import iso
 from tracker.db import write_connection
 from tracker.errors import UsageError
 from tracker.events import NewEvent, RecordedEvent, deterministic_id
 from tracker.ingest import relevance
-from tracker.ingest.decide import DEFAULT_POLICY
-from tracker.resources import seeds_dir
+from tracker.seeding import DossierRules, packaged_dossier_ids
 
 #: Where the packaged rules say they come from, in events and reports.
 PACKAGED_SOURCE = f"seeds/{relevance.RULES_FILE}"
@@ -55,10 +57,6 @@ def rules_set_event(policy_id: str, rules: relevance.Rules, text: str, source: s
                     event_id=deterministic_id("rules", policy_id, rules.version, digest))
 
 
-def _packaged_text() -> str:
-    return (seeds_dir() / relevance.RULES_FILE).read_text(encoding="utf-8")
-
-
 def _latest(tracker: Tracker, policy_id: str, conn: Any = None) -> RecordedEvent | None:
     latest = None
     for event in tracker.store.read(stream_id=rules_stream(policy_id), types=[RULES_SET],
@@ -67,7 +65,36 @@ def _latest(tracker: Tracker, policy_id: str, conn: Any = None) -> RecordedEvent
     return latest
 
 
-def active_rules(tracker: Tracker, policy_id: str = DEFAULT_POLICY) -> ActiveRules:
+def followed_policies(tracker: Tracker) -> list[str]:
+    """The dossiers ingest classifies for: every tracked policy (first tracked first), or the
+    packaged dossiers while the log tracks none."""
+    tracked = dict.fromkeys(str(e.data["policy_id"])
+                            for e in tracker.store.read(types=[POLICY_TRACKED]))
+    return list(tracked) or packaged_dossier_ids()
+
+
+def policy_or_only(tracker: Tracker, policy_id: str | None) -> str:
+    """``policy_id`` when given, else the one dossier followed (a usage error when several)."""
+    if policy_id is not None:
+        return policy_id
+    followed = followed_policies(tracker)
+    if len(followed) != 1:
+        raise UsageError(f"{len(followed)} dossiers are tracked "
+                         f"({', '.join(followed) or 'none'}): name one with --policy")
+    return followed[0]
+
+
+def rules_by_policy(tracker: Tracker, path: str | Path | None = None,
+                    policy_id: str | None = None) -> dict[str, relevance.Rules]:
+    """The rules ingest and reclassify run under, per dossier: with ``path``, that file for
+    ``policy_id`` (or the one dossier followed); else every followed dossier's active rules."""
+    if path is not None:
+        return {policy_or_only(tracker, policy_id): rules_in_force(tracker, path)}
+    policies = [policy_id] if policy_id is not None else followed_policies(tracker)
+    return {policy: active_rules(tracker, policy).rules for policy in policies}
+
+
+def active_rules(tracker: Tracker, policy_id: str) -> ActiveRules:
     """The rules the log has put in force for ``policy_id``, or the packaged ones."""
     event = _latest(tracker, policy_id)
     if event is None:
@@ -78,18 +105,18 @@ def active_rules(tracker: Tracker, policy_id: str = DEFAULT_POLICY) -> ActiveRul
 
 
 def rules_in_force(tracker: Tracker, path: str | Path | None = None,
-                   policy_id: str = DEFAULT_POLICY) -> relevance.Rules:
+                   policy_id: str | None = None) -> relevance.Rules:
     """The rules file at ``path`` when given (a bad one is a usage error), else the active
-    rules: what ingest and reclassify run under."""
+    rules of ``policy_id`` (or the one dossier followed)."""
     if path is None:
-        return active_rules(tracker, policy_id).rules
+        return active_rules(tracker, policy_or_only(tracker, policy_id)).rules
     try:
         return relevance.load_rules(path)
     except relevance.RulesError as exc:
         raise UsageError(str(exc)) from None
 
 
-def set_rules(tracker: Tracker, path: str | Path, policy_id: str = DEFAULT_POLICY,
+def set_rules(tracker: Tracker, path: str | Path, policy_id: str,
               actor: str = "analyst") -> tuple[ActiveRules, bool]:
     """Put the rules file at ``path`` in force for ``policy_id``; returns the active rules and
     whether anything was recorded (the version already in force records nothing)."""
@@ -117,13 +144,15 @@ def set_rules(tracker: Tracker, path: str | Path, policy_id: str = DEFAULT_POLIC
     return ActiveRules(policy_id, rules, str(file), recorded), True
 
 
-def seed_events(tracker: Tracker, policy_id: str = DEFAULT_POLICY
-                ) -> list[tuple[str, NewEvent]]:
-    """The packaged rules as the first ``rules.set`` of a log that records none (seeding
-    again never overrides rules an analyst set)."""
-    text = _packaged_text()
-    rules = relevance.parse_rules(text, PACKAGED_SOURCE)
-    event = rules_set_event(policy_id, rules, text, PACKAGED_SOURCE, SEEDED_AT, "seed")
+def seed_events(tracker: Tracker, named: DossierRules) -> list[tuple[str, NewEvent]]:
+    """The rules a dossier seed names as the dossier's first ``rules.set`` (seeding again
+    never overrides rules an analyst set)."""
+    try:
+        rules = relevance.parse_rules(named.text, named.source)
+    except relevance.RulesError as exc:
+        raise UsageError(str(exc)) from None
+    policy_id = named.policy_id
+    event = rules_set_event(policy_id, rules, named.text, named.source, SEEDED_AT, "seed")
     # the same event again is harmless (appending it is a no-op, counted as already there)
     if _latest(tracker, policy_id) is not None and not tracker.store.by_ids([event.event_id]):
         return []

@@ -12,6 +12,7 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -236,6 +237,53 @@ def load_seed_file(path: SeedPath) -> list[tuple[str, NewEvent]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise SeedError(f"{entry.name}: cannot read ({exc.__class__.__name__})") from None
     return parse_seed(text, entry.name)
+
+
+@dataclass(frozen=True, slots=True)
+class DossierRules:
+    """The relevance rules a dossier seed names: the file's text and where it was read."""
+
+    policy_id: str
+    text: str
+    source: str
+
+
+def dossier_rules(path: SeedPath) -> DossierRules | None:
+    """The rules a dossier seed names in its top-level ``"rules"`` (a TOML file next to the
+    seed), or None when it names none. ``source`` is ``<folder>/<file>``, the same whether
+    the packaged seed or a copy of it on disk is loaded."""
+    entry: Traversable = path if isinstance(path, Traversable) else Path(path)
+    try:
+        doc = json.loads(entry.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SeedError(f"{entry.name}: cannot read ({exc.__class__.__name__})") from None
+    ref = doc.get("rules") if isinstance(doc, Mapping) else None
+    if ref is None:
+        return None
+    if not isinstance(ref, str) or not _SLUG.match(ref) or not ref.endswith(".toml"):
+        raise SeedError(f"{entry.name}: 'rules' must name a .toml file next to the seed")
+    packaged = seeds_dir()
+    folder = entry.resolve().parent if isinstance(entry, Path) else None
+    if folder is None or str(folder) == str(Path(str(packaged)).resolve()):
+        rules_file, source = packaged / ref, f"seeds/{ref}"  # packaged beside the seed
+    else:
+        rules_file, source = folder / ref, f"{folder.name}/{ref}"
+    try:
+        text = rules_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SeedError(f"{entry.name}: rules {ref}: cannot read "
+                        f"({exc.__class__.__name__})") from None
+    return DossierRules(str(doc["dossier_id"]), text, source)
+
+
+def packaged_dossier_ids() -> list[str]:
+    """The ids of the dossiers shipped with tracker (a log that tracks none follows these)."""
+    ids = []
+    for file in packaged_seed_files():
+        doc = json.loads(file.read_text(encoding="utf-8"))
+        if isinstance(doc, Mapping) and isinstance(doc.get("dossier_id"), str):
+            ids.append(doc["dossier_id"])
+    return ids
 
 
 def packaged_seed_files() -> list[Traversable]:

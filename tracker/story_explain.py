@@ -104,7 +104,8 @@ def _add_decisions(tracker: Tracker, items: Mapping[tuple[str, str], dict[str, A
 
 def _decision(event: RecordedEvent) -> dict[str, Any]:
     data = event.data
-    return {"relevant": data.get("relevant"), "score": data.get("score"),
+    return {"policy_id": data.get("policy_id"),
+            "relevant": data.get("relevant"), "score": data.get("score"),
             "threshold": data.get("threshold"), "matched": list(data.get("matched") or []),
             "tier": data.get("tier"), "rules_version": data.get("rules_version"),
             "reclassified": bool(data.get("reclassified")), "position": event.position}

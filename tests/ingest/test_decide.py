@@ -32,6 +32,7 @@ FETCHED = datetime(2025, 5, 21, 12, tzinfo=UTC)
 ACTOR = "ingest@test"
 RELEVANT = relevance.Decision(True, 12, 6, ("hk", "zhejiang"), "test-1")
 IRRELEVANT = relevance.Decision(False, 0, 6, (), "test-1")
+POLICY = "hk-zhejiang-supply-chain"
 
 
 def item(title: str, *, link: str | None = None, summary: str = "", hours: int = 0) -> Item:
@@ -43,7 +44,7 @@ def item(title: str, *, link: str | None = None, summary: str = "", hours: int =
 
 def prepared(it: Item, decision: relevance.Decision = RELEVANT,
              facts: list[Fact] | None = None) -> Prepared:
-    return Prepared(it, identity.item_key(it), decision, facts or [])
+    return Prepared(it, identity.item_key(it), {POLICY: decision}, facts or [])
 
 
 def types(plan: Plan) -> list[str]:
@@ -185,8 +186,8 @@ def test_prepare_classifies_with_the_rules_and_extracts_only_when_relevant() -> 
     rules = relevance.load_rules()
     hit = prepare(item("Hong Kong-Zhejiang supply chain mechanism serves first 12 firms",
                        summary="The Hong Kong-Zhejiang supply chain services mechanism has "
-                               "served the first 12 firms."), rules)
-    miss = prepare(item("Local football results"), rules)
+                               "served the first 12 firms."), {POLICY: rules})
+    miss = prepare(item("Local football results"), {POLICY: rules})
     assert hit.decision.relevant and hit.facts
     assert not miss.decision.relevant and miss.facts == []
     assert hit.decision.rules_version == rules.version

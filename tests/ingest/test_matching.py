@@ -369,3 +369,69 @@ def test_event_signature_normalises_numbers_units_and_scripts() -> None:
     assert ("HK$", "2300000000") in english.numbers & chinese.numbers
     assert ("%", "30") in chinese.numbers
     assert {"Lingxi Robotics", "listing"} <= english.entities & chinese.entities
+
+
+# -- events without key numbers ---------------------------------------------------------------
+
+def test_one_publishers_release_in_two_languages_is_one_story() -> None:
+    english = story("st-en", "Council of Trade holds talks on Hong Kong-Zhejiang logistics",
+                    "https://www.press.example/releases/2025/07/08/R0101.htm", published=JUL8)
+    chinese = LedeItem("貿易委員會就港浙物流合作舉行座談",
+                       "https://www.press.example/releases/2025/07/08/R0102.htm",
+                       JUL8 + timedelta(minutes=3), "委員會今日與浙江代表討論香港物流服務。")
+    found = find_story(chinese, [english])
+    assert found.story_id == "st-en"
+    assert "two languages" in found.reason
+    # another site, or an hour later, is not the sibling release
+    other_site = LedeItem(chinese.title, "https://www.paper.example/a/778812.htm",
+                          chinese.published, chinese.summary)
+    later = LedeItem(chinese.title, chinese.link, JUL8 + timedelta(hours=1), chinese.summary)
+    assert find_story(other_site, [english]).story_id is None
+    assert find_story(later, [english]).story_id is None
+
+
+def test_same_act_by_a_named_party_across_languages_is_one_story() -> None:
+    news = story("st-tour", "Lee tours Hangzhou robot makers on last day of trip",
+                 published=JUL8)
+    chinese = LedeItem("李家超一行考察杭州機器人企業", None, JUL8 + timedelta(hours=5),
+                       "李家超今日參觀杭州多家機器人公司。")
+    found = find_story(chinese, [news])
+    assert found.story_id == "st-tour"
+    assert "same act" in found.reason and "John Lee" in found.reason
+
+
+def test_another_act_by_the_same_party_that_day_is_another_story() -> None:
+    tour = story("st-tour", "Lee tours Hangzhou robot makers on last day of trip",
+                 published=JUL8)
+    wrap = LedeItem("行政長官結束浙江訪問", None, JUL8 + timedelta(hours=6),
+                    "李家超今日結束為期四天的浙江訪問。")
+    assert find_story(wrap, [tour]).story_id is None
+
+
+def test_agreeing_a_mechanism_and_signing_projects_next_day_are_two_stories() -> None:
+    agreed = story("st-agree", "Hong Kong, Zhejiang agree supply chain services mechanism",
+                   published=JUL8)
+    signed = LedeItem("港浙簽署多個合作項目", None, JUL8 + timedelta(hours=16),
+                      "香港與浙江簽署合作項目，供應鏈服務機制將跟進落實。")
+    assert find_story(signed, [agreed]).story_id is None
+
+
+def test_same_act_on_the_dossiers_names_alone_needs_one_days_news() -> None:
+    launch = story("st-launch", "Hong Kong launches supply chain service for Zhejiang firms",
+                   published=JUL8)
+    same_day = LedeItem("港浙供應鏈服務機制正式啟動", None, JUL8 + timedelta(hours=8))
+    next_day = LedeItem(same_day.title, None, JUL8 + timedelta(hours=30))
+    culture = LedeItem("Zhejiang Week opens in Hong Kong", None, JUL8 + timedelta(hours=2))
+    assert find_story(same_day, [launch]).story_id == "st-launch"
+    assert find_story(next_day, [launch]).story_id is None
+    assert find_story(culture, [launch]).story_id is None
+
+
+def test_a_lede_number_short_of_evidence_leaves_the_act_to_decide() -> None:
+    news = story("st-truce", "Washington extends China tariff truce for another 90 days",
+                 published=JUL8)
+    release = LedeItem("Government notes extension of US tariff arrangement", None,
+                       JUL8 + timedelta(hours=12),
+                       "The US has extended by 90 days the suspension of higher tariffs on "
+                       "Chinese goods.")
+    assert "same act" in find_story(release, [news]).reason

@@ -19,6 +19,14 @@ CORE = [
     ("港浙供應鏈服務機制正式運作", ""),
     ("港浙供应链服务机制首批企业名单公布", ""),
     ("Hong Kong firms court Zhejiang manufacturers hit by US tariffs", ""),
+    # Zhejiang firms using Hong Kong: a base, a listing (in either script)
+    ("Wenzhou lighting maker picks Hong Kong for its overseas headquarters", ""),
+    ("杭州機械人公司赴港上市", "公司計劃集資10億港元。"),
+    # a robotics or AI listing in Hong Kong is core even when the copy drops the home city
+    ("Quadruped robot maker prices Hong Kong IPO at top of range", "It raised HK$1.5 billion."),
+    ("具身智能機器人企業招股 集資8億港元", ""),
+    # the officials the dossier names, in Zhejiang, need no other topic
+    ("Sun Dong tours Ningbo innovation park", ""),
 ]
 
 CONTEXT = [
@@ -30,6 +38,13 @@ CONTEXT = [
     ("美国对华关税降至30% 暂停90天", ""),
     ("美国商务部将多家杭州人工智能企业列入实体清单", ""),
     ("美國商務部將香港企業列入實體清單", ""),
+    # the Hong Kong form of tariff (關税, as OpenCC's s2hk writes it) is the same word
+    ("美方對華加徵關税降至30%", ""),
+    # US curbs on the AI chips Zhejiang AI start-ups depend on, and their easing, even when no
+    # Zhejiang firm is named
+    ("Chipmaker told it needs a US licence to sell its H20 accelerators in China", ""),
+    ("Washington to grant licences for H20 chip sales to China, easing April curbs", ""),
+    ("美方放寬對華AI晶片出口限制", ""),
 ]
 
 HARD_NEGATIVES = [
@@ -49,6 +64,19 @@ HARD_NEGATIVES = [
     ("Japan and US hold tariff talks in Washington", ""),
     ("Chinese exporters seek new markets as US tariffs bite", ""),
     ("Tell us about tariffs on Chinese goods: raise your questions", ""),  # "us", not the US
+    # Hong Kong and Zhejiang named together, about neither's business
+    ("Hangzhou week of Yue opera and tea culture opens in Hong Kong", ""),
+    ("Hong Kong rowers take two golds at Ningbo dragon boat regatta", ""),
+    ("Zhejiang families snap up Hong Kong flats near international schools", ""),
+    ("浙江旅客國慶湧港 酒店入住率回升", ""),
+    ("港浙青年交流團啟程", ""),
+    # a robotics listing from another province stays out
+    ("Shenzhen robot maker files for Hong Kong IPO", ""),
+    # a market report that cites the truce is not a change to it
+    ("Hong Kong shares end higher as US-China tariff truce lifts sentiment", ""),
+    # a chip product launch, and chip curbs between other countries, are not the driver
+    ("Nvidia unveils Blackwell chips for US data centres", ""),
+    ("Japan and Netherlands tighten chip equipment curbs", ""),
 ]
 
 
@@ -94,8 +122,34 @@ def test_a_veto_says_which_term_kept_an_item_out(rules: Rules) -> None:
     assert both.tier == "core"
 
 
+def test_hong_kong_and_zhejiang_alone_are_not_enough(rules: Rules) -> None:
+    d = classify("Zhejiang Week opens in Hong Kong", "", rules)
+    assert not d.relevant
+    assert d.reason.endswith("but no required combination (have hk, zhejiang)")
+    # the same places with business between them
+    deal = classify("Zhejiang Week opens in Hong Kong with a signing of 12 trade agreements", "",
+                    rules)
+    assert deal.tier == "core" and "business" in deal.groups
+
+
+def test_chinese_in_any_script_matches_one_alias(rules: Rules) -> None:
+    """Traditional, Simplified and the Hong Kong variant forms fold to one script first."""
+    for text in ("美國對華關稅", "美国对华关税", "美國對華關税"):
+        d = classify(text, "", rules)
+        assert "tariffs" in d.matched, text
+
+
+def test_weak_chip_curb_words_need_chips_the_us_and_china(rules: Rules) -> None:
+    for title in ("US restricts visas for Hong Kong officials",
+                  "Licence needed to export Hangzhou tea to the US",
+                  "US curbs chip exports", "China curbs exports of gallium"):
+        assert not classify(title, "", rules).relevant, title
+    d = classify("US curbs AI chip exports to China", "", rules)
+    assert d.tier == "context" and "chip_curb" in d.groups
+
+
 def test_the_packaged_rules_were_bumped_for_the_tiers(rules: Rules) -> None:
-    assert rules.version != "2025-05-01.2"
+    assert rules.version not in ("2025-05-01.2", "2025-05-01.3")
     assert rules.context is not None and rules.context.terms
     assert {t.group for t in rules.context.terms} >= {"us", "china", "tariff", "rate_change",
                                                       "export_control"}

@@ -20,13 +20,15 @@ from tracker.render import Format
 def seed(ctx: Context, paths: tuple[str, ...]) -> None:
     """Load seed dossiers into the log (the shipped ones when no PATH is given).
 
-    Loading is idempotent: event ids are derived from each seed entry, so a second run
-    appends nothing. A new database is seeded automatically.
+    Each PATH adds a dossier, and the relevance rules its "rules" key names (a TOML file next
+    to it) are put in force for it; ingest then follows every tracked dossier. Loading is
+    idempotent: event ids are derived from each seed entry, so a second run appends nothing.
+    A new database is seeded automatically.
 
     \b
     Examples:
         tracker seed
-        tracker seed seeds/hk-zhejiang-supply-chain.json
+        tracker seed dossiers/gba-cross-boundary.json
     """
     result = dossier.load_seeds(ctx.tracker, list(paths) or None)
     click.echo(f"seeded {result.files} dossier file(s): {result.appended} new event(s), "

@@ -143,19 +143,22 @@ def news_command(ctx: Context, since: str | None, story: str | None, fmt: Format
 @main.command("reclassify")
 @click.option("--rules", type=click.Path(dir_okay=False, exists=True),
               help="A relevance rules file (default: the active rules, `tracker rules show`).")
+@click.option("--policy", "policy_id", metavar="ID",
+              help="Only this dossier (default: every tracked dossier, each under its own "
+                   "rules; with --rules, the one tracked).")
 @pass_ctx
-def reclassify(ctx: Context, rules: str | None) -> None:
-    """Re-evaluate every recorded item under the current relevance rules; changed decisions
-    are recorded as new events (nothing is rewritten).
+def reclassify(ctx: Context, rules: str | None, policy_id: str | None) -> None:
+    """Re-evaluate every recorded item under the current relevance rules of each tracked
+    dossier; changed decisions are recorded as new events (nothing is rewritten).
 
     \b
     Example:
         tracker reclassify --rules my-rules.toml
     """
     from tracker.news import reclassify as run_reclassify
-    from tracker.rules_log import rules_in_force
+    from tracker.rules_log import rules_by_policy
 
-    result = run_reclassify(ctx.tracker, rules_in_force(ctx.tracker, rules))
+    result = run_reclassify(ctx.tracker, rules_by_policy(ctx.tracker, rules, policy_id))
     click.echo(f"reclassified {result.items} item(s) under rules {result.rules_version}: "
                f"{result.changed} changed, {result.newly_relevant} newly relevant, "
                f"{result.no_longer_relevant} no longer relevant")

@@ -76,7 +76,7 @@ def log(ctx: Context, stream_id: str | None, types: tuple[str, ...], after: int,
     Examples:
         tracker log --limit 20
         tracker log --type policy.status_changed --format jsonl
-        tracker log --stream dossier:hk-zhejiang-supply-chain --after 10
+        tracker log --stream dossier:gba-cross-boundary --after 10
     """
     events = app.log_events(ctx.tracker, stream_id=stream_id, types=list(types), after=after,
                             limit=limit)

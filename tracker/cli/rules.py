@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import click
 
-from tracker import rules_log
 from tracker.cli import Context, format_option, main, pass_ctx, show
-from tracker.ingest.decide import DEFAULT_POLICY
 from tracker.render import Format
 
-_POLICY = click.option("--policy", "policy_id", default=DEFAULT_POLICY, show_default=True,
-                       metavar="ID", help="The policy (dossier) the rules decide relevance for.")
+_POLICY = click.option("--policy", "policy_id", default=None, metavar="ID",
+                       help="The policy (dossier) the rules decide relevance for "
+                            "(default: the one tracked; required when there are several).")
 
 
 @main.group()
@@ -21,7 +20,7 @@ def rules() -> None:
     \b
     Examples:
         tracker rules show
-        tracker rules set my-rules.toml --policy hk-zhejiang-supply-chain
+        tracker rules set my-rules.toml --policy gba-cross-boundary
     """
 
 
@@ -29,7 +28,7 @@ def rules() -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @_POLICY
 @pass_ctx
-def rules_set(ctx: Context, file: str, policy_id: str) -> None:
+def rules_set(ctx: Context, file: str, policy_id: str | None) -> None:
     """Put the rules in FILE in force (a rules.set event holding the whole file).
 
     The file is validated first: a bad one changes nothing. Setting the version already in
@@ -39,6 +38,9 @@ def rules_set(ctx: Context, file: str, policy_id: str) -> None:
     Example:
         tracker rules set my-rules.toml
     """
+    from tracker import rules_log  # imported when used: `tracker --help` stays fast
+
+    policy_id = rules_log.policy_or_only(ctx.tracker, policy_id)
     active, recorded = rules_log.set_rules(ctx.tracker, file, policy_id)
     if recorded:
         position = active.event.position if active.event is not None else "?"
@@ -53,7 +55,7 @@ def rules_set(ctx: Context, file: str, policy_id: str) -> None:
 @_POLICY
 @format_option("text", "json")
 @pass_ctx
-def rules_show(ctx: Context, policy_id: str, fmt: Format) -> None:
+def rules_show(ctx: Context, policy_id: str | None, fmt: Format) -> None:
     """The active rules: version, when and by which event they were set, terms per tier.
 
     \b
@@ -61,4 +63,7 @@ def rules_show(ctx: Context, policy_id: str, fmt: Format) -> None:
         tracker rules show
         tracker rules show --format json
     """
+    from tracker import rules_log  # imported when used: `tracker --help` stays fast
+
+    policy_id = rules_log.policy_or_only(ctx.tracker, policy_id)
     show(rules_log.rules_report(rules_log.active_rules(ctx.tracker, policy_id)), "rules", fmt)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from tracker import story_identity
 from tracker.cli import Context, main, pass_ctx
 
 
@@ -35,6 +34,8 @@ def merge(ctx: Context, story: str, merged: str, note: str | None) -> None:
     Example:
         tracker stories merge st-3f2a9c st-81d0be --note "English and Chinese releases"
     """
+    from tracker import story_identity  # imported when used: `tracker --help` stays fast
+
     done = story_identity.merge(ctx.tracker, story, merged, note)
     click.echo(f"merged story {done.other_id} into {done.story_id} "
                f"at position {done.event.position}")
@@ -55,6 +56,8 @@ def split(ctx: Context, story: str, item: str, note: str | None) -> None:
     Example:
         tracker stories split st-3f2a9c guid:hbd-2025-06-18-0233 --note "a different listing"
     """
+    from tracker import story_identity  # imported when used: `tracker --help` stays fast
+
     done = story_identity.split(ctx.tracker, story, item, note)
     click.echo(f"split item out of story {done.story_id} into {done.other_id} "
                f"at position {done.event.position}")

@@ -1,9 +1,10 @@
 """Which events a feed's items become, given what the log already knows: pure functions.
 
-``decide(feed, items, known)`` turns parsed, classified items into new items, revisions,
-classifications, stories, corroborations and facts. It reads nothing and writes nothing: the
-shell (``ingest.run``, ``news.reclassify``) loads ``Known`` through the store, calls it, drops
-what the log turns out to hold already (``Plan.without``) and appends the rest.
+``decide(feed, items, known)`` turns parsed items, classified per policy (dossier), into new
+items, revisions, classifications, stories, corroborations and facts. It reads nothing and
+writes nothing: the shell (``ingest.run``, ``news.reclassify``) loads ``Known`` through the
+store, calls it, drops what the log turns out to hold already (``Plan.without``) and appends
+the rest.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from tracker.ingest.claim_text import ClaimDraft, claims_of
 from tracker.ingest.matching import StoryCandidate, find_story
 
 STORY_WINDOW_DAYS = 14
-DEFAULT_POLICY = "hk-zhejiang-supply-chain"
 #: The events a story's identity (title, links, items) is folded from.
 #: Analysts' merges and splits are among them: later ingests respect them.
 STORY_IDENTITY_TYPES = frozenset({STORY_CREATED, STORY_CORROBORATED, STORY_REVISED,
@@ -42,18 +42,35 @@ STORY_IDENTITY_TYPES = frozenset({STORY_CREATED, STORY_CORROBORATED, STORY_REVIS
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """An item with its identity, relevance decision and (if relevant) extracted facts."""
+    """An item with its identity, its relevance decision per policy (dossier) and, if relevant
+    to any, its extracted facts."""
 
     item: parse.Item
     key: str
-    decision: relevance.Decision
+    decisions: Mapping[str, relevance.Decision]
     facts: list[extract.Fact]
 
+    @property
+    def policies(self) -> tuple[str, ...]:
+        """The policies the item is relevant to: its story attaches to each."""
+        return tuple(p for p, d in self.decisions.items() if d.relevant)
 
-def prepare(item: parse.Item, rules: relevance.Rules) -> Prepared:
-    decision = relevance.classify(item.title, item.summary, rules)
-    facts = extract.extract_facts(item.title, item.summary) if decision.relevant else []
-    return Prepared(item, identity.item_key(item), decision, facts)
+    @property
+    def decision(self) -> relevance.Decision:
+        """The one decision to show: the first relevant one (core before context), else the
+        best-scoring one."""
+        ranked = sorted(self.decisions.values(),
+                        key=lambda d: (not d.relevant, d.tier != "core", -d.score))
+        return ranked[0] if ranked else relevance.Decision(False, 0, 0, (), "")
+
+
+def prepare(item: parse.Item, rules: Mapping[str, relevance.Rules]) -> Prepared:
+    """Classify ``item`` under each policy's ``rules``; extract its facts if any keeps it."""
+    decisions = {policy: relevance.classify(item.title, item.summary, policy_rules)
+                 for policy, policy_rules in rules.items()}
+    relevant = any(d.relevant for d in decisions.values())
+    facts = extract.extract_facts(item.title, item.summary) if relevant else []
+    return Prepared(item, identity.item_key(item), decisions, facts)
 
 
 def item_record_id(feed: str, key: str) -> str:
@@ -281,18 +298,22 @@ def decide(feed: str, prepared: list[Prepared], known: Known, *, fetched_at: dat
             continue
         else:
             out += _revision(feed, p, recorded, revision_id, item_story.get(p.key), actor)
-        out.append((stream, _classified(feed, p, actor)))
-        if p.decision.relevant and recorded is None:
+        out += [(stream, _classified(feed, p, policy, actor)) for policy in p.decisions]
+        if p.policies and recorded is None:
             out += _attach_story(feed, p, candidates, actor, outlet or Outlet(feed))
     return Plan(tuple(out))
 
 
 def decide_story(feed: str, p: Prepared, known: Known, *, actor: str,
                  outlet: Outlet | None = None) -> Plan:
-    """The story (new, or one corroborated) and facts of an item that became relevant after
-    it was recorded (``tracker reclassify``); nothing when a story carries it already."""
-    if known.carries(p.key):
-        return Plan()
+    """The story (new, or one corroborated) and facts of an item that became relevant to
+    ``p.policies`` after it was recorded (``tracker reclassify``); when a story carries it
+    already, only the facts those policies lack (the shell drops those the log holds)."""
+    carrier = next((s.story_id for s in known.stories.values() if p.key in s.item_keys), None)
+    if carrier is not None:
+        meta = source_meta(actor, feed, p, carrier)
+        return Plan(tuple((story_stream(carrier), event) for event in _facts_of(
+            feed, p, carrier, meta, outlet or Outlet(feed))))
     candidates = known.candidates(p.item.published - timedelta(days=STORY_WINDOW_DAYS))
     return Plan(tuple(_attach_story(feed, p, candidates, actor, outlet or Outlet(feed))))
 
@@ -312,7 +333,7 @@ def _attach_story(feed: str, p: Prepared, candidates: dict[str, StoryCandidate],
             STORY_CREATED,
             {"story_id": story_id, "title": p.item.title, "url": p.item.link,
              "published": iso(p.item.published), "item_key": p.key, "feed": feed,
-             "policy_id": DEFAULT_POLICY, "summary": p.item.summary,
+             "policy_ids": list(p.policies), "summary": p.item.summary,
              "score": p.decision.score, "matched": list(p.decision.matched)},
             p.item.published, meta=meta, event_id=deterministic_id("story", story_id))
         candidates[story_id] = StoryCandidate(
@@ -330,16 +351,22 @@ def _attach_story(feed: str, p: Prepared, candidates: dict[str, StoryCandidate],
         candidates[story_id] = replace(old, links=old.links | link,
                                        item_keys=old.item_keys | {p.key})
     stream = story_stream(story_id)
-    out = [(stream, first)]
-    planned: set[str] = set()
+    return [(stream, first)] + [(stream, event)
+                                for event in _facts_of(feed, p, story_id, meta, outlet)]
+
+
+def _facts_of(feed: str, p: Prepared, story_id: str, meta: dict[str, Any],
+              outlet: Outlet) -> list[NewEvent]:
+    """The item's fact events for each policy it is relevant to (claims are per policy),
+    each planned once."""
+    planned: dict[str, NewEvent] = {}
     dated = {(d.slot, canonical_json(d.value)) for fact in p.facts
              for d in claims_of(fact, published=p.item.published) if d.as_of_stated}
-    for fact in p.facts:
-        for event in fact_events(feed, p, story_id, fact, meta, outlet, dated):
-            if event.event_id not in planned:
-                planned.add(event.event_id)
-                out.append((stream, event))
-    return out
+    for policy in p.policies:
+        for fact in p.facts:
+            for event in fact_events(feed, p, story_id, fact, meta, outlet, dated, policy):
+                planned.setdefault(event.event_id, event)
+    return list(planned.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,26 +386,30 @@ def claim_id_of(policy_id: str, draft: ClaimDraft) -> str:
 
 def fact_events(feed: str, p: Prepared, story_id: str, fact: extract.Fact,
                 meta: dict[str, Any], outlet: Outlet,
-                dated: set[tuple[str, str]] | None = None) -> list[NewEvent]:
-    """One ``fact.extracted`` per claim the fact states, for this source (or one, without a
-    claim, when no slot takes it); each dated to the world date its claim holds for. A claim
-    this item also states with a date of its own (``dated``) is not repeated undated."""
-    base = {"story_id": story_id, "policy_id": DEFAULT_POLICY, "kind": fact.kind,
+                dated: set[tuple[str, str]] | None = None,
+                policy_id: str | None = None) -> list[NewEvent]:
+    """One ``fact.extracted`` per claim the fact states for ``policy_id`` (default: the
+    first policy the item is relevant to), for this source (or one, without a claim, when no
+    slot takes it); each dated to the world date its claim holds for. A claim this item also
+    states with a date of its own (``dated``) is not repeated undated."""
+    policy_id = policy_id or p.policies[0]
+    base = {"story_id": story_id, "policy_id": policy_id, "kind": fact.kind,
             "value": fact.value, "sentence": fact.sentence,
             "confidence": round(fact.confidence, 3), "feed": feed, "item_key": p.key,
             "link": p.item.link, "publisher": outlet.publisher, "tier": outlet.tier}
-    context_only = p.decision.tier == "context"  # a driver's story never sets the mechanism's
+    # a driver's story never sets the mechanism's
+    context_only = p.decisions[policy_id].tier == "context"
     drafts = [d for d in claims_of(fact, published=p.item.published)
               if (d.as_of_stated or (d.slot, canonical_json(d.value)) not in (dated or set()))
               and (d.context or not context_only)]
     if not drafts:
         return [NewEvent(FACT_EXTRACTED, {**base, "claim_id": None}, p.item.published,
                          meta=meta, event_id=deterministic_id(
-                             "fact", story_id, fact.kind, canonical_json(fact.value), feed,
-                             p.key), schema_version=2)]
+                             "fact", story_id, policy_id, fact.kind,
+                             canonical_json(fact.value), feed, p.key), schema_version=2)]
     out = []
     for draft in drafts:
-        claim_id = claim_id_of(DEFAULT_POLICY, draft)
+        claim_id = claim_id_of(policy_id, draft)
         out.append(NewEvent(
             FACT_EXTRACTED,
             {**base, "claim_id": claim_id, "slot": draft.slot, "claim_value": draft.value,
@@ -434,14 +465,15 @@ def _item_recorded(feed: str, p: Prepared, event_id: str, fetched_at: datetime,
         item.published, meta=source_meta(actor, feed, p), event_id=event_id)
 
 
-def _classified(feed: str, p: Prepared, actor: str) -> NewEvent:
-    d = p.decision
+def _classified(feed: str, p: Prepared, policy_id: str, actor: str) -> NewEvent:
+    """The item's relevance decision for one policy."""
+    d = p.decisions[policy_id]
     return NewEvent(
         ITEM_CLASSIFIED,
-        {"item_key": p.key, "feed": feed, "relevant": d.relevant,
+        {"item_key": p.key, "feed": feed, "policy_id": policy_id, "relevant": d.relevant,
          "score": d.score, "threshold": d.threshold, "matched": list(d.matched),
          "rules_version": d.rules_version, "content_hash": p.item.content_hash,
          "tier": d.tier},
         p.item.published, meta=source_meta(actor, feed, p),
-        event_id=deterministic_id("classified", feed, p.key, d.rules_version,
+        event_id=deterministic_id("classified", feed, p.key, policy_id, d.rules_version,
                                   p.item.content_hash))

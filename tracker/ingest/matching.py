@@ -13,7 +13,10 @@ Evidence is weighed strongest first, and every match says which evidence decided
    :data:`EVENT_WINDOW` of the story, naming at least :data:`EVENT_MIN_ENTITIES` of the same
    dossier entities (through the alias table) and a key number with its unit (12 firms = 12家,
    HK$2.3 billion = 23亿港元), or the same stock code; headlines giving different numbers of
-   one unit (12 firms, 40 firms) never match this way.
+   one unit (12 firms, 40 firms) never match this way. Without a key number: one publisher's
+   release in the other language within :data:`SIBLING_WINDOW` on the same site, or the same
+   act in both headlines (agree, sign, launch, visit, extend...) by the same named party
+   within 48 hours, or by three dossier entities within :data:`EVENT_BODY_WINDOW`.
 
 Title similarity is rapidfuzz's token-set and token-sort ratios on normalised titles
 (characters for Chinese), lowered when the titles disagree on a number ("12 firms" vs
@@ -68,6 +71,8 @@ EVENT_WINDOW = timedelta(hours=48)
 #: cycle of the story: a reaction next day repeats the figures of the news it follows.
 EVENT_BODY_WINDOW = timedelta(hours=18)
 EVENT_MIN_ENTITIES = 2
+#: A publisher's releases of one announcement in two languages come out together.
+SIBLING_WINDOW = timedelta(minutes=15)
 
 
 class HasTitle(Protocol):
@@ -180,12 +185,15 @@ def _source_host(item: HasTitle) -> str | None:
 
 
 def _event_evidence(item: EventSignature, story: EventSignature,
-                    min_entities: int = EVENT_MIN_ENTITIES) -> tuple[int, str] | None:
+                    min_entities: int = EVENT_MIN_ENTITIES,
+                    same_site: bool = False,
+                    near_title: bool = False) -> tuple[int, str] | None:
     """(strength, reason) when two write-ups tell one event by signature, else None.
 
     A key number both headlines give is strong evidence (:data:`EVENT_WINDOW`); one found
     only in a lede is weaker (a reaction or a follow-up repeats the figures of the news it
-    follows), so it takes two shared numbers within :data:`EVENT_BODY_WINDOW`."""
+    follows), so it takes two shared numbers within :data:`EVENT_BODY_WINDOW`. Without
+    numbers: see :func:`_wordless_evidence`."""
     apart = abs(item.published - story.published)
     if apart > EVENT_WINDOW or item.conflicts(story):
         return None
@@ -194,16 +202,52 @@ def _event_evidence(item: EventSignature, story: EventSignature,
     if codes:
         return 100, f"same event: stock code {codes[0]} within 48 hours"
     if len(entities) < min_entities or not numbers:
-        return None
+        return _wordless_evidence(item, story, entities, apart, same_site, near_title)
     in_titles = item.title_numbers & story.title_numbers
     if not in_titles and (apart > EVENT_BODY_WINDOW or len(numbers) < 2):
-        return None
+        return _wordless_evidence(item, story, entities, apart, same_site, near_title)
     where = "both headlines" if in_titles else "headline or lede"
     shown = ", ".join(_show(unit, value) for unit, value in sorted(in_titles or numbers))
     hours = 48 if in_titles else int(EVENT_BODY_WINDOW.total_seconds() // 3600)
     return (len(entities) + 2 * len(numbers) + 10 * len(in_titles),
             f"same event: {', '.join(sorted(entities))}; {shown} in {where}; "
             f"within {hours} hours")
+
+
+def _wordless_evidence(item: EventSignature, story: EventSignature, entities: frozenset[str],
+                       apart: timedelta, same_site: bool,
+                       near_title: bool) -> tuple[int, str] | None:
+    """An event told without key numbers, when headlines share no words (another language):
+
+    - one publisher's releases in two languages: the same site, within
+      :data:`SIBLING_WINDOW`, one headline Chinese and one not, two dossier entities shared;
+    - headlines telling the same act (agree, sign, launch, file, visit, meet, extend,
+      conclude...) and no other, with the same parties: a named party beyond the dossier's
+      topic (a company, a person, a body) within :data:`EVENT_WINDOW`, or three entities
+      within :data:`EVENT_BODY_WINDOW` (a day's news, not the next day's act of one kind).
+      Not for a headline in the story's language that nearly matches its title
+      (``near_title``): whether that is a copy is for the title thresholds to say.
+    """
+    if len(entities) < EVENT_MIN_ENTITIES or item.conflicts(story, anywhere=True):
+        return None
+    names = ", ".join(sorted(entities))
+    if same_site and item.cjk != story.cjk and apart <= SIBLING_WINDOW:
+        minutes = int(SIBLING_WINDOW.total_seconds() // 60)
+        return (50 + len(entities),
+                f"same event: one publisher's release in two languages within {minutes} "
+                f"minutes; {names}")
+    if near_title and item.cjk == story.cjk or not item.actions \
+            or item.actions != story.actions:
+        return None
+    distinctive = item.distinctive & story.distinctive
+    if distinctive:
+        return (20 + len(entities),
+                f"same event: same act and {', '.join(sorted(distinctive))}; {names}; "
+                f"within 48 hours")
+    if len(entities) >= 3 and apart <= EVENT_BODY_WINDOW:
+        hours = int(EVENT_BODY_WINDOW.total_seconds() // 3600)
+        return 10 + len(entities), f"same event: same act; {names}; within {hours} hours"
+    return None
 
 
 def _show(unit: str, value: str) -> str:
@@ -223,8 +267,9 @@ def find_story(
     canonical link (whatever the dates), then the same article id on one site, then the most
     similar title published within ``window_days`` reaching ``threshold`` (:data:`
     SOURCE_THRESHOLD` for an aggregator's copy of a site the story carries; ties go to the
-    most recent story), then the same event by signature (the most shared evidence). No
-    match reports the best similarity seen."""
+    most recent story), then the same event by signature (the most shared evidence; ties go
+    to the earliest story, the event's first report). No match reports the best similarity
+    seen."""
     link = identity_link(item.link)
     article = article_id(item.link)
     keys = _item_keys(item)
@@ -234,6 +279,8 @@ def find_story(
     signature = event_signature(item.title, summary if isinstance(summary, str) else "",
                                 item.published)
     window = timedelta(days=window_days)
+    item_link_host = urlsplit(link).hostname if link else None
+    site = site_of(item_link_host) if item_link_host else None
     by_article: StoryMatch | None = None
     by_source: StoryMatch | None = None
     by_event: tuple[int, datetime, StoryCandidate, str] | None = None
@@ -250,19 +297,23 @@ def find_story(
             by_article = StoryMatch(candidate.story_id, 1.0, f"same article id {article}")
         if abs(item.published - candidate.published) > window:
             continue
+        shares_words = _may_share_words(features, candidate.prepared_title)
+        score = _score(features, candidate.prepared_title) if shares_words else 0.0
         story_signature = candidate.prepared_signature
         if story_signature.entities & signature.entities \
                 or story_signature.numbers & signature.numbers:  # block: nothing in common
             # an aggregator's copy of a site the story carries needs one entity less
             evidence = _event_evidence(
                 signature, story_signature,
-                EVENT_MIN_ENTITIES - (source in candidate.prepared_links.sites))
-            if evidence is not None and (by_event is None or (evidence[0], candidate.published)
-                                         > by_event[:2]):
+                EVENT_MIN_ENTITIES - (source in candidate.prepared_links.sites),
+                same_site=site is not None and site in candidate.prepared_links.sites,
+                near_title=score >= SOURCE_THRESHOLD)
+            # ties go to the event's first story, so copies met in any order land together
+            if evidence is not None and (by_event is None or evidence[0] > by_event[0] or (
+                    evidence[0] == by_event[0] and candidate.published < by_event[1])):
                 by_event = (evidence[0], candidate.published, candidate, evidence[1])
-        if not _may_share_words(features, candidate.prepared_title):
+        if not shares_words:
             continue
-        score = _score(features, candidate.prepared_title)
         if source and score >= SOURCE_THRESHOLD and source in candidate.prepared_links.sites \
                 and (by_source is None or score > by_source.similarity):
             by_source = StoryMatch(candidate.story_id, score,

@@ -21,6 +21,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
+import opencc
+
 from tracker.resources import seeds_dir
 
 RULES_FILE = "relevance.toml"
@@ -134,8 +136,15 @@ def _exclude_pattern(phrases: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(parts), re.IGNORECASE) if parts else None
 
 
+#: Traditional, Simplified and the Hong Kong variant forms (關税 beside 關稅) folded to one
+#: script, so a Chinese alias written in either script matches text in any of them.
+_TO_ONE_SCRIPT = opencc.OpenCC("hk2s")
+
+
 def _normalise(text: str) -> str:
-    return unicodedata.normalize("NFKC", text)
+    """Full-width letters to ASCII (NFKC) and Chinese to one script; aliases and text alike."""
+    text = unicodedata.normalize("NFKC", text)
+    return _TO_ONE_SCRIPT.convert(text) if _CJK.search(text) else text
 
 
 def _term(entry: Mapping[str, Any], where: str) -> Term:

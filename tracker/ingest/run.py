@@ -38,7 +38,7 @@ from tracker.ingest.decide import (
 )
 from tracker.ingest.knowledge import Knowledge
 from tracker.ingest.subscriptions import Subscription, current
-from tracker.rules_log import rules_in_force
+from tracker.rules_log import rules_by_policy
 from tracker.store.schema import feed_state
 
 #: What a feed itself can get wrong: these are recorded as ``feed.failed`` and backed off.
@@ -113,20 +113,21 @@ def subscriptions(tracker: Tracker) -> dict[str, Subscription]:
 
 def ingest(tracker: Tracker, *, feed: str | None = None, due_only: bool | None = None,
            dry_run: bool = False,
-           rules: relevance.Rules | None = None, fetcher: Fetcher = fetch.fetch,
+           rules: Mapping[str, relevance.Rules] | None = None, fetcher: Fetcher = fetch.fetch,
            rng: random.Random | None = None, worker: str | None = None,
            timeout: Any = None) -> IngestSummary:
     """One pass over the feeds that are due, or over the one named.
 
     A named feed is fetched whether due or not, unless ``due_only`` (the scheduler's jobs:
     they fire on the feed's interval but must still respect backoff, Retry-After and TTL).
+    Each item is classified for every tracked dossier under its rules (``rules``: per policy).
     """
     if due_only is None:
         due_only = feed is None
     subs = subscriptions(tracker)
     if feed is not None and feed not in subs:
         raise UsageError(f"no feed named {feed!r} (see `tracker feeds list`)")
-    rules = rules or rules_in_force(tracker)  # the active rules.set, else the packaged file
+    rules = rules or rules_by_policy(tracker)  # each dossier's active rules.set
     rng = rng or random.Random()
     worker = worker or worker_name()
     summary = IngestSummary()
@@ -158,7 +159,8 @@ def _states(tracker: Tracker) -> dict[str, dict[str, Any]]:
 
 class _FeedJob:
     def __init__(self, tracker: Tracker, sub: Subscription, state: Mapping[str, Any],
-                 rules: relevance.Rules, fetcher: Fetcher, rng: random.Random, worker: str,
+                 rules: Mapping[str, relevance.Rules], fetcher: Fetcher, rng: random.Random,
+                 worker: str,
                  dry_run: bool, timeout: Any, knowledge: Knowledge,
                  scheduled: bool = False) -> None:
         self.tracker = tracker

@@ -49,13 +49,18 @@ _SYNONYMS = (
     (re.compile(r"\binitial public offering\b|\bipo\b|\bflotation\b"), "listing"),
     (re.compile(r"\bper ?cent\b|%"), " percent"),
     (re.compile(r"&"), " and "),
+    (re.compile(r"\b(?:goes|go|went|gone) live\b"), "launched"),
     (re.compile(r"(?<=\w)[-‐‑–](?=\w)"), " "),
 )
 _EVENTS: tuple[frozenset[str], ...] = (
-    frozenset({"agree", "agrees", "agreed", "agreement", "sign", "signs", "signed", "pact",
-               "deal", "mou", "簽署", "签署", "達成", "达成", "同意"}),
+    frozenset({"agree", "agrees", "agreed", "達成", "达成", "同意"}),
+    #: signing deals is another act than agreeing to set something up (a visit's first day
+    #: agrees a mechanism, its second signs 50 projects)
+    frozenset({"sign", "signs", "signed", "signing", "ink", "inks", "inked", "agreement",
+               "agreements", "pact", "pacts", "deal", "deals", "mou", "簽署", "签署", "簽約",
+               "签约", "簽逾", "签逾"}),
     frozenset({"launch", "launches", "launched", "unveil", "unveils", "unveiled", "inaugurate",
-               "inaugurated", "啟動", "启动", "推出", "成立"}),
+               "inaugurated", "opens", "啟動", "启动", "啓動", "推出", "成立", "開張", "开张"}),
     frozenset({"operational", "operating", "operation", "running", "live", "運作", "运作",
                "落地"}),
     frozenset({"suspend", "suspends", "suspended", "halt", "halts", "halted", "pause",
@@ -65,9 +70,16 @@ _EVENTS: tuple[frozenset[str], ...] = (
     frozenset({"raise", "raises", "raised", "hike", "hikes", "hiked", "increase", "increases",
                "加徵", "加征", "上調", "上调"}),
     frozenset({"cut", "cuts", "lower", "lowers", "lowered", "reduce", "reduces", "slash",
-               "slashes", "pause", "下調", "下调", "暫緩", "暂缓"}),
-    frozenset({"visit", "visits", "arrives", "arrive", "tour", "訪問", "访问", "考察"}),
-    frozenset({"meet", "meets", "met", "talks", "會見", "会见", "會面", "会面"}),
+               "slashes", "pause", "下調", "下调", "降至", "暫緩", "暂缓"}),
+    frozenset({"visit", "visits", "visited", "arrives", "arrive", "tour", "tours", "toured",
+               "訪問", "访问", "考察"}),
+    frozenset({"meet", "meets", "met", "meeting", "talks", "會見", "会见", "會面", "会面",
+               "會議", "会议"}),
+    frozenset({"conclude", "concludes", "concluded", "wraps", "結束", "结束"}),
+    frozenset({"extend", "extends", "extended", "extension", "延長", "延长"}),
+    frozenset({"add", "adds", "added", "additions", "blacklist", "blacklists", "blacklisted",
+               "列入", "新增"}),
+    frozenset({"forum", "speech", "論壇", "论坛", "致辭", "致辞"}),
 )
 
 _to_simplified = opencc.OpenCC("hk2s")
@@ -250,7 +262,8 @@ ALIASES: tuple[tuple[str, str], ...] = (
     ("Ningbo", r"\bNingbo\b|宁波|甬"),
     ("John Lee", r"\bJohn Lee\b|\bChief Executive\b|\bCE\b|\bLee\b|李家超|行政长官"),
     ("supply chain services mechanism",
-     r"(?i)\bsupply[- ]chain (?:services? )?(?:mechanism|scheme|desk)\b|供应链服务机制|"
+     r"(?i)\bsupply[- ]chain (?:services?\b(?: (?:mechanism|scheme|desk))?|mechanism|scheme|"
+     r"desk)\b|供应链服务机制|"
      r"港浙机制|浙港机制|供应链服务台|供应链服务工作"),
     ("Invest Hong Kong", r"\bInvest ?H(?:ong )?K(?:ong)?\b|投资推广署"),
     ("commerce secretary", r"\bSecretary for Commerce and Economic Development\b|\bSCED\b|"
@@ -282,6 +295,10 @@ ENTITY_WORDS = frozenset({
     "hong", "kong", "zhejiang", "hangzhou", "ningbo", "supply", "chain", "services", "service",
     "mechanism", "scheme", "china", "chinese", "us", "hksar", "province", "city"})
 ENTITY_CHARS = frozenset("港浙供应链服务机制香江省杭州宁波中美国")
+#: Entities that name the dossier's topic rather than a party to one event: every story of
+#: the dossier shares them, so they never single an event out on their own.
+TOPIC_ENTITIES = frozenset({"Hong Kong", "Zhejiang", "supply chain services mechanism",
+                            "China", "United States", "tariff", "truce", "listing"})
 
 _MONTHS = {m: i for i, names in enumerate((
     ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
@@ -370,17 +387,28 @@ class EventSignature:
     numbers: frozenset[tuple[str, str]]
     title_numbers: frozenset[tuple[str, str]]
     published: datetime
+    #: What the headline says happened (indexes of the action classes: agree, sign, launch,
+    #: file, list, visit...), and whether it is written in Chinese.
+    actions: frozenset[int] = frozenset()
+    cjk: bool = False
+
+    @property
+    def distinctive(self) -> frozenset[str]:
+        """The named parties, people, bodies and places beyond the dossier's own topic."""
+        return self.entities - TOPIC_ENTITIES
 
     def shared(self, other: EventSignature) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
         return self.entities & other.entities, self.numbers & other.numbers
 
-    def conflicts(self, other: EventSignature) -> bool:
+    def conflicts(self, other: EventSignature, *, anywhere: bool = False) -> bool:
         """Both headlines give a number of one unit and none agree: "12 firms" and "40 firms"
-        are two events of one kind."""
-        for unit in {u for u, _ in self.title_numbers} & {u for u, _ in other.title_numbers}:
-            mine = {v for u, v in self.title_numbers if u == unit}
-            theirs = {v for u, v in other.title_numbers if u == unit}
-            if not mine & theirs:
+        are two events of one kind. ``anywhere``: headline or lede (for evidence that has no
+        number of its own to go on, a lede's "30 firms" against a headline's "20" is enough
+        doubt)."""
+        a = self.numbers if anywhere else self.title_numbers
+        b = other.numbers if anywhere else other.title_numbers
+        for unit in {u for u, _ in a} & {u for u, _ in b} - {"date"}:
+            if not {v for u, v in a if u == unit} & {v for u, v in b if u == unit}:
                 return True
         return False
 
@@ -398,5 +426,7 @@ def event_signature(title: str, summary: str, published: datetime) -> EventSigna
     text = f"{title_text}\n{fold_script(summary[:600])}"
     entities = {name for name, pattern in _ALIAS_PATTERNS if pattern.search(text)}
     entities |= {name for name, pattern in lexicon.KNOWN_COMPANIES if pattern.search(text)}
+    headline = title_features(title)
     return EventSignature(frozenset(entities), _numbers(text, published),
-                          _numbers(title_text, published), published)
+                          _numbers(title_text, published), published,
+                          actions=headline.events, cjk=headline.cjk)

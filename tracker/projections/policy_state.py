@@ -33,6 +33,7 @@ from tracker.catalogue import (
     QUESTION_RESOLVED,
     RETRACTED,
     STORY_CREATED,
+    story_policies,
 )
 from tracker.dates import iso, precision_of
 from tracker.events import RecordedEvent
@@ -223,6 +224,15 @@ def build(policy_id: str, history: History, event: RecordedEvent) -> Doc:
 _LAST = "_folded_until"
 
 
+def _only_policy(event: RecordedEvent) -> str | None:
+    """The one policy an event names (None for a story that follows several)."""
+    if event.type == STORY_CREATED:
+        ids = story_policies(event.data)
+        return ids[0] if len(ids) == 1 else None
+    policy_id = event.data.get("policy_id")
+    return str(policy_id) if policy_id else None
+
+
 def _pending(policy_id: str, history: History, event: RecordedEvent) -> Doc:
     return {"policy_id": policy_id, "history": history, _LAST: event}
 
@@ -237,6 +247,8 @@ class PolicyState(Projection):
     def keys(self, event: RecordedEvent) -> Iterable[str]:
         if event.type not in self.types:
             return []
+        if event.type == STORY_CREATED:  # a story follows every dossier it matched
+            return story_policies(event.data)
         policy_id = event.data.get("policy_id")
         return [str(policy_id)] if policy_id else []
 
@@ -254,7 +266,7 @@ class PolicyState(Projection):
             return _pending(doc["policy_id"], remaining, event) if remaining else None
         if event.type not in self.types:
             return doc
-        policy_id = str(event.data.get("policy_id") or (doc or {}).get("policy_id") or "")
+        policy_id = str((doc or {}).get("policy_id") or _only_policy(event) or "")
         if not policy_id:
             return doc
         # Shallow: _fold replaces the lists it changes and never edits an entry in place.

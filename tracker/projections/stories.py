@@ -22,6 +22,7 @@ from tracker.catalogue import (
     STORY_REVISED,
     STORY_SPLIT,
     STORY_TYPES,
+    story_policies,
 )
 from tracker.dates import iso
 from tracker.events import RecordedEvent
@@ -32,7 +33,7 @@ class Stories(Projection):
     """One document per story: every source that carried it, its revisions, its facts."""
 
     name = "stories"
-    version = 2
+    version = 3  # 3: policy_ids (a story follows every dossier it matched)
     types: frozenset[str] = STORY_TYPES | STORY_CORRECTION_TYPES
 
     def keys(self, event: RecordedEvent) -> Iterable[str]:
@@ -52,7 +53,8 @@ class Stories(Projection):
         if event.type == STORY_CREATED:
             base: Doc = {"story_id": data["story_id"], "title": data.get("title"),
                          "url": data.get("url"), "published": data.get("published"),
-                         "summary": data.get("summary", ""), "policy_id": data.get("policy_id"),
+                         "summary": data.get("summary", ""),
+                         "policy_ids": story_policies(data),
                          "score": data.get("score"), "matched": data.get("matched", []),
                          "created_at": event.position, "revisions": [], "facts": [],
                          "sources": []}
