@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tracker import catalogue, rules_log
+from tracker import catalogue
 from tracker.app import Tracker
 from tracker.catalogue import (
     ACCEPTANCE_POLICY_SET,
@@ -77,6 +77,8 @@ def load_seeds(tracker: Tracker, paths: Sequence[str | Path] | None = None) -> S
     if not paths:
         batches.append(default_subscription_events())
         batches.append(acceptance_policy_events())
+    from tracker import rules_log  # relevance rules: only seeding needs them here
+
     batches += [rules_log.seed_events(tracker, named) for named in named_rules]
     appended = already = 0
     for batch in batches:
