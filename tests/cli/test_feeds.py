@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
+from tests.support.cli import cli, ok
 from tests.support.feed_server import SAMPLE_NAMES, FeedServer
 from tests.support.paths import ROOT, SAMPLE_FEEDS
 from tracker.app import open_tracker
-from tracker.cli import main
 from tracker.errors import EXIT_SOME_FEEDS_FAILED
 
 DELTA, GANGZHE, HARBOUR = SAMPLE_NAMES
@@ -27,16 +27,6 @@ DELTA, GANGZHE, HARBOUR = SAMPLE_NAMES
 def url(sqlite_url: str) -> str:
     open_tracker(sqlite_url).close()  # migrated and empty: the CLI will not seed it
     return sqlite_url
-
-
-def cli(url: str, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--database-url", url, *args])
-
-
-def ok(url: str, *args: str) -> Result:
-    result = cli(url, *args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 def one_line_error(result: Result, code: int, *fragments: str) -> None:

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
+from tests.support.cli import cli, ok
 from tests.support.feed_server import FeedServer
 from tests.support.paths import SEEDS
 from tracker.app import open_tracker
-from tracker.cli import main
 from tracker.ingest.relevance import load_rules
 
 POLICY = "hk-zhejiang-supply-chain"
@@ -38,16 +37,6 @@ RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>
 def url(db_url: str) -> str:
     open_tracker(db_url).close()  # migrated and empty: the CLI will not seed it
     return db_url
-
-
-def cli(url: str, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--database-url", url, *args])
-
-
-def ok(url: str, *args: str) -> Result:
-    result = cli(url, *args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 def events(url: str, *types: str) -> list[dict[str, Any]]:

@@ -8,10 +8,10 @@ import re
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
+from tests.support.cli import cli, ok
 from tracker.app import open_tracker
-from tracker.cli import main
 
 FEED = "https://harbour.example/rss.xml"
 WIRE = "https://wire.example/rss.xml"
@@ -21,16 +21,6 @@ WIRE = "https://wire.example/rss.xml"
 def url(db_url: str) -> str:
     open_tracker(db_url).close()  # migrated and empty: the CLI will not seed it
     return db_url
-
-
-def cli(url: str, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--database-url", url, *args])
-
-
-def ok(url: str, *args: str) -> Result:
-    result = cli(url, *args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 def one_line_error(result: Result, *fragments: str) -> None:

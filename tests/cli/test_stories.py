@@ -11,11 +11,10 @@ import json
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
+from tests.support.cli import cli, ok
 from tests.support.feed_server import FeedServer
 from tracker.app import open_tracker
-from tracker.cli import main
 from tracker.errors import EXIT_USAGE
 
 Item = tuple[str, str, str, str, str]  # title, link, guid, pubDate, description
@@ -52,16 +51,6 @@ def rss(*items: Item) -> bytes:
 def url(db_url: str) -> str:
     open_tracker(db_url).close()  # migrated and empty: the CLI will not seed it
     return db_url
-
-
-def cli(url: str, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--database-url", url, *args])
-
-
-def ok(url: str, *args: str) -> Result:
-    result = cli(url, *args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 def ingest(url: str, server: FeedServer, feed: str, *items: Item) -> None:
