@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 #: Titles at or above this similarity (0..1) within the window are one story. Chosen on the
-#: cases in tests/ingest/test_stories.py: syndicated rewrites score 0.9+, different events
+#: cases in tests/ingest/test_matching.py: syndicated rewrites score 0.9+, different events
 #: with shared words score under 0.8.
 SIMILARITY_THRESHOLD = 0.85
 DEFAULT_WINDOW_DAYS = 14
