@@ -26,7 +26,7 @@ from tracker.claim_state import Settled, settle
 from tracker.claims import AcceptancePolicy, policy_from_data
 from tracker.dates import iso
 from tracker.db import write_connection
-from tracker.errors import UsageError
+from tracker.errors import DuplicateEventError, UsageError
 from tracker.events import NewEvent, RecordedEvent, deterministic_id
 from tracker.projections import PROJECTIONS, Doc
 from tracker.projections.fold import fold_all, wanted_types
@@ -96,7 +96,13 @@ def _append_batch(tracker: Tracker, batch: Iterable[tuple[str, NewEvent]]) -> tu
     with write_connection(tracker.engine) as conn, conn.begin():
         for stream_id, events in by_stream.items():
             before = tracker.store.head(conn=conn)
-            recorded = tracker.store.append_in(conn, stream_id, events)
+            try:
+                recorded = tracker.store.append_in(conn, stream_id, events)
+            except DuplicateEventError as exc:
+                raise UsageError(
+                    f"this database holds an earlier version of the seed for {stream_id} "
+                    f"({exc}); seeds are never rewritten in place: load the new seed into a "
+                    "new database, or amend this one with `tracker correct`") from None
             fresh = sum(1 for e in recorded if e.position > before)
             new += fresh
             old += len(recorded) - fresh

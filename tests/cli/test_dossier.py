@@ -400,3 +400,20 @@ def test_catalogue_lists_every_type(fmt, tmp_path):
         else:
             assert f"`{name}` (v{spec.version})" in result.output, name
     assert not (tmp_path / "x.db").exists()
+
+
+def test_a_changed_seed_is_refused_with_what_to_do_and_nothing_is_written(db_url, tmp_path):
+    earlier = json.loads(SEED_FILE.read_text(encoding="utf-8"))
+    earlier.pop("rules", None)  # its rules file is not beside the copy
+    earlier["events"][0]["data"]["title"] = "An earlier title"
+    path = tmp_path / "earlier.json"
+    path.write_text(json.dumps(earlier, ensure_ascii=False), encoding="utf-8")
+    open_tracker(db_url).close()
+    ok(db_url, "seed", str(path))
+    before = events(db_url)
+
+    result = run(db_url, "seed", str(SEED_FILE))
+
+    message = assert_one_line_error(result)
+    assert "earlier version of the seed" in message and "tracker correct" in message
+    assert events(db_url) == before
