@@ -19,6 +19,7 @@ from tracker.catalogue import (
     FACT_EXTRACTED,
     ITEM_RECORDED,
     RETRACTED,
+    STORY_CORRECTION_TYPES,
     STORY_CORROBORATED,
     STORY_CREATED,
 )
@@ -239,6 +240,10 @@ def _target(tracker: Tracker, position: int) -> RecordedEvent:
                          f"{tracker.store.head()})")
     if target.type == RETRACTED:
         raise UsageError(f"position {position} is itself a retraction; retractions stand")
+    if target.type in STORY_CORRECTION_TYPES:
+        raise UsageError(f"position {position} is an analyst's {target.type}, which later "
+                         "ingests build on: correct it with `tracker stories merge` or "
+                         "`tracker stories split`, not a retraction")
     return target
 
 

@@ -124,6 +124,11 @@ def test_merge_then_a_later_copy_joins_the_kept_story(url, server) -> None:
     assert report["id"] == kept and report["merged"] == [merged]
     assert [c["type"] for c in report["corrections"]] == ["story.merged"]
     assert {i["link"] for i in report["items"]} == links(later[LAUNCH[0]])
+    # later ingests build on it: a retraction would silently keep it, so it is refused
+    head = len(ok(url, "log", "--format", "jsonl").stdout.splitlines())
+    refused = cli(url, "retract", str(merge["position"]), "--reason", "undo")
+    assert refused.exit_code == 2 and "tracker stories split" in refused.stderr
+    assert len(ok(url, "log", "--format", "jsonl").stdout.splitlines()) == head
 
 
 def test_split_then_a_reingest_does_not_rejoin(url, server) -> None:
