@@ -16,10 +16,8 @@ from tracker.db import write_connection
 from tracker.dossier import state_docs
 from tracker.errors import UsageError
 from tracker.events import NewEvent, RecordedEvent, deterministic_id
+from tracker.lookup import unique_id
 from tracker.when import When
-
-#: Claim ids may be given by a unique prefix of at least this many characters.
-MIN_PREFIX = 6
 
 
 def list_claims(tracker: Tracker, *, state: str = "pending", policy: str | None = None,
@@ -37,17 +35,8 @@ def list_claims(tracker: Tracker, *, state: str = "pending", policy: str | None 
 
 
 def _find(tracker: Tracker, claim_id: str) -> dict[str, Any]:
-    wanted = claim_id.strip().lower()
-    if len(wanted) < MIN_PREFIX:
-        raise UsageError(f"claim id {claim_id!r} is too short: give at least {MIN_PREFIX} "
-                         "characters (see `tracker claims --state all`)")
-    rows = claim_rows(state_docs(tracker).settled().values())
-    found = [row for row in rows if row["id"].startswith(wanted)]
-    if not found:
-        raise UsageError(f"no claim {claim_id!r} (see `tracker claims --state all`)")
-    if len(found) > 1:
-        raise UsageError(f"claim id {claim_id!r} is ambiguous: give more characters")
-    return found[0]
+    rows = {row["id"]: row for row in claim_rows(state_docs(tracker).settled().values())}
+    return rows[unique_id(rows, claim_id, kind="claim", listed_by="tracker claims --state all")]
 
 
 def record_decision(tracker: Tracker, claim_id: str, verdict: str, text: str | None,

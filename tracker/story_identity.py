@@ -21,12 +21,11 @@ from tracker.db import write_connection
 from tracker.errors import UsageError
 from tracker.events import NewEvent, RecordedEvent, deterministic_id
 from tracker.ingest.decide import new_story_id, story_stream
+from tracker.lookup import MIN_PREFIX, unique_id
 from tracker.projections import PROJECTIONS
 from tracker.projections.base import Doc
 from tracker.projector import Projector, load_docs
 
-#: Story ids may be given by a unique prefix of at least this many characters.
-MIN_PREFIX = 6
 STORY_PREFIX = "st-"
 
 
@@ -38,18 +37,8 @@ def story_docs(tracker: Tracker) -> dict[str, Doc]:
 
 def find_story(docs: Mapping[str, Doc], wanted: str) -> str:
     """The id of the one story ``wanted`` names: an id or a unique prefix (``st-`` optional)."""
-    text = wanted.strip().lower()
-    if len(text) < MIN_PREFIX:
-        raise UsageError(f"story id {wanted!r} is too short: give at least {MIN_PREFIX} "
-                         "characters (see `tracker news`)")
-    if not text.startswith(STORY_PREFIX):
-        text = STORY_PREFIX + text
-    found = [key for key in docs if key == text] or [key for key in docs if key.startswith(text)]
-    if not found:
-        raise UsageError(f"no story {wanted!r} (see `tracker news`)")
-    if len(found) > 1:
-        raise UsageError(f"story id {wanted!r} is ambiguous: give more characters")
-    return found[0]
+    return unique_id(docs, wanted, kind="story", listed_by="tracker news",
+                     id_prefix=STORY_PREFIX)
 
 
 def kept_story(docs: Mapping[str, Doc], story_id: str) -> str:
