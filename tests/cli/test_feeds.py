@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from tests.support.cli import cli, ok
+from tests.support.cli import cli, logged_events, ok
 from tests.support.feed_server import SAMPLE_NAMES, FeedServer
 from tests.support.paths import ROOT, SAMPLE_FEEDS
 from tracker.app import open_tracker
@@ -37,13 +37,6 @@ def one_line_error(result: Result, code: int, *fragments: str) -> None:
     assert "Traceback" not in result.output
     for fragment in fragments:
         assert fragment in lines[0]
-
-
-def events(url: str, *types: str) -> list[dict[str, Any]]:
-    args = ["log", "--format", "jsonl"]
-    for t in types:
-        args += ["--type", t]
-    return [json.loads(line) for line in ok(url, *args).stdout.splitlines()]
 
 
 def subscribe_samples(url: str, server: FeedServer,
@@ -74,14 +67,14 @@ def test_feeds_add_list_and_change(url, server) -> None:
         {"name": DELTA, "url": feed_url, "every_seconds": 5400, "tags": ["trade", "hk"]},
         {"name": HARBOUR, "url": server.url(HARBOUR), "every_seconds": 1800, "tags": []},
     ]
-    [subscribed, _] = events(url, "feed.subscribed")
+    [subscribed, _] = logged_events(url, "feed.subscribed")
     assert subscribed["stream_id"] == f"feed:{DELTA}"
     assert subscribed["data"]["every_seconds"] == 5400
 
     # adding it again with another interval changes the subscription; the same again is a no-op
     ok(url, "feeds", "add", DELTA, feed_url, "--every", "2h")
     ok(url, "feeds", "add", DELTA, feed_url, "--every", "2h")
-    changed = events(url, "feed.changed")
+    changed = logged_events(url, "feed.changed")
     assert [e["data"] for e in changed] == [{"name": DELTA, "every_seconds": 7200}]
     assert json.loads(ok(url, "feeds", "list", "--format", "json").stdout)[0]["every_seconds"] \
         == 7200
@@ -93,7 +86,7 @@ def test_feeds_add_local_path_needs_allow_local(url) -> None:
     refused = cli(url, "feeds", "add", "local", path)
 
     one_line_error(refused, 2, "--allow-local")
-    assert events(url, "feed.subscribed") == []
+    assert logged_events(url, "feed.subscribed") == []
 
     accepted = ok(url, "feeds", "add", "local", path, "--allow-local")
     uri = Path(path).resolve().as_uri()
@@ -124,7 +117,7 @@ def test_feeds_remove(url, server) -> None:
     assert removed.stdout.strip() == f"no longer following {DELTA}"
     assert [f["name"] for f in json.loads(ok(url, "feeds", "list", "--format", "json").stdout)] \
         == [HARBOUR]
-    [unsubscribed] = events(url, "feed.unsubscribed")
+    [unsubscribed] = logged_events(url, "feed.unsubscribed")
     assert unsubscribed["stream_id"] == f"feed:{DELTA}"
     one_line_error(cli(url, "feeds", "remove", DELTA), 2, "no feed named")
     one_line_error(cli(url, "feeds", "remove", "never-added"), 2, "no feed named 'never-added'")
@@ -210,12 +203,12 @@ def test_ingest_unknown_feed(url, server) -> None:
 
 def test_ingest_dry_run_records_nothing(url, server) -> None:
     subscribe_samples(url, server, (DELTA,))
-    head = len(events(url))
+    head = len(logged_events(url))
 
     result = ok(url, "ingest", "--dry-run")
 
     assert f"{DELTA}: would record 6 new item(s)" in result.stdout
-    assert len(events(url)) == head
+    assert len(logged_events(url)) == head
     assert len(server.seen(DELTA)) == 1
 
 
@@ -285,7 +278,7 @@ def _rules(tmp_path: Path, threshold: int, version: str, hk_alone: bool = False)
 def test_reclassify_with_stricter_rules(url, server, tmp_path) -> None:
     subscribe_samples(url, server)
     ok(url, "ingest")
-    before = events(url)
+    before = logged_events(url)
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for e in before:
         if e["type"] == "item.classified":
@@ -301,7 +294,7 @@ def test_reclassify_with_stricter_rules(url, server, tmp_path) -> None:
     assert result.stdout.strip() == (
         f"reclassified 18 item(s) under rules test-strict.1: {len(dropping)} changed, "
         f"0 newly relevant, {len(dropping)} no longer relevant")
-    after = events(url)
+    after = logged_events(url)
     assert after[:len(before)] == before  # earlier events untouched
     new = after[len(before):]
     classified = [e for e in new if e["type"] == "item.classified"]
@@ -323,7 +316,7 @@ def test_reclassify_with_stricter_rules(url, server, tmp_path) -> None:
 
     again = ok(url, "reclassify", "--rules", str(rules))
     assert ": 0 changed, 0 newly relevant, 0 no longer relevant" in again.stdout
-    assert events(url) == after
+    assert logged_events(url) == after
     assert ok(url, "verify").stdout.startswith("ok:")
 
 
@@ -332,34 +325,35 @@ def test_reclassify_back_to_the_shipped_rules_makes_no_second_story(url, server,
     subscribe_samples(url, server)
     ok(url, "ingest")
     ok(url, "reclassify", "--rules", str(_rules(tmp_path, 12, "test-strict.1")))
-    stories = len(events(url, "story.created"))
+    stories = len(logged_events(url, "story.created"))
 
     back = ok(url, "reclassify")
 
     changed = int(re.search(r"(\d+) changed", back.stdout).group(1))
     assert changed > 0
     assert f"{changed} newly relevant, 0 no longer relevant" in back.stdout
-    assert len(events(url, "story.created")) == stories  # their stories already exist
+    assert len(logged_events(url, "story.created")) == stories  # their stories already exist
     assert ": 0 changed" in ok(url, "reclassify").stdout
 
 
 def test_reclassify_with_looser_rules_creates_stories(url, server, tmp_path) -> None:
     subscribe_samples(url, server, (HARBOUR,))
     ok(url, "ingest")
-    latest = {e["data"]["item_key"]: e["data"] for e in events(url, "item.classified")}
+    latest = {e["data"]["item_key"]: e["data"] for e in logged_events(url, "item.classified")}
     loose = 2
-    titles = {e["data"]["item_key"]: e["data"]["title"] for e in events(url, "item.recorded")}
+    titles = {e["data"]["item_key"]: e["data"]["title"]
+              for e in logged_events(url, "item.recorded")}
     rising = {k for k, d in latest.items() if not d["relevant"] and d["score"] >= loose}
     assert {titles[k] for k in rising} == {"Hong Kong home prices fall for third straight month",
                                            "Typhoon signal No 8 hoisted as storm nears Hong Kong"}
-    stories_before = len(events(url, "story.created"))
+    stories_before = len(logged_events(url, "story.created"))
     result = ok(url, "reclassify", "--rules",
                 str(_rules(tmp_path, loose, "test-loose.1", hk_alone=True)))
 
     assert ": 2 changed, 2 newly relevant, 0 no longer relevant" in result.stdout
-    now_relevant = {e["data"]["item_key"] for e in events(url, "item.classified")
+    now_relevant = {e["data"]["item_key"] for e in logged_events(url, "item.classified")
                     if e["data"].get("reclassified") and e["data"]["relevant"]}
-    created = events(url, "story.created")
+    created = logged_events(url, "story.created")
     assert now_relevant == rising
     assert len(created) == stories_before + len(now_relevant)
     assert {e["data"]["item_key"] for e in created[stories_before:]} == now_relevant

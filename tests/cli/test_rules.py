@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cli import cli, ok
+from tests.support.cli import cli, logged_events, ok
 from tests.support.feed_server import FeedServer
 from tests.support.paths import SEEDS
 from tracker.app import open_tracker
@@ -37,13 +37,6 @@ RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>
 def url(db_url: str) -> str:
     open_tracker(db_url).close()  # migrated and empty: the CLI will not seed it
     return db_url
-
-
-def events(url: str, *types: str) -> list[dict[str, Any]]:
-    args = ["log", "--format", "jsonl"]
-    for t in types:
-        args += ["--type", t]
-    return [json.loads(line) for line in ok(url, *args).stdout.splitlines()]
 
 
 def shown(url: str) -> dict[str, Any]:
@@ -78,7 +71,7 @@ def test_set_records_the_file_and_show_reports_it(url, tmp_path) -> None:
 
     result = ok(url, "rules", "set", str(path))
 
-    [event] = events(url, "rules.set")
+    [event] = logged_events(url, "rules.set")
     assert result.stdout.strip() == (
         f"rules test-set.1 in force for {POLICY} (position #{event['position']})")
     assert event["data"] == {"policy_id": POLICY, "version": "test-set.1",
@@ -94,7 +87,7 @@ def test_set_records_the_file_and_show_reports_it(url, tmp_path) -> None:
 
 
 def test_bad_file_is_one_line_exit_2_and_nothing_written(url, tmp_path) -> None:
-    before = events(url)
+    before = logged_events(url)
     bad = tmp_path / "bad.toml"
     for text, fragment in (("version = ", "not valid TOML"),
                            ('version = "x"\nthreshold = 1\n', "missing 'terms'"),
@@ -111,31 +104,31 @@ def test_bad_file_is_one_line_exit_2_and_nothing_written(url, tmp_path) -> None:
         assert fragment in lines[0] and str(bad) in lines[0]
     missing = cli(url, "rules", "set", str(tmp_path / "missing.toml"))
     assert missing.exit_code == 2 and "cannot read" in missing.stderr
-    assert events(url) == before
+    assert logged_events(url) == before
 
 
 def test_same_version_twice_records_nothing(url, tmp_path) -> None:
     path = rules_file(tmp_path, "test-twice.1")
     ok(url, "rules", "set", str(path))
-    after_first = events(url)
+    after_first = logged_events(url)
 
     again = ok(url, "rules", "set", str(path))
 
     assert "already in force" in again.stdout and "nothing recorded" in again.stdout
-    assert events(url) == after_first
+    assert logged_events(url) == after_first
     # the same version with other rules is refused: a change needs a new version
     path.write_text(path.read_text(encoding="utf-8").replace("threshold = 5", "threshold = 6"),
                     encoding="utf-8")
     changed = cli(url, "rules", "set", str(path))
     assert changed.exit_code == 2 and "new version" in changed.stderr
-    assert events(url) == after_first
+    assert logged_events(url) == after_first
 
 
 def test_setting_earlier_rules_again_puts_them_back(url, tmp_path) -> None:
     first, second = rules_file(tmp_path, "test-a.1"), rules_file(tmp_path, "test-b.1")
     for path in (first, second, first):
         ok(url, "rules", "set", str(path))
-    assert [e["data"]["version"] for e in events(url, "rules.set")] == [
+    assert [e["data"]["version"] for e in logged_events(url, "rules.set")] == [
         "test-a.1", "test-b.1", "test-a.1"]
     assert shown(url)["version"] == "test-a.1"
 
@@ -146,7 +139,7 @@ def test_a_new_database_is_seeded_with_the_packaged_rules(tmp_path) -> None:
     assert (report["version"], report["recorded"], report["actor"]) == (
         PACKAGED.version, True, "seed")
     ok(url, "seed")  # seeding again records no second rules.set
-    assert len(events(url, "rules.set")) == 1
+    assert len(logged_events(url, "rules.set")) == 1
 
 
 def test_ingest_and_reclassify_use_the_active_rules(url, server: FeedServer, tmp_path) -> None:
@@ -156,22 +149,22 @@ def test_ingest_and_reclassify_use_the_active_rules(url, server: FeedServer, tmp
 
     ok(url, "ingest")
 
-    classified = {e["data"]["item_key"]: e["data"] for e in events(url, "item.classified")}
+    classified = {e["data"]["item_key"]: e["data"] for e in logged_events(url, "item.classified")}
     assert len(classified) == 3
     assert {d["rules_version"] for d in classified.values()} == {"test-active.1"}
     tiers = sorted(str(d["tier"]) for d in classified.values())
     assert tiers == ["None", "context", "core"]
 
     # reclassify with no file re-applies the active rules: nothing changed, nothing recorded
-    before = events(url)
+    before = logged_events(url)
     result = ok(url, "reclassify")
     assert "under rules test-active.1: 0 changed" in result.stdout
-    assert events(url) == before
+    assert logged_events(url) == before
 
     # new active rules that drop the core item: reclassify records that change alone
     ok(url, "rules", "set", str(rules_file(tmp_path, "test-strict.2", threshold=40)))
     result = ok(url, "reclassify")
     assert "under rules test-strict.2: 1 changed" in result.stdout
-    latest = [e["data"] for e in events(url, "item.classified")][-1]
+    latest = [e["data"] for e in logged_events(url, "item.classified")][-1]
     assert (latest["rules_version"], latest["relevant"], latest["tier"]) == (
         "test-strict.2", False, None)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from tests.support.cli import cli, ok
+from tests.support.cli import cli, logged_events, ok
 from tracker.app import open_tracker
 
 FEED = "https://harbour.example/rss.xml"
@@ -32,13 +32,6 @@ def one_line_error(result: Result, *fragments: str) -> None:
         assert fragment in lines[0]
 
 
-def events(url: str, *types: str) -> list[dict[str, Any]]:
-    args = ["log", "--format", "jsonl"]
-    for t in types:
-        args += ["--type", t]
-    return [json.loads(line) for line in ok(url, *args).stdout.splitlines()]
-
-
 def listed(url: str) -> dict[str, dict[str, Any]]:
     report = json.loads(ok(url, "sources", "--format", "json").stdout)
     return {p["publisher"]: p for p in report["publishers"]}
@@ -48,7 +41,7 @@ def test_feeds_add_records_publisher_and_tier_with_defaults(url) -> None:
     ok(url, "feeds", "add", "harbour", FEED, "--tier", "press", "--publisher", "Harbour Daily")
     ok(url, "feeds", "add", "plain", "https://plain.example/rss")
 
-    subscribed = {e["data"]["name"]: e for e in events(url, "feed.subscribed")}
+    subscribed = {e["data"]["name"]: e for e in logged_events(url, "feed.subscribed")}
     data = {name: e["data"] for name, e in subscribed.items()}
     assert (data["harbour"]["publisher"], data["harbour"]["tier"]) == ("Harbour Daily", "press")
     assert (data["plain"]["publisher"], data["plain"]["tier"]) == ("plain", "unrated")
@@ -68,7 +61,7 @@ def test_feeds_add_changes_tier_or_publisher_with_feed_changed(url) -> None:
     ok(url, "feeds", "add", "wire", WIRE, "--publisher", "Delta Wire")
     ok(url, "feeds", "add", "wire", WIRE)  # neither given: both stay
 
-    assert [e["data"] for e in events(url, "feed.changed")] == [
+    assert [e["data"] for e in logged_events(url, "feed.changed")] == [
         {"name": "wire", "publisher": "wire", "tier": "wire"},
         {"name": "wire", "publisher": "Delta Wire", "tier": "wire",
          "previous_publisher": "wire"},
@@ -89,7 +82,7 @@ def test_feeds_add_spells_a_known_publisher_as_it_is_known(url) -> None:
 @pytest.mark.parametrize("tier", ["tabloid", "Official", ""])
 def test_feeds_add_refuses_an_unknown_tier(url, tier) -> None:
     one_line_error(cli(url, "feeds", "add", "harbour", FEED, "--tier", tier), "tier")
-    assert events(url) == []
+    assert logged_events(url) == []
 
 
 def test_the_default_feeds_carry_their_tiers_after_first_use(db_url) -> None:
@@ -116,7 +109,7 @@ def test_set_tier_records_an_event_and_changes_the_listing(url) -> None:
     result = ok(url, "sources", "set-tier", "xinhua", "aggregator", "--note", "rewrites others")
 
     assert result.stdout == "Xinhua: aggregator (set by analyst)\n"
-    [rated] = events(url, "publisher.rated")
+    [rated] = logged_events(url, "publisher.rated")
     assert rated["data"] == {"publisher": "Xinhua", "tier": "aggregator",
                              "note": "rewrites others"}
     assert rated["stream_id"] == "publisher:Xinhua"
@@ -134,7 +127,7 @@ def test_set_tier_records_an_event_and_changes_the_listing(url) -> None:
 def test_a_retracted_rating_gives_back_the_tier_the_feeds_give(url) -> None:
     ok(url, "feeds", "add", "x-en", WIRE, "--publisher", "Xinhua", "--tier", "wire")
     ok(url, "sources", "set-tier", "Xinhua", "press")
-    [rated] = events(url, "publisher.rated")
+    [rated] = logged_events(url, "publisher.rated")
 
     ok(url, "retract", str(rated["position"]), "--reason", "rated the wrong publisher")
 
@@ -149,11 +142,11 @@ def test_a_retracted_rating_gives_back_the_tier_the_feeds_give(url) -> None:
 ])
 def test_set_tier_refuses_bad_input_and_writes_nothing(url, args, fragment) -> None:
     ok(url, "feeds", "add", "x-en", WIRE, "--publisher", "Xinhua", "--tier", "wire")
-    head = len(events(url))
+    head = len(logged_events(url))
 
     one_line_error(cli(url, "sources", "set-tier", *args), fragment)
 
-    assert len(events(url)) == head
+    assert len(logged_events(url)) == head
     assert listed(url)["Xinhua"]["tier"] == "wire"
 
 

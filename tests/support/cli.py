@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from click.testing import CliRunner, Result
 
 from tracker.cli import main
@@ -16,3 +19,11 @@ def ok(url: str, *args: str) -> Result:
     result = cli(url, *args)
     assert result.exit_code == 0, (result.output, result.exception)
     return result
+
+
+def logged_events(url: str, *types: str) -> list[dict[str, Any]]:
+    """The log as `tracker log --format jsonl` prints it, of ``types`` only when given."""
+    args = ["log", "--format", "jsonl"]
+    for event_type in types:
+        args += ["--type", event_type]
+    return [json.loads(line) for line in ok(url, *args).stdout.splitlines()]
