@@ -10,7 +10,7 @@ the rest.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -360,11 +360,13 @@ def _facts_of(feed: str, p: Prepared, story_id: str, meta: dict[str, Any],
     """The item's fact events for each policy it is relevant to (claims are per policy),
     each planned once."""
     planned: dict[str, NewEvent] = {}
-    dated = {(d.slot, canonical_json(d.value)) for fact in p.facts
-             for d in claims_of(fact, published=p.item.published) if d.as_of_stated}
+    drafted = [(fact, claims_of(fact, published=p.item.published)) for fact in p.facts]
+    dated = {(d.slot, canonical_json(d.value)) for _fact, drafts in drafted
+             for d in drafts if d.as_of_stated}
     for policy in p.policies:
-        for fact in p.facts:
-            for event in fact_events(feed, p, story_id, fact, meta, outlet, dated, policy):
+        for fact, drafts in drafted:
+            for event in fact_events(feed, p, story_id, fact, meta, outlet, dated, policy,
+                                     drafts):
                 planned.setdefault(event.event_id, event)
     return list(planned.values())
 
@@ -387,11 +389,13 @@ def claim_id_of(policy_id: str, draft: ClaimDraft) -> str:
 def fact_events(feed: str, p: Prepared, story_id: str, fact: extract.Fact,
                 meta: dict[str, Any], outlet: Outlet,
                 dated: set[tuple[str, str]] | None = None,
-                policy_id: str | None = None) -> list[NewEvent]:
+                policy_id: str | None = None,
+                drafts: Sequence[ClaimDraft] | None = None) -> list[NewEvent]:
     """One ``fact.extracted`` per claim the fact states for ``policy_id`` (default: the
     first policy the item is relevant to), for this source (or one, without a claim, when no
     slot takes it); each dated to the world date its claim holds for. A claim this item also
-    states with a date of its own (``dated``) is not repeated undated."""
+    states with a date of its own (``dated``) is not repeated undated. ``drafts``: the fact's
+    claims when the caller has them already."""
     policy_id = policy_id or p.policies[0]
     base = {"story_id": story_id, "policy_id": policy_id, "kind": fact.kind,
             "value": fact.value, "sentence": fact.sentence,
@@ -399,7 +403,9 @@ def fact_events(feed: str, p: Prepared, story_id: str, fact: extract.Fact,
             "link": p.item.link, "publisher": outlet.publisher, "tier": outlet.tier}
     # a driver's story never sets the mechanism's
     context_only = p.decisions[policy_id].tier == "context"
-    drafts = [d for d in claims_of(fact, published=p.item.published)
+    if drafts is None:
+        drafts = claims_of(fact, published=p.item.published)
+    drafts = [d for d in drafts
               if (d.as_of_stated or (d.slot, canonical_json(d.value)) not in (dated or set()))
               and (d.context or not context_only)]
     if not drafts:
