@@ -29,7 +29,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracker.catalogue import FACT_EXTRACTED, STORY_CORROBORATED, STORY_CREATED  # noqa: E402
+from tracker.catalogue import (  # noqa: E402
+    FACT_EXTRACTED,
+    STORY_CORROBORATED,
+    STORY_CREATED,
+    STORY_MERGED,
+)
 from tracker.events import canonical_json  # noqa: E402
 from tracker.ingest import decide, identity, parse, relevance  # noqa: E402
 
@@ -87,6 +92,8 @@ class Outcome:
     story: str | None = None
     claims: list[tuple[str, Any]] = field(default_factory=list)
     reason: str = ""
+    #: The evidence the item joined its story on (empty: it began the story).
+    joined_by: str = ""
 
 
 # -- the set ----------------------------------------------------------------------------------
@@ -161,11 +168,17 @@ def run(feeds: Sequence[Feed], rules: relevance.Rules) -> list[Outcome]:
 def _read_plan(plan: decide.Plan, outcomes: Mapping[tuple[str, str], Outcome]) -> None:
     for _stream, event in plan.events:
         data = event.data
+        if event.type == STORY_MERGED:
+            for each in outcomes.values():
+                if each.story == data["merged_id"]:
+                    each.story = str(data["story_id"])
+            continue
         outcome = outcomes.get((str(data.get("feed")), str(data.get("item_key"))))
         if outcome is None:
             continue
         if event.type in (STORY_CREATED, STORY_CORROBORATED):
             outcome.story = str(data["story_id"])
+            outcome.joined_by = str(data.get("reason") or "")
         elif event.type == FACT_EXTRACTED and data.get("slot"):
             outcome.claims.append((str(data["slot"]), data.get("claim_value")))
 
@@ -320,6 +333,10 @@ def _describe(o: Outcome) -> str:
     return f"[{o.labelled.feed}] {o.labelled.item.title[:90]}"
 
 
+def _joined(o: Outcome) -> str:
+    return f" <- {o.joined_by}" if o.joined_by else ""
+
+
 def _misses(figures: Mapping[str, Any]) -> list[str]:
     outcomes: list[Outcome] = figures["outcomes"]
     merges, facts = figures["merges"], figures["facts"]
@@ -334,13 +351,13 @@ def _misses(figures: Mapping[str, Any]) -> list[str]:
         lines.append(f"{title}:")
         for name in names:
             lines.append(f"  {name}:")
-            lines += [f"    story {o.story or '-'} {_describe(o)}" for o in outcomes
+            lines += [f"    story {o.story or '-'} {_describe(o)}{_joined(o)}" for o in outcomes
                       if o.labelled.truly_relevant and getattr(o.labelled, label) == name]
     lines.append("Over-merged stories:")
     for story in merges["over_merged_ids"]:
         lines.append(f"  {story}:")
-        lines += [f"    event {o.labelled.event} {_describe(o)}" for o in outcomes
-                  if o.story == story]
+        lines += [f"    event {o.labelled.event} {_describe(o)}{_joined(o)}"
+                  for o in outcomes if o.story == story]
     lines.append("Facts missed (expected slot = value; what the item gave):")
     for o, want in facts["misses"]:
         got = ", ".join(f"{s}={canonical_json(v)}" for s, v in o.claims) or "nothing"

@@ -263,7 +263,7 @@ def measure_ingest(backend: str, pg_url: str, feeds: int = INGEST_FEEDS,
                 remove_feed(tracker, name)
             for f in range(feeds):
                 add_feed(tracker, f"bench-{f:03d}", f"{base}/feed-{f:03d}.xml",
-                         allow_local=True)
+                         allow_local=True, allow_private=True)  # served on loopback
             start = time.perf_counter()
             summary = ingest(tracker)
             seconds = time.perf_counter() - start

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.support.clock import FakeClock
+from tests.support.markdown import as_read
 from tracker import dossier
 from tracker.app import Tracker, open_tracker
 from tracker.cli import main
@@ -171,8 +172,9 @@ def _ok(url: str, *args: str) -> str:
 
 
 def _flat(text: str) -> str:
-    """Rendered text with wrapped lines joined, so a phrase can be found across a wrap."""
-    return " ".join(text.split())
+    """Rendered text with wrapped lines joined, so a phrase can be found across a wrap, and
+    Markdown's escapes taken out (a no-op on plain text without backslashes)."""
+    return " ".join(as_read(text).split())
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown"])

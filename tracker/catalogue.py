@@ -44,6 +44,11 @@ CLAIM_ACCEPTED: Final = "claim.accepted"
 CLAIM_REJECTED: Final = "claim.rejected"
 ACCEPTANCE_POLICY_SET: Final = "acceptance.policy_set"
 RULES_SET: Final = "rules.set"
+ALERT_CHANNEL_ADDED: Final = "alert.channel_added"
+ALERT_CHANNEL_REMOVED: Final = "alert.channel_removed"
+ALERT_DELIVERED: Final = "alert.delivered"
+ALERT_FAILED: Final = "alert.failed"
+ALERT_CHECKPOINT: Final = "alert.checkpoint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +169,18 @@ _TYPES: tuple[EventType, ...] = (
               {"name": "feed name (unique)", "url": "http(s) URL or, when allowed, a local path",
                "every_seconds": "polling interval", "tags": "list of tags",
                "allow_local": "true when a local file was explicitly allowed",
+               "allow_private": "true when internal network addresses were explicitly "
+                                "allowed (--allow-private; absent: false)",
                "publisher": "who publishes it (absent: the feed name)",
                "tier": "the publisher's tier as this feed gives it: official, wire, press, "
                        "aggregator or unrated (absent: unrated)"},
               ("name", "url", "every_seconds")),
     EventType(FEED_CHANGED, 1, "A subscription's URL, interval, tags, publisher or tier changed.",
               {"name": "feed name", "url": "new URL", "every_seconds": "new interval",
-               "tags": "new tags", "reason": "why, when not the user (e.g. permanent redirect)",
+               "tags": "new tags",
+               "reason": "why, when not the user (e.g. permanent redirect)",
+               "allow_private": "true when internal network addresses became allowed "
+                                "(absent: unchanged)",
                "publisher": "its publisher, written whenever the publisher or tier changes",
                "tier": "its tier, written whenever the publisher or tier changes",
                "previous_publisher": "the publisher it leaves, when the publisher changed"},
@@ -193,14 +203,22 @@ _TYPES: tuple[EventType, ...] = (
     EventType(ITEM_RECORDED, 1, "A feed item seen for the first time (sanitised, bounded).",
               {"feed": "feed name", "item_key": "guid:, link: or hash: identity",
                "title": "text", "link": "canonical http(s) link or null",
-               "published": "ISO timestamp", "published_source": "feed | fetch_time",
-               "date_flags": "list: missing, future, epoch", "summary": "text",
+               "published": "ISO timestamp, or null when the feed gave no usable date",
+               "published_source": "feed, or first_seen when the feed gave no usable date "
+                                   "(then occurred_at is when it was first seen; earlier "
+                                   "builds wrote fetch_time and the fetch time as published)",
+               "date_flags": "list: missing, unreadable (or an offset beyond ±14:00), "
+                             "future, epoch", "summary": "text",
+               "truncated": "true when the feed gave only the start of the text (a teaser, "
+                            "or a body cut off mid-item)",
                "author": "as the feed names it, if any",
                "content_hash": "sha256 of title+summary", "fetched_at": "ISO timestamp"},
               ("feed", "item_key", "title")),
     EventType(ITEM_REVISED, 1, "A recorded item's content changed at its source.",
               {"feed": "feed name", "item_key": "identity", "title": "text", "summary": "text",
-               "content_hash": "new hash", "previous_hash": "old hash", "story_id": "its story"},
+               "content_hash": "new hash", "previous_hash": "old hash", "story_id": "its story",
+               "truncated": "true when this text too is only the start (a fuller text "
+                            "is never replaced by a cut-off one)"},
               ("item_key", "content_hash")),
     EventType(ITEM_CLASSIFIED, 1, "A relevance decision on an item for one dossier, "
               "explainable.",
@@ -215,7 +233,9 @@ _TYPES: tuple[EventType, ...] = (
                "tier": "core | context when relevant (absent before tiers, null when not)"},
               ("item_key", "relevant", "score", "rules_version")),
     EventType(STORY_CREATED, 1, "A new story, from its first relevant item.",
-              {"story_id": "id", "title": "text", "url": "link", "published": "ISO timestamp",
+              {"story_id": "id", "title": "text", "url": "link",
+               "published": "ISO timestamp: the first item's date, or when it was first seen",
+               "published_source": "feed, or first_seen when the feed gave no usable date",
                "item_key": "first item", "feed": "first feed",
                "policy_ids": "every dossier whose rules its first item matched",
                "policy_id": "the one dossier it follows (before many dossiers)",
@@ -226,16 +246,22 @@ _TYPES: tuple[EventType, ...] = (
               {"story_id": "id", "item_key": "identity", "feed": "feed name", "link": "url",
                "title": "as that source titled it", "similarity": "0..1",
                "reason": "the evidence it joined on: same guid, same link, same article id, "
-                         "or title similarity after normalisation"},
+                         "or title similarity after normalisation",
+               "published_source": "feed, or first_seen when its feed gave no usable date "
+                                   "(then occurred_at is when it was first seen)",
+               "policy_ids": "the dossiers whose rules this item matched (the story follows "
+                             "them too; absent before this field was added)"},
               ("story_id", "item_key")),
     EventType(STORY_REVISED, 1, "A story's content changed (an item was revised).",
               {"story_id": "id", "item_key": "identity", "title": "text", "summary": "text"},
               ("story_id",)),
     EventType(STORY_MERGED, 1,
-              "An analyst says two stories are one: the merged story's items join the story "
-              "(ingest matches them to it from now on).",
+              "Two stories are one: an analyst says so, or ingest met an item tying two "
+              "stories begun apart by strong evidence (meta `automatic`; the earlier story is "
+              "kept). The merged story's items join the story (ingest matches them to it from "
+              "now on).",
               {"story_id": "the story kept", "merged_id": "the story that joins it",
-               "note": "why, optionally"},
+               "note": "why: the analyst's words, or the item and both ties' evidence"},
               ("story_id", "merged_id")),
     EventType(STORY_SPLIT, 1,
               "An analyst takes an item out of a story: it becomes a story of its own (ingest "
@@ -283,6 +309,54 @@ _TYPES: tuple[EventType, ...] = (
               {**_P, "version": "the rules' own version", "text": "the rules file (TOML)",
                "source": "the file it was read from"},
               ("policy_id", "version", "text")),
+    # -- alerts (docs/alerts.md) ---------------------------------------------------------------
+    EventType(ALERT_CHANNEL_ADDED, 1,
+              "An alert channel: where changes of accepted state are delivered, from the "
+              "position it was added at on (never the history before it).",
+              {"name": "channel name (unique among channels in use)",
+               "kind": "webhook | email | digest",
+               "target": "the webhook URL, mailto:ADDRESS, or digest",
+               "on": "the kinds of change it receives (status.changed, fact.accepted...)",
+               "policy_id": "only this policy's changes (absent: every policy)",
+               "secret_env": "the environment variable holding the webhook's signing secret "
+                             "(the secret itself is never logged)",
+               "allow_private": "true when internal network addresses were explicitly allowed",
+               "min_score": "story.new only for stories scoring at least this",
+               "since": "the log position it starts after: only later changes are sent"},
+              ("name", "kind", "target", "since")),
+    EventType(ALERT_CHANNEL_REMOVED, 1, "An alert channel is no longer delivered to.",
+              {"name": "channel name", "channel_id": "event id of the channel's "
+               "alert.channel_added"},
+              ("name",)),
+    EventType(ALERT_DELIVERED, 1,
+              "A change reached a channel: recorded after the receiver accepted it, so each "
+              "change is delivered once (a crash before this is recorded may send it again, "
+              "with the same idempotency key).",
+              {"name": "channel name", "channel_id": "event id of the channel's "
+               "alert.channel_added", "change_id": "the change delivered",
+               "kind": "its kind", "position": "the log position of the event that made it",
+               "event_id": "that event's id",
+               "idempotency_key": "the key the receiver saw (stable across resends)",
+               "attempts": "attempts this run took", "response": "e.g. HTTP 200, 250 OK",
+               "through": "every change for this channel up to this position is delivered"},
+              ("name", "channel_id", "change_id", "idempotency_key")),
+    EventType(ALERT_FAILED, 1,
+              "A change could not be delivered after the retries of one run: it stays pending "
+              "and the next run tries again.",
+              {"name": "channel name", "channel_id": "event id of the channel's "
+               "alert.channel_added", "change_id": "the change that failed",
+               "position": "the log position of the event that made it",
+               "idempotency_key": "its key", "error": "one line", "attempts": "attempts made",
+               "pending": "how many changes wait for this channel"},
+              ("name", "channel_id", "error")),
+    EventType(ALERT_CHECKPOINT, 1,
+              "Nothing was pending for a channel up to a position: later runs work out changes "
+              "after it. Recorded only when a channel that receives little lags far behind the "
+              "log, so that each run does not start over from where it began.",
+              {"name": "channel name", "channel_id": "event id of the channel's "
+               "alert.channel_added",
+               "through": "every change for this channel up to this position is delivered"},
+              ("name", "channel_id", "through")),
 )
 
 CATALOGUE: Mapping[str, EventType] = {t.name: t for t in _TYPES}
@@ -315,6 +389,9 @@ STORY_CORRECTION_TYPES: frozenset[str] = frozenset({STORY_MERGED, STORY_SPLIT})
 SUBSCRIPTION_TYPES: frozenset[str] = frozenset({FEED_SUBSCRIBED, FEED_CHANGED, FEED_UNSUBSCRIBED})
 #: What the log knows about each feed item: its content and its relevance decisions.
 ITEM_TYPES: frozenset[str] = frozenset({ITEM_RECORDED, ITEM_REVISED, ITEM_CLASSIFIED})
+#: Alert channels and what was delivered to them (tracker/alerts).
+ALERT_TYPES: frozenset[str] = frozenset({ALERT_CHANNEL_ADDED, ALERT_CHANNEL_REMOVED,
+                                         ALERT_DELIVERED, ALERT_FAILED, ALERT_CHECKPOINT})
 
 
 class UnknownEventType(ValueError):

@@ -1,8 +1,9 @@
 """Engines for the two supported databases, configured for an append-only log.
 
 SQLite: WAL, a busy timeout, and transactions we begin ourselves so a writer can take the write
-lock up front (``BEGIN IMMEDIATE``). PostgreSQL: pooled connections with statement and lock
-timeouts. Nothing here knows about events.
+lock up front (``BEGIN IMMEDIATE``). PostgreSQL: pooled connections with connect, statement and
+lock timeouts. Both: a unit of work is retried on contention and, once, on a dropped connection.
+Nothing here knows about events.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ WRITE = "tracker_write"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 PG_LOCK_TIMEOUT_MS = 15_000
 PG_STATEMENT_TIMEOUT_MS = 120_000
+#: libpq waits for ever (or for the kernel's TCP timeouts, minutes) on a server that accepted the
+#: connection and then hung; ``?connect_timeout=N`` in the URL overrides this.
+PG_CONNECT_TIMEOUT_S = 10
 
 
 def masked(url: str | URL) -> str:
@@ -55,8 +59,10 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
             "-c plan_cache_mode=force_custom_plan",
             given if isinstance(given, str) else "",
         ) if part)
-        connect_args = {"options": options, "application_name": "tracker",
-                        **kwargs.pop("connect_args", {})}
+        connect_args: dict[str, Any] = {"options": options, "application_name": "tracker"}
+        if "connect_timeout" not in url.query:  # the URL's own value wins
+            connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+        connect_args.update(kwargs.pop("connect_args", {}))
         return sa.create_engine(url, json_serializer=canonical_json, pool_pre_ping=True,
                                 pool_size=5, max_overflow=5, connect_args=connect_args,
                                 **kwargs)
@@ -83,14 +89,41 @@ def _configure_sqlite(engine: Engine) -> None:
 
 #: SQLSTATEs worth retrying: serialization failure, deadlock, lock timeout.
 TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+#: The server ended the session (pg_terminate_backend, a fast shutdown or crash) or is starting.
+DISCONNECT_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+#: What psycopg says when the connection went away without a SQLSTATE to tell.
+DISCONNECT_MESSAGES = ("terminating connection", "server closed the connection",
+                       "connection already closed", "the connection is closed",
+                       "connection is lost")
 RETRY_ATTEMPTS = 5
+#: A dropped connection is retried once: more would only wait out a server that is down.
+DISCONNECT_RETRIES = 1
 
 T = TypeVar("T")
 
 
+def is_disconnect(exc: BaseException | None) -> bool:
+    """The database connection dropped under the unit of work (not a refusal to connect)."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig: BaseException | None = exc.orig
+    elif type(exc).__module__.startswith("psycopg"):
+        orig = exc
+    else:
+        return False
+    sqlstate = getattr(orig, "sqlstate", None) or ""
+    if sqlstate in DISCONNECT_SQLSTATES or sqlstate.startswith("08"):
+        return True
+    return any(message in str(orig) for message in DISCONNECT_MESSAGES)
+
+
 def is_transient(exc: BaseException) -> bool:
-    """A failure another attempt of the same transaction may not meet (contention, not a bug)."""
-    if not isinstance(exc, sa.exc.OperationalError | sa.exc.DBAPIError):
+    """A failure another attempt of the same transaction may not meet: contention, or a
+    connection that dropped (the next attempt gets a new one) - not a bug."""
+    if is_disconnect(exc):
+        return True
+    if not isinstance(exc, sa.exc.DBAPIError):
         return False
     orig = exc.orig
     if getattr(orig, "sqlstate", None) in TRANSIENT_SQLSTATES:
@@ -100,13 +133,31 @@ def is_transient(exc: BaseException) -> bool:
 
 def retrying(fn: Callable[..., T]) -> Callable[..., T]:
     """Run a whole unit of work again on a transient database error, with a bounded, jittered
-    backoff (at most five attempts, a few seconds in all); other errors pass straight through."""
-    retry = tenacity.retry(
+    backoff (at most five attempts, a few seconds in all; one more after a dropped connection);
+    other errors pass straight through. Each attempt is a new transaction, so a unit of work
+    retried must be one whose writes are idempotent (appends are, by event id)."""
+
+    @functools.wraps(fn)
+    def attempt(*args: Any, **kwargs: Any) -> T:
+        return _retrier()(fn, *args, **kwargs)
+
+    return attempt
+
+
+def _retrier() -> tenacity.Retrying:
+    disconnects = 0
+
+    def give_up(state: tenacity.RetryCallState) -> bool:
+        nonlocal disconnects
+        if state.outcome is not None and is_disconnect(state.outcome.exception()):
+            disconnects += 1
+        return state.attempt_number >= RETRY_ATTEMPTS or disconnects > DISCONNECT_RETRIES
+
+    return tenacity.Retrying(
         retry=tenacity.retry_if_exception(is_transient),
-        stop=tenacity.stop_after_attempt(RETRY_ATTEMPTS),
+        stop=give_up,
         wait=tenacity.wait_random_exponential(multiplier=0.05, max=2.0),
         reraise=True)
-    return functools.wraps(fn)(retry(fn))
 
 
 def write_connection(engine: Engine) -> sa.Connection:

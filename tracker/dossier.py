@@ -26,9 +26,10 @@ from tracker.catalogue import (
 from tracker.claim_state import Settled, settle
 from tracker.claims import AcceptancePolicy, policy_from_data
 from tracker.dates import iso
-from tracker.db import write_connection
-from tracker.errors import DuplicateEventError, UsageError
+from tracker.db import masked, write_connection
+from tracker.errors import DuplicateEventError, TrackerError, UsageError
 from tracker.events import NewEvent, RecordedEvent, deterministic_id
+from tracker.limits import MAX_POSITION
 from tracker.projections import PROJECTIONS, Doc
 from tracker.projections.fold import fold_all, wanted_types
 from tracker.projector import Projector, load_docs
@@ -58,12 +59,18 @@ def load_seeds(tracker: Tracker, paths: Sequence[str | Path] | None = None) -> S
     """Append the seed dossiers, each with the relevance rules it names (and, with the
     packaged seeds, the default feed list and acceptance policy).
 
-    Each file is one transaction; event ids are deterministic, so re-running appends nothing.
+    One transaction for them all, so seeding cut short leaves the log as it was (a first use
+    killed while seeding is redone whole by the next); event ids are deterministic, so
+    re-running appends nothing.
     """
     files: list[SeedPath] = list(paths) if paths else list(packaged_seed_files())
     if paths:
         for path in paths:
-            if not Path(path).is_file():
+            try:
+                found = Path(path).is_file()
+            except OSError as exc:  # e.g. a name too long for the file system
+                raise UsageError(f"no seed file at {str(path)[:80]}: {exc.strerror}") from None
+            if not found:
                 raise UsageError(f"no seed file at {path}")
     batches: list[list[tuple[str, NewEvent]]] = []
     named_rules: list[DossierRules] = []
@@ -82,31 +89,32 @@ def load_seeds(tracker: Tracker, paths: Sequence[str | Path] | None = None) -> S
 
     batches += [rules_log.seed_events(tracker, named) for named in named_rules]
     appended = already = 0
-    for batch in batches:
-        new, old = _append_batch(tracker, batch)
-        appended += new
-        already += old
+    with write_connection(tracker.engine) as conn, conn.begin():
+        for batch in batches:
+            new, old = _append_batch(tracker, conn, batch)
+            appended += new
+            already += old
     return SeedResult(len(files), appended, already)
 
 
-def _append_batch(tracker: Tracker, batch: Iterable[tuple[str, NewEvent]]) -> tuple[int, int]:
+def _append_batch(tracker: Tracker, conn: sa.Connection,
+                  batch: Iterable[tuple[str, NewEvent]]) -> tuple[int, int]:
     by_stream: dict[str, list[NewEvent]] = defaultdict(list)
     for stream_id, event in batch:
         by_stream[stream_id].append(event)
     new = old = 0
-    with write_connection(tracker.engine) as conn, conn.begin():
-        for stream_id, events in by_stream.items():
-            before = tracker.store.head(conn=conn)
-            try:
-                recorded = tracker.store.append_in(conn, stream_id, events)
-            except DuplicateEventError as exc:
-                raise UsageError(
-                    f"this database holds an earlier version of the seed for {stream_id} "
-                    f"({exc}); seeds are never rewritten in place: load the new seed into a "
-                    "new database, or amend this one with `tracker correct`") from None
-            fresh = sum(1 for e in recorded if e.position > before)
-            new += fresh
-            old += len(recorded) - fresh
+    for stream_id, events in by_stream.items():
+        before = tracker.store.head(conn=conn)
+        try:
+            recorded = tracker.store.append_in(conn, stream_id, events)
+        except DuplicateEventError as exc:
+            raise UsageError(
+                f"this database holds an earlier version of the seed for {stream_id} "
+                f"({exc}); seeds are never rewritten in place: load the new seed into a "
+                "new database, or amend this one with `tracker correct`") from None
+        fresh = sum(1 for e in recorded if e.position > before)
+        new += fresh
+        old += len(recorded) - fresh
     return new, old
 
 
@@ -208,10 +216,18 @@ def diff(tracker: Tracker, *, since: When, until: When | None = None) -> dict[st
     return diff_report(before, after)
 
 
+def require_writable(tracker: Tracker, action: str) -> None:
+    """Refuse, in one line, a command whose whole point is to store something, on a database
+    opened read-only (reads there catch projections up in memory only)."""
+    if tracker.read_only:
+        raise TrackerError(f"cannot {action}: {masked(tracker.url)} is read-only here")
+
+
 def replay(tracker: Tracker, names: Sequence[str] | None = None,
            progress: Callable[[int], None] | None = None) -> dict[str, int]:
     """Drop the named projections (all by default) and rebuild them from the log."""
     _check_projections(names)
+    require_writable(tracker, "rebuild projections")
     return projector(tracker).rebuild(list(names) if names else None, progress=progress)
 
 
@@ -234,6 +250,8 @@ CORRECTIONS_STREAM = "corrections"
 
 
 def _target(tracker: Tracker, position: int) -> RecordedEvent:
+    if not 1 <= position <= MAX_POSITION:
+        raise UsageError(f"position {position} is not in the range 1 to {MAX_POSITION}")
     target = tracker.store.get(position)
     if target is None:
         raise UsageError(f"no event at position {position} (the log ends at "

@@ -14,10 +14,18 @@ EXIT_USAGE: Final = 2
 EXIT_CONFLICT: Final = 3
 #: The database schema is not at the revision this tracker needs.
 EXIT_SCHEMA: Final = 4
-#: ``tracker verify`` found the hash chain broken.
+#: ``tracker verify`` found the log broken: its hash chain, a saved head it no longer holds, or a
+#: projection past its end.
 EXIT_CHAIN_BROKEN: Final = 5
 #: ``tracker ingest``: at least one feed failed (the others were ingested).
 EXIT_SOME_FEEDS_FAILED: Final = 6
+#: A projection is past the end of the log (events were removed): rebuild it before reading it.
+EXIT_PROJECTION_AHEAD: Final = 7
+#: The database schema is at a revision newer than this tracker knows: upgrade tracker.
+EXIT_SCHEMA_NEWER: Final = 8
+#: ``tracker alerts send``: at least one channel could not be delivered to (its changes stay
+#: pending for the next run; the other channels were served).
+EXIT_SOME_ALERTS_FAILED: Final = 9
 #: Interrupted (Ctrl-C).
 EXIT_INTERRUPTED: Final = 130
 
@@ -42,6 +50,19 @@ class SchemaError(TrackerError):
     """The database schema is not at the revision this tracker needs."""
 
     exit_code = EXIT_SCHEMA
+
+
+class SchemaNewerError(SchemaError):
+    """The database was migrated by a newer tracker: this one must not read or upgrade it."""
+
+    exit_code = EXIT_SCHEMA_NEWER
+
+
+class ProjectionAheadError(TrackerError):
+    """A projection's checkpoint is past the log's last event: shown as is, it would describe
+    events the log no longer holds, and the events appended next would never reach it."""
+
+    exit_code = EXIT_PROJECTION_AHEAD
 
 
 class UsageError(TrackerError):

@@ -39,10 +39,17 @@ def subscriptions(tracker: Tracker) -> dict[str, Subscription]:
 
 def add_feed(tracker: Tracker, name: str, url: str, every: str | None = None,
              tags: tuple[str, ...] = (), allow_local: bool = False,
-             publisher: str | None = None, tier: str | None = None) -> Subscription:
-    """Follow a feed, or change an existing subscription (only what was given changes)."""
+             publisher: str | None = None, tier: str | None = None,
+             allow_private: bool = False) -> Subscription:
+    """Follow a feed, or change an existing subscription (only what was given changes).
+
+    ``allow_private`` lets the feed reach internal network addresses; once given it stays
+    (remove and add the feed to take it back). A new subscription, a new URL or a new
+    permission starts the feed's fetch state afresh: validators and backoff belong to what
+    was fetched before.
+    """
     check_name(name)
-    url = check_url(url, allow_local)
+    check_url(url, allow_local, allow_private=True)
     every_seconds = parse_interval(every) if every else DEFAULT_INTERVAL_S
     publisher = check_publisher(publisher) if publisher is not None else None
     tier = check_tier(tier) if tier is not None else None
@@ -51,11 +58,15 @@ def add_feed(tracker: Tracker, name: str, url: str, every: str | None = None,
         tracker.store.lock(conn)
         subs = current(_feed_events(tracker, conn))
         publisher = _as_known(publisher, name, subs) if publisher is not None else None
+        url = check_url(url, allow_local,
+                        allow_private or (name in subs and subs[name].allow_private))
         if name in subs:
             old = subs[name]
             changes: dict[str, Any] = {}
             if old.url != url:
                 changes["url"] = url
+            if allow_private and not old.allow_private:
+                changes["allow_private"] = True
             if old.every_seconds != every_seconds and every:
                 changes["every_seconds"] = every_seconds
             if tags and tuple(tags) != old.tags:
@@ -66,14 +77,26 @@ def add_feed(tracker: Tracker, name: str, url: str, every: str | None = None,
             tracker.store.append_in(conn, stream, [NewEvent(
                 FEED_CHANGED, {"name": name, **changes}, tracker.now(),
                 meta={"actor": "cli"})])
+            if "url" in changes or "allow_private" in changes:
+                _reset_fetch_state(conn, name)
         else:
             tracker.store.append_in(conn, stream, [NewEvent(
                 FEED_SUBSCRIBED, {"name": name, "url": url, "every_seconds": every_seconds,
-                                    "tags": list(tags), "allow_local": allow_local,
-                                    "publisher": publisher or name,
-                                    "tier": tier or DEFAULT_TIER},
+                                  "tags": list(tags), "allow_local": allow_local,
+                                  "allow_private": allow_private,
+                                  "publisher": publisher or name,
+                                  "tier": tier or DEFAULT_TIER},
                 tracker.now(), meta={"actor": "cli"})])
+            _reset_fetch_state(conn, name)
     return subscriptions(tracker)[name]
+
+
+def _reset_fetch_state(conn: sa.Connection, name: str) -> None:
+    """Forget validators, TTL and backoff: a stale ETag must not answer for a new URL, and a
+    feed added again is polled now. Items counted and the lease are left alone."""
+    conn.execute(feed_state.update().where(feed_state.c.name == name).values(
+        etag=None, last_modified=None, ttl_minutes=None, next_due_at=None,
+        consecutive_failures=0, last_error=None, last_error_at=None))
 
 
 def _as_known(publisher: str, feed: str, subs: dict[str, Subscription]) -> str:

@@ -42,7 +42,8 @@ def news(tracker: Tracker, *, since: When | None = None) -> dict[str, Any]:
     docs = [doc for sort_key, doc in reversed(ordered) if sort_key >= cutoff]
     stories = [{
         "id": d.get("story_id"), "title": d.get("title"), "url": d.get("url"),
-        "published": d.get("published"), "score": d.get("score"),
+        "published": d.get("published"),
+        "published_source": d.get("published_source") or "feed", "score": d.get("score"),
         "policies": d.get("policy_ids") or ([d["policy_id"]] if d.get("policy_id") else []),
         "matched": d.get("matched", []),
         "sources": [{"feed": s.get("feed"), "link": s.get("link"), "title": s.get("title"),
@@ -165,7 +166,9 @@ def _prepared(item_key: str, original: RecordedEvent, data: Mapping[str, Any],
               decisions: Mapping[str, relevance.Decision]) -> Prepared:
     """A recorded item (with its revisions applied) as ingest would have prepared it."""
     item = Item(guid=None, title=str(data.get("title", "")), link=original.data.get("link"),
-                published=utc(original.occurred_at), published_source="feed", date_flags=(),
+                published=utc(original.occurred_at),
+                published_source="feed" if original.data.get("published_source", "feed")
+                == "feed" else "first_seen", date_flags=(),
                 summary=str(data.get("summary", "")), author=None,
                 content_hash=str(data.get("content_hash", "")))
     return Prepared(item, item_key, decisions, extract.extract_facts(item.title, item.summary))

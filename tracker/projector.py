@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from tracker.catalogue import RETRACTED
 from tracker.dates import utc
 from tracker.db import is_sqlite, retrying, write_connection
+from tracker.errors import ProjectionAheadError
 from tracker.events import RecordedEvent
 from tracker.projections.base import Doc, Projection
 from tracker.projections.fold import apply, finish, wanted_types
@@ -52,15 +53,26 @@ class Projector:
                  progress: Progress | None = None) -> dict[str, int]:
         """Apply every pending event to each named projection; returns their checkpoints.
 
-        A stored projection built by an older ``version`` of its fold is rebuilt first.
+        A stored projection built by an older ``version`` of its fold is rebuilt first. One
+        whose checkpoint is past the log's end is refused (``ProjectionAheadError``): events
+        were removed from the log, and until it is rebuilt it would show them and skip the
+        events appended in their place.
         """
         result: dict[str, int] = {}
+        head: int | None = None
         for name in names or self.projections:
             projection = self.projections[name]
             checkpoint = self.checkpoint(name)
             if checkpoint is not None and checkpoint.version != projection.version:
                 self.reset(name)
                 checkpoint = None
+            if checkpoint is not None and (head is None or checkpoint.position > head):
+                head = self.store.head()  # read after the checkpoint, so never behind it
+                if checkpoint.position > head:
+                    raise ProjectionAheadError(
+                        f"projection {name} is at position {checkpoint.position}, past the end "
+                        f"of the log ({head}): events were removed from the log; check it with "
+                        "`tracker verify`, then rebuild the projections with `tracker replay`")
             while True:
                 if checkpoint is not None and not self._has_pending(projection):
                     result[name] = self._position(name)
@@ -185,6 +197,15 @@ class Projector:
             conn.execute(projection_rows.insert(), rows)
 
 
+def checkpoints(engine: Engine) -> dict[str, int]:
+    """Every stored checkpoint's position, by projection name (``verify`` compares them with
+    the log's end)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(projection_checkpoints.c.projection,
+                                      projection_checkpoints.c.position)).all()
+    return {row.projection: int(row.position) for row in rows}
+
+
 def load_docs(engine: Engine, name: str, *, order_by_sort: bool = True,
               where: Any = None) -> list[tuple[str, Doc]]:
     query = sa.select(projection_rows.c.key, projection_rows.c.doc).where(
@@ -197,4 +218,4 @@ def load_docs(engine: Engine, name: str, *, order_by_sort: bool = True,
         return [(row.key, load_json(row.doc)) for row in conn.execute(query)]
 
 
-__all__ = ["Checkpoint", "Projector", "load_docs"]
+__all__ = ["Checkpoint", "Projector", "checkpoints", "load_docs"]

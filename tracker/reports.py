@@ -146,7 +146,7 @@ def policy_report(doc: Doc, actor_docs: Mapping[str, Doc]) -> dict[str, Any]:
                          for a in doc.get("stakeholders") or ()],
         "follow_ups": {
             "stories": [{k: s.get(k) for k in ("story_id", "title", "url", "published",
-                                                  "position")}
+                                                  "published_source", "position")}
                         for s in doc.get("stories") or ()],
             "news_facts": [{"story_id": n.get("story_id"), "kind": n.get("kind"),
                             "value": n.get("value"), "sentence": n.get("sentence"),

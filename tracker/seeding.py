@@ -38,6 +38,7 @@ from tracker.ingest.subscriptions import (
     check_url,
     parse_interval,
 )
+from tracker.limits import JsonTooDeep, load_json
 from tracker.resources import seeds_dir
 
 SEED_ACTOR = "seed"
@@ -198,12 +199,21 @@ def _event(dossier_id: str, entry: Any, sources: Mapping[str, Mapping[str, Any]]
                     event_id=deterministic_id("seed", dossier_id, key), schema_version=version)
 
 
-def parse_seed(text: str, name: str) -> list[tuple[str, NewEvent]]:
-    """Turn a seed file's text into ``(stream_id, event)`` pairs, in file order."""
+def _load_json(text: str, name: str) -> Any:
+    """A seed's JSON, bounded in depth: a hostile file gets one line, not a RecursionError."""
     try:
-        doc = json.loads(text)
+        return load_json(text)
     except json.JSONDecodeError as exc:
         raise SeedError(f"{name}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except JsonTooDeep as exc:
+        raise SeedError(f"{name}: {exc}") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise SeedError(f"{name}: not valid JSON ({str(exc).split(':')[0]})") from None
+
+
+def parse_seed(text: str, name: str) -> list[tuple[str, NewEvent]]:
+    """Turn a seed file's text into ``(stream_id, event)`` pairs, in file order."""
+    doc = _load_json(text, name)
     if not isinstance(doc, Mapping):
         raise SeedError(f"{name}: top level must be an object")
     dossier_id = doc.get("dossier_id")
@@ -254,9 +264,10 @@ def dossier_rules(path: SeedPath) -> DossierRules | None:
     the packaged seed or a copy of it on disk is loaded."""
     entry: Traversable = path if isinstance(path, Traversable) else Path(path)
     try:
-        doc = json.loads(entry.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = entry.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise SeedError(f"{entry.name}: cannot read ({exc.__class__.__name__})") from None
+    doc = _load_json(text, entry.name)
     ref = doc.get("rules") if isinstance(doc, Mapping) else None
     if ref is None:
         return None

@@ -80,6 +80,7 @@ def _item(event: RecordedEvent, kept: str) -> dict[str, Any]:
     return {"item_key": data["item_key"], "feed": data.get("feed"),
             "link": data.get("link") or data.get("url"), "title": data.get("title"),
             "published": iso(event.occurred_at),
+            "published_source": data.get("published_source", "feed"),
             "joined": {"how": event.type, "story_id": data.get("new_story_id")
                        or data["story_id"], "reason": why,
                        "similarity": data.get("similarity"), "position": event.position,

@@ -11,17 +11,20 @@ Export format (UTF-8 text, one JSON object per line, keys sorted, ASCII-escaped)
   ``data, meta, prev_hash, hash``.
 
 Import copies rows verbatim rather than re-appending them, because re-appending would assign new
-recorded times and hashes; the chain is checked line by line instead, so a file that was edited,
-truncated or reordered is refused before any of its batch is written.
+recorded times and hashes; the chain is checked line by line instead. The whole import is one
+transaction, so a file that was edited, truncated or reordered anywhere, or an import killed
+half way, leaves the target exactly as it was. Lines longer than ``MAX_LINE`` characters and
+JSON nested deeper than ``MAX_DEPTH`` are refused before they are parsed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, TextIO, TypeGuard
+from typing import IO, Any, Final, TextIO, TypeGuard
 
 import sqlalchemy as sa
 
@@ -35,7 +38,15 @@ from tracker.store import EventStore
 FORMAT_VERSION: Final = 1
 HEADER_KEY: Final = "tracker_export"
 
+#: Longest line read (an event's line; the export is ASCII, so characters are bytes): 1 MiB.
+MAX_LINE: Final = 1 << 20
+#: Deepest JSON nesting read (the object of a line counts as one level).
+MAX_DEPTH: Final = 64
+
 _TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
+#: A JSON string, escapes and all: what may hold brackets that do not nest anything.
+_JSON_STRING: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_BRACKETS: Final = re.compile(r"[\[\]{}]")
 _FIELDS: Final[dict[str, type | tuple[type, ...]]] = {
     "position": int, "event_id": str, "stream_id": str, "stream_version": int, "type": str,
     "schema_version": int, "occurred_at": str, "occurred_precision": str, "recorded_at": str,
@@ -99,10 +110,25 @@ def _parse_time(value: str, line_no: int, name: str) -> datetime:
 
 
 def _parse_json(text: str, line_no: int) -> Any:
+    _check_depth(text, line_no)
     try:
         return json.loads(text)
     except ValueError as exc:
         raise TrackerError(f"line {line_no}: not JSON ({exc})") from None
+    except RecursionError:
+        raise TrackerError(f"line {line_no}: JSON nested deeper than {MAX_DEPTH} levels") \
+            from None
+
+
+def _check_depth(text: str, line_no: int) -> None:
+    """Refuse deep nesting before parsing it (the parser would recurse once per level)."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return
+    depth = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > MAX_DEPTH:
+            raise TrackerError(f"line {line_no}: JSON nested deeper than {MAX_DEPTH} levels")
 
 
 def _parse_header(text: str, line_no: int) -> _Header:
@@ -154,18 +180,52 @@ def _parse_event(text: str, line_no: int) -> RecordedEvent:
         data=value["data"], meta=value["meta"], prev_hash=value["prev_hash"], hash=value["hash"])
 
 
-def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
-    for line_no, line in enumerate(lines, start=1):
+def _bounded(lines: Iterable[str] | IO[Any]) -> Iterator[str | bytes]:
+    """The lines of ``lines``; from a file, read at most ``MAX_LINE`` + 1 characters at a time,
+    so a line with no end is refused without being held in memory."""
+    readline = getattr(lines, "readline", None)
+    if readline is None:
+        yield from lines
+        return
+    while line := readline(MAX_LINE + 1):
+        yield line
+
+
+def _numbered(lines: Iterable[str] | IO[Any]) -> Iterator[tuple[int, str]]:
+    """Numbered non-blank lines; a binary file's are decoded one by one, so a byte that is not
+    UTF-8 is reported on its own line (a text file's decoder reads ahead)."""
+    line_no = 0
+    source = _bounded(lines)
+    while True:
+        line_no += 1
+        try:
+            raw = next(source)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            raise TrackerError(f"line {line_no} or soon after: not UTF-8 text") from None
+        if isinstance(raw, bytes):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise TrackerError(f"line {line_no}: not UTF-8 text") from None
+        else:
+            line = raw
+        if len(line) - line.endswith("\n") > MAX_LINE:
+            raise TrackerError(f"line {line_no}: longer than {MAX_LINE} characters (1 MiB); "
+                               "not a line of a tracker export")
         if line.strip():
             yield line_no, line
 
 
 class _Importer:
-    """Checks the file's own chain while reading, and the target's log inside each batch."""
+    """Checks the file's own chain while reading, and the target's log batch by batch, all in
+    the caller's one transaction (under the append lock)."""
 
-    def __init__(self, tracker: Tracker, batch_size: int, progress: Progress | None) -> None:
-        self.tracker = tracker
-        self.batch_size = batch_size
+    def __init__(self, store: EventStore, conn: sa.Connection,
+                 progress: Progress | None) -> None:
+        self.store = store
+        self.conn = conn
         self.progress = progress
         self.imported = 0
         self.skipped = 0
@@ -193,39 +253,37 @@ class _Importer:
         """Skip what the target already holds, refuse what differs, insert the rest."""
         if not batch:
             return
-        engine = self.tracker.engine
+        conn = self.conn
         first, last = batch[0][1].position, batch[-1][1].position
-        with write_connection(engine) as conn, conn.begin():
-            self.tracker.store.lock(conn)
-            head = self.tracker.store.tip(conn=conn)
-            head_position = head.position
-            stored = self._stored(conn, first, min(last, head_position))
-            fresh: list[tuple[int, RecordedEvent]] = []
-            for line_no, event in batch:
-                if event.position <= head_position:
-                    mine = stored.get(event.position)
-                    if mine is None or mine.as_dict() != event.as_dict():
-                        raise TrackerError(
-                            f"line {line_no}: the target holds a different event at position "
-                            f"{event.position}; refusing to import into a diverged log")
-                    continue
-                fresh.append((line_no, event))
-            if fresh:
-                line_no, event = fresh[0]
-                if event.position != head_position + 1:
+        head = self.store.tip(conn=conn)
+        head_position = head.position
+        stored = self._stored(conn, first, min(last, head_position))
+        fresh: list[tuple[int, RecordedEvent]] = []
+        for line_no, event in batch:
+            if event.position <= head_position:
+                mine = stored.get(event.position)
+                if mine is None or mine.as_dict() != event.as_dict():
                     raise TrackerError(
-                        f"line {line_no}: position {event.position} does not continue the "
-                        f"target's log (its head is {head_position})")
-                if event.prev_hash != head.hash:
-                    raise TrackerError(
-                        f"line {line_no}: prev_hash does not match the target's event at "
-                        f"position {head_position}")
-                try:
-                    self.tracker.store.insert_verbatim(conn, [e for _, e in fresh])
-                except sa.exc.IntegrityError as exc:
-                    raise TrackerError(
-                        f"lines {fresh[0][0]}-{fresh[-1][0]}: the target refused the rows: "
-                        f"{str(exc.orig).splitlines()[0]}") from None
+                        f"line {line_no}: the target holds a different event at position "
+                        f"{event.position}; refusing to import into a diverged log")
+                continue
+            fresh.append((line_no, event))
+        if fresh:
+            line_no, event = fresh[0]
+            if event.position != head_position + 1:
+                raise TrackerError(
+                    f"line {line_no}: position {event.position} does not continue the "
+                    f"target's log (its head is {head_position})")
+            if event.prev_hash != head.hash:
+                raise TrackerError(
+                    f"line {line_no}: prev_hash does not match the target's event at "
+                    f"position {head_position}")
+            try:
+                self.store.insert_verbatim(conn, [e for _, e in fresh])
+            except sa.exc.IntegrityError as exc:
+                raise TrackerError(
+                    f"lines {fresh[0][0]}-{fresh[-1][0]}: the target refused the rows: "
+                    f"{str(exc.orig).splitlines()[0]}") from None
         self.imported += len(fresh)
         self.skipped += len(batch) - len(fresh)
         if self.progress is not None:
@@ -234,19 +292,21 @@ class _Importer:
     def _stored(self, conn: sa.Connection, low: int, high: int) -> Mapping[int, RecordedEvent]:
         if high < low:
             return {}
-        found = self.tracker.store.page(after=low - 1, until_position=high,
+        found = self.store.page(after=low - 1, until_position=high,
                                         limit=high - low + 1, upcast=False, conn=conn)
         return {event.position: event for event in found}
 
 
-def import_events(tracker: Tracker, lines: Iterable[str], progress: Progress | None = None,
-                  batch_size: int = 1000) -> ImportResult:
-    """Copy an export into ``tracker``'s log, verbatim, one transaction per ``batch_size`` events.
+def import_events(tracker: Tracker, lines: Iterable[str] | IO[Any],
+                  progress: Progress | None = None, batch_size: int = 1000) -> ImportResult:
+    """Copy an export (lines, or a text or binary file) into ``tracker``'s log, verbatim, all or
+    nothing.
 
-    Events the target already holds at the same positions are skipped, so importing twice
-    changes nothing and an interrupted import resumes by running it again. A target whose log
-    differs is refused. Bad input raises ``TrackerError`` naming the line; the batch holding it
-    is not written (earlier batches are, and they chain correctly).
+    The whole import is one transaction holding the append lock (``batch_size`` events are
+    checked against the target and inserted at a time): bad input anywhere raises
+    ``TrackerError`` naming the line, and it, an interruption or a killed process leave the
+    target as it was. Events the target already holds at the same positions are skipped, so
+    importing twice changes nothing; a target whose log differs is refused.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -255,31 +315,34 @@ def import_events(tracker: Tracker, lines: Iterable[str], progress: Progress | N
     if first is None:
         raise TrackerError("line 1: empty input, expected a tracker export")
     header = _parse_header(first[1], first[0])
-    importer = _Importer(tracker, batch_size, progress)
-    batch: list[tuple[int, RecordedEvent]] = []
-    count = 0
-    last_line = first[0]
-    for line_no, text in numbered:
-        event = _parse_event(text, line_no)
-        importer.check_chain(event, line_no)
-        batch.append((line_no, event))
-        count += 1
-        last_line = line_no
-        if count > header.events:
-            raise TrackerError(f"line {line_no}: the header announced {header.events} events")
-        if len(batch) >= batch_size and count < header.events:
-            importer.write(batch)
-            batch = []
-    last = importer.previous
-    if count != header.events:
-        raise TrackerError(f"line {last_line}: the export ends after {count} of "
-                           f"{header.events} events (truncated?)")
-    if last is not None and (last.position != header.head_position
-                             or last.hash != header.head_hash):
-        raise TrackerError(f"line {last_line}: the last event does not match the header's "
-                           "head_position and head_hash")
-    importer.write(batch)
+    with write_connection(tracker.engine) as conn, conn.begin():
+        tracker.store.lock(conn)
+        importer = _Importer(tracker.store, conn, progress)
+        batch: list[tuple[int, RecordedEvent]] = []
+        count = 0
+        last_line = first[0]
+        for line_no, text in numbered:
+            event = _parse_event(text, line_no)
+            importer.check_chain(event, line_no)
+            batch.append((line_no, event))
+            count += 1
+            last_line = line_no
+            if count > header.events:
+                raise TrackerError(f"line {line_no}: the header announced {header.events} events")
+            if len(batch) >= batch_size:
+                importer.write(batch)
+                batch = []
+        last = importer.previous
+        if count != header.events:
+            raise TrackerError(f"line {last_line}: the export ends after {count} of "
+                               f"{header.events} events (truncated?)")
+        if last is not None and (last.position != header.head_position
+                                 or last.hash != header.head_hash):
+            raise TrackerError(f"line {last_line}: the last event does not match the header's "
+                               "head_position and head_hash")
+        importer.write(batch)
     return ImportResult(importer.imported, importer.skipped)
 
 
-__all__ = ["FORMAT_VERSION", "ImportResult", "export_events", "import_events"]
+__all__ = ["FORMAT_VERSION", "MAX_DEPTH", "MAX_LINE", "ImportResult", "export_events",
+           "import_events"]

@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 
 from tests.support.clock import FakeClock
 from tests.support.events import claim
+from tests.support.markdown import as_read
 from tracker.app import Tracker, open_tracker
 from tracker.cli import main
 from tracker.dossier import load_seeds
@@ -112,7 +113,7 @@ def test_a_rumour_is_a_visible_dispute_and_never_moves_the_state(tracker) -> Non
     text = " ".join(ok(tracker, "status").stdout.split())  # as read, whatever the wrapping
     assert "40 (as at 2025-06-30; HKSAR Government, official)" in text
     assert "disputed: 95 (as at 2025-06-30; Some blog, unrated; hedged)" in text
-    markdown = ok(tracker, "status", "--format", "markdown").stdout
+    markdown = as_read(ok(tracker, "status", "--format", "markdown").stdout)
     assert "disputed: 95" in markdown
     conflicts = ok(tracker, "claims", "--state", "conflict").stdout
     assert "rumour"[:6] in conflicts and "hedged: reportedly" in conflicts

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.support.clock import FakeClock
+from tests.support.markdown import as_read
 from tests.support.paths import SEED_FILE
 from tracker import dossier
 from tracker.app import open_tracker
@@ -167,7 +168,7 @@ def test_status_json_smoke_on_both_databases(db_url):
 
 
 def test_status_markdown_has_headings_and_sources(sqlite_url):
-    text = ok(sqlite_url, "status", "--format", "markdown").output
+    text = as_read(ok(sqlite_url, "status", "--format", "markdown").output)
     lines = text.splitlines()
     assert lines[0] == "# Policy status"
     title = next(e for e in SEED["events"] if e["type"] == "policy.tracked")["data"]["title"]

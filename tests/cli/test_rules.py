@@ -144,7 +144,7 @@ def test_a_new_database_is_seeded_with_the_packaged_rules(tmp_path) -> None:
 
 def test_ingest_and_reclassify_use_the_active_rules(url, server: FeedServer, tmp_path) -> None:
     server.serve("wire", RSS.encode("utf-8"))
-    ok(url, "feeds", "add", "wire", server.url("wire"))
+    ok(url, "feeds", "add", "wire", server.url("wire"), "--allow-private")
     ok(url, "rules", "set", str(rules_file(tmp_path, "test-active.1")))
 
     ok(url, "ingest")

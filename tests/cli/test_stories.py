@@ -56,7 +56,7 @@ def url(db_url: str) -> str:
 def ingest(url: str, server: FeedServer, feed: str, *items: Item) -> None:
     """Serve ``items`` as ``feed`` (subscribing it the first time) and ingest it."""
     server.serve(feed, rss(*items))
-    ok(url, "feeds", "add", feed, server.url(feed))
+    ok(url, "feeds", "add", feed, server.url(feed), "--allow-private")
     ok(url, "ingest", "--feed", feed)
 
 

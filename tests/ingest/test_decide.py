@@ -12,6 +12,7 @@ from tracker.catalogue import (
     ITEM_REVISED,
     STORY_CORROBORATED,
     STORY_CREATED,
+    STORY_MERGED,
     STORY_REVISED,
 )
 from tracker.ingest import identity, relevance
@@ -206,3 +207,33 @@ def test_a_context_story_states_only_context_claims() -> None:
     slots = {e.data.get("slot") for _s, e in plan.events if e.type == FACT_EXTRACTED}
     assert "tariff:us:china" in slots
     assert not slots & {"lifecycle", "firms_served"}
+
+
+def _decided(feed: str, known: Known, *items: Item) -> tuple[Plan, Known]:
+    plan = decide(feed, [prepared(it) for it in items], known, fetched_at=FETCHED, actor=ACTOR)
+    return plan, known.with_events([e for _s, e in plan.events])
+
+
+def test_an_item_tying_two_stories_joins_them_and_later_items_follow() -> None:
+    _plan, known = _decided("wire", Known(), item(
+        "US, China agree to slash tariffs for 90 days in Geneva",
+        link="https://wire.example/1"))
+    _plan, known = _decided("paper", known, item(
+        "中美日内瓦会谈 美方对华关税降至30%", link="https://paper.example/1", hours=3))
+    assert len({c.story_id for c in known.stories.values()}) == 2
+    plan, known = _decided("portal", known, item(
+        "US to cut China tariffs to 30% for 90 days after Geneva talks",
+        link="https://portal.example/1", hours=5))
+    merged = [e for _s, e in plan.events if e.type == STORY_MERGED]
+    assert len(merged) == 1 and merged[0].meta["automatic"] is True
+    assert "joined by" in merged[0].data["note"]
+    kept = merged[0].data["story_id"]
+    assert kept == next(e.data["story_id"] for _s, e in _decided(
+        "wire", Known(), item("US, China agree to slash tariffs for 90 days in Geneva",
+                              link="https://wire.example/1"))[0].events
+        if e.type == STORY_CREATED)  # the earlier story is kept
+    assert {c.story_id for c in known.stories.values()} == {kept}
+    plan, _known = _decided("other", known, item(
+        "美方对华加征关税降至30%", link="https://other.example/1", hours=6))
+    assert [e.data["story_id"] for _s, e in plan.events if e.type == STORY_CORROBORATED] == \
+        [kept]

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from tests.support.feed_server import FeedServer
 from tests.support.paths import ROOT, SEEDS
-from tracker import dossier, rules_log
+from tracker import dossier, news, rules_log
 from tracker.app import Tracker, open_tracker
 from tracker.cli import main
 from tracker.events import RecordedEvent
@@ -76,7 +76,7 @@ def ingested(tracker: Tracker, server: FeedServer) -> Tracker:
     dossier.load_seeds(tracker)
     dossier.load_seeds(tracker, [SECOND_SEED])
     server.serve("wire", rss())
-    add_feed(tracker, "wire", server.url("wire"))
+    add_feed(tracker, "wire", server.url("wire"), allow_private=True)
     [outcome] = ingest(tracker, feed="wire").outcomes
     assert outcome.status == "ok", outcome.message
     return tracker
@@ -204,3 +204,32 @@ def test_reclassify_re_applies_each_dossiers_rules(ingested: Tracker, tmp_path) 
     second_facts = {e.position for e in of_type(ingested, "fact.extracted")
                     if e.data["policy_id"] == SECOND}
     assert withdrawn == second_facts
+
+
+def test_a_story_follows_every_dossier_a_later_item_of_it_matched(
+        ingested: Tracker, server: FeedServer) -> None:
+    title = ITEMS["first-only"][1]
+    copy = ("<item><guid>portal-copy</guid>"
+            f"<title>{title}</title><link>https://portal.example/copy</link>"
+            "<pubDate>Thu, 01 May 2025 10:00:00 GMT</pubDate><description>The first 12 firms "
+            "may also send data to Hong Kong under the cross-boundary data flow pilot."
+            "</description></item>")
+    server.serve("portal", (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Portal</title>'
+        f"<link>https://portal.example/</link><description>d</description>{copy}"
+        "</channel></rss>").encode())
+    before = {pid: {s["title"] for s in p["follow_ups"]["stories"]}
+              for pid, p in ((p["id"], p) for p in dossier.status(ingested)["policies"])}
+    assert title not in before[SECOND]
+    add_feed(ingested, "portal", server.url("portal"), allow_private=True)
+    [outcome] = ingest(ingested, feed="portal").outcomes
+    assert outcome.status == "ok", outcome.message
+
+    [joined] = [e for e in of_type(ingested, "story.corroborated")
+                if e.data["feed"] == "portal"]
+    assert SECOND in joined.data["policy_ids"]
+    after = {p["id"]: {s["title"] for s in p["follow_ups"]["stories"]}
+             for p in dossier.status(ingested)["policies"]}
+    assert title in after[SECOND] and title in after[FIRST]
+    stories = {s["id"]: s for s in news.news(ingested)["stories"]}
+    assert SECOND in stories[joined.data["story_id"]]["policies"]

@@ -36,7 +36,7 @@ def test_200_then_304_with_etag(loopback: FeedServer) -> None:
                                 "Content-Type": "application/rss+xml"})
 
     loopback.routes["/feed"] = handler
-    first = fetch(loopback.url("/feed"), timeout=SHORT)
+    first = fetch(loopback.url("/feed"), allow_private=True, timeout=SHORT)
     assert first.status == 200 and not first.not_modified
     assert first.body == FEED
     assert first.etag == '"v1"'
@@ -45,8 +45,8 @@ def test_200_then_304_with_etag(loopback: FeedServer) -> None:
     assert first.headers["content-type"] == "application/rss+xml"
     assert first.final_url == loopback.url("/feed")
 
-    second = fetch(loopback.url("/feed"), etag=first.etag, last_modified=first.last_modified,
-                   timeout=SHORT)
+    second = fetch(loopback.url("/feed"), allow_private=True, etag=first.etag,
+                   last_modified=first.last_modified, timeout=SHORT)
     assert second.not_modified and second.status == 304 and second.body == b""
     assert second.etag == '"v1"'
     assert second.last_modified == first.last_modified
@@ -60,7 +60,7 @@ def test_200_then_304_with_etag(loopback: FeedServer) -> None:
 def test_retry_after_seconds_on_503(loopback: FeedServer) -> None:
     loopback.routes["/busy"] = lambda h: h.reply(503, b"busy", {"Retry-After": "120"})
     with pytest.raises(FetchError) as err:
-        fetch(loopback.url("/busy"), timeout=SHORT)
+        fetch(loopback.url("/busy"), allow_private=True, timeout=SHORT)
     assert err.value.status == 503
     assert err.value.retry_after_seconds == 120
     assert str(err.value) == f"HTTP 503 from {loopback.url('/busy')}; retry after 120s"
@@ -70,7 +70,7 @@ def test_retry_after_http_date_on_429(loopback: FeedServer) -> None:
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=300), usegmt=True)
     loopback.routes["/slow-down"] = lambda h: h.reply(429, b"", {"Retry-After": when})
     with pytest.raises(FetchError) as err:
-        fetch(loopback.url("/slow-down"), timeout=SHORT)
+        fetch(loopback.url("/slow-down"), allow_private=True, timeout=SHORT)
     assert err.value.status == 429
     assert err.value.retry_after_seconds is not None
     assert 290 <= err.value.retry_after_seconds <= 300
@@ -79,7 +79,7 @@ def test_retry_after_http_date_on_429(loopback: FeedServer) -> None:
 def test_http_500_is_one_line(loopback: FeedServer) -> None:
     loopback.routes["/broken"] = lambda h: h.reply(500, b"<html>\ntrace\n</html>")
     with pytest.raises(FetchError) as err:
-        fetch(loopback.url("/broken"), timeout=SHORT)
+        fetch(loopback.url("/broken"), allow_private=True, timeout=SHORT)
     assert str(err.value) == f"HTTP 500 from {loopback.url('/broken')}"
     assert err.value.status == 500 and err.value.retry_after_seconds is None
     assert "\n" not in str(err.value)
@@ -89,7 +89,7 @@ def test_hanging_server_times_out_on_read(loopback: FeedServer) -> None:
     loopback.routes["/hang"] = lambda h: h.stall(5)
     started = time.monotonic()
     with pytest.raises(FetchError) as err:
-        fetch(loopback.url("/hang"), timeout=(1.0, 0.3))
+        fetch(loopback.url("/hang"), allow_private=True, timeout=(1.0, 0.3))
     assert time.monotonic() - started < 2
     assert str(err.value) == f"timed out after 0.3s reading {loopback.url('/hang')}"
 
@@ -104,7 +104,7 @@ def test_trickling_body_stops_at_overall_deadline(loopback: FeedServer) -> None:
     loopback.routes["/trickle"] = trickle
     started = time.monotonic()
     with pytest.raises(FetchError) as err:
-        fetch(loopback.url("/trickle"), timeout=(1.0, 1.0), deadline=0.6)
+        fetch(loopback.url("/trickle"), allow_private=True, timeout=(1.0, 1.0), deadline=0.6)
     assert time.monotonic() - started < 2.5
     assert "overall deadline" in str(err.value)
 
@@ -117,7 +117,8 @@ def test_trickling_headers_stop_at_overall_deadline(loopback: FeedServer) -> Non
     loopback.routes["/trickle-headers"] = trickle_headers
     started = time.monotonic()
     with pytest.raises(FetchError) as err:
-        fetch(loopback.url("/trickle-headers"), timeout=(1.0, 1.0), deadline=0.6)
+        fetch(loopback.url("/trickle-headers"), allow_private=True, timeout=(1.0, 1.0),
+              deadline=0.6)
     assert time.monotonic() - started < 2.5
     assert "overall deadline" in str(err.value)
 
@@ -126,7 +127,7 @@ def test_redirect_loop_is_reported(loopback: FeedServer) -> None:
     loopback.routes["/a"] = lambda h: h.reply(302, headers={"Location": "/b"})
     loopback.routes["/b"] = lambda h: h.reply(302, headers={"Location": loopback.url("/a")})
     with pytest.raises(FetchError) as err:
-        fetch(loopback.url("/a"), timeout=SHORT)
+        fetch(loopback.url("/a"), allow_private=True, timeout=SHORT)
     assert str(err.value) == f"redirect loop at {loopback.url('/a')}"
     assert loopback.paths() == ["/a", "/b"]
 
@@ -138,7 +139,7 @@ def test_too_many_redirects(loopback: FeedServer) -> None:
     for n in range(10):
         loopback.routes[f"/r{n}"] = hop(n)
     with pytest.raises(FetchError) as err:
-        fetch(loopback.url("/r0"), timeout=SHORT, max_redirects=3)
+        fetch(loopback.url("/r0"), allow_private=True, timeout=SHORT, max_redirects=3)
     assert str(err.value) == f"too many redirects (more than 3) from {loopback.url('/r0')}"
     assert loopback.paths() == ["/r0", "/r1", "/r2", "/r3"]
 
@@ -146,7 +147,7 @@ def test_too_many_redirects(loopback: FeedServer) -> None:
 def test_followed_redirects_are_reported(loopback: FeedServer) -> None:
     loopback.routes["/old"] = lambda h: h.reply(301, headers={"Location": "/new"})
     loopback.routes["/new"] = lambda h: h.reply(200, FEED)
-    result = fetch(loopback.url("/old"), timeout=SHORT)
+    result = fetch(loopback.url("/old"), allow_private=True, timeout=SHORT)
     assert result.body == FEED
     assert result.final_url == loopback.url("/new")
     assert result.redirects == (loopback.url("/new"),)
@@ -156,19 +157,20 @@ def test_followed_redirects_are_reported(loopback: FeedServer) -> None:
 def test_redirect_to_non_http_scheme_is_refused(loopback: FeedServer) -> None:
     loopback.routes["/sneaky"] = lambda h: h.reply(302, headers={"Location": "file:///etc/passwd"})
     with pytest.raises(FetchError, match="redirect to a non-http URL"):
-        fetch(loopback.url("/sneaky"), timeout=SHORT)
+        fetch(loopback.url("/sneaky"), allow_private=True, timeout=SHORT)
 
 
 def test_body_over_cap(loopback: FeedServer) -> None:
     loopback.routes["/big"] = lambda h: h.reply(200, b"x" * 300_000)
     with pytest.raises(FetchError) as err:
-        fetch(loopback.url("/big"), timeout=SHORT, max_bytes=100_000)
+        fetch(loopback.url("/big"), allow_private=True, timeout=SHORT, max_bytes=100_000)
     assert str(err.value) == f"body over 100000 bytes from {loopback.url('/big')}"
 
 
 def test_body_at_cap_is_fine(loopback: FeedServer) -> None:
     loopback.routes["/exact"] = lambda h: h.reply(200, b"x" * 100_000)
-    assert len(fetch(loopback.url("/exact"), timeout=SHORT, max_bytes=100_000).body) == 100_000
+    result = fetch(loopback.url("/exact"), allow_private=True, timeout=SHORT, max_bytes=100_000)
+    assert len(result.body) == 100_000
 
 
 def test_gzip_bomb_is_capped_on_decoded_size(loopback: FeedServer) -> None:
@@ -176,7 +178,7 @@ def test_gzip_bomb_is_capped_on_decoded_size(loopback: FeedServer) -> None:
     assert len(bomb) < 100_000
     loopback.routes["/bomb"] = lambda h: h.reply(200, bomb, {"Content-Encoding": "gzip"})
     with pytest.raises(FetchError, match="body over 1048576 bytes"):
-        fetch(loopback.url("/bomb"), timeout=SHORT, max_bytes=1024 * 1024)
+        fetch(loopback.url("/bomb"), allow_private=True, timeout=SHORT, max_bytes=1024 * 1024)
 
 
 def test_gzip_and_deflate_bodies_are_decoded(loopback: FeedServer) -> None:
@@ -188,20 +190,20 @@ def test_gzip_and_deflate_bodies_are_decoded(loopback: FeedServer) -> None:
     raw_deflate = raw.compress(FEED) + raw.flush()
     loopback.routes["/raw"] = lambda h: h.reply(200, raw_deflate, {"Content-Encoding": "deflate"})
     for path in ("/gz", "/zlib", "/raw"):
-        assert fetch(loopback.url(path), timeout=SHORT).body == FEED
+        assert fetch(loopback.url(path), allow_private=True, timeout=SHORT).body == FEED
 
 
 def test_corrupt_gzip_is_one_line_error(loopback: FeedServer) -> None:
     loopback.routes["/bad-gz"] = lambda h: h.reply(200, b"not gzip at all",
                                                    {"Content-Encoding": "gzip"})
     with pytest.raises(FetchError, match="^corrupt gzip body from"):
-        fetch(loopback.url("/bad-gz"), timeout=SHORT)
+        fetch(loopback.url("/bad-gz"), allow_private=True, timeout=SHORT)
 
 
 def test_connection_refused(closed_port: int) -> None:
     url = f"http://127.0.0.1:{closed_port}/feed"
     with pytest.raises(FetchError) as err:
-        fetch(url, timeout=SHORT)
+        fetch(url, timeout=SHORT, allow_private=True)
     assert str(err.value).startswith(f"cannot connect to {url}")
 
 
@@ -240,7 +242,9 @@ def test_shared_client_is_reused_and_left_open(loopback: FeedServer) -> None:
     loopback.routes["/feed"] = lambda h: h.reply(200, FEED)
     with make_client() as client:
         for _ in range(2):
-            assert fetch(loopback.url("/feed"), client=client, timeout=SHORT).body == FEED
+            result = fetch(loopback.url("/feed"), allow_private=True, client=client,
+                           timeout=SHORT)
+            assert result.body == FEED
         assert not client.is_closed
 
 

@@ -6,7 +6,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from tracker.ingest.identity import canonical_link, content_hash, dedupe_items, item_key
+from tracker.ingest.identity import (
+    Deduped,
+    canonical_link,
+    content_hash,
+    dedupe,
+    dedupe_items,
+    item_key,
+)
 
 
 @dataclass(frozen=True)
@@ -67,3 +74,31 @@ def test_dedupe_keeps_first_and_counts() -> None:
     kept, dropped = dedupe_items(items)
     assert [i.title for i in kept][:2] == ["first", "Title"]
     assert len(kept) == 3 and dropped == 2
+
+
+def test_a_guid_reused_by_another_story_keeps_both() -> None:
+    first = FakeItem("g", "https://x.example/a", "Pact signed")
+    other = FakeItem("g", "https://x.example/b", "Port desk opens")
+    deduped = dedupe([first, other])
+    assert deduped.kept == [first, FakeItem(None, "https://x.example/b", "Port desk opens")]
+    assert (deduped.dropped, deduped.rekeyed) == (0, 1)
+    assert [item_key(i) for i in deduped.kept] == ["guid:g", "link:https://x.example/b"]
+
+
+@pytest.mark.parametrize("again", [
+    FakeItem("g", "https://x.example/a?utm_source=rss", "Pact signed (updated)"),  # same link
+    FakeItem("g", "https://x.example/moved", "  PACT  signed "),  # same title
+])
+def test_a_guid_repeated_for_the_same_story_is_a_duplicate(again: FakeItem) -> None:
+    first = FakeItem("g", "https://x.example/a", "Pact signed")
+    assert dedupe([first, again]) == Deduped([first], 1, 0)
+
+
+def test_a_rekeyed_story_still_dedupes_by_its_link() -> None:
+    items = [FakeItem(None, "https://x.example/b", "Port desk opens"),
+             FakeItem("g", "https://x.example/a", "Pact signed"),
+             FakeItem("g", "https://x.example/b", "Port desk opens (copy)")]
+    deduped = dedupe(items)
+    assert deduped.kept == items[:2]
+    assert (deduped.dropped, deduped.rekeyed) == (1, 1)
+    assert dedupe_items(items) == (items[:2], 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +13,7 @@ from tracker.ingest.matching import (
     StoryCandidate,
     StoryMatch,
     find_story,
+    joining_story,
     match_story,
     normalise_title,
     similarity,
@@ -435,3 +436,120 @@ def test_a_lede_number_short_of_evidence_leaves_the_act_to_decide() -> None:
                        "The US has extended by 90 days the suspension of higher tariffs on "
                        "Chinese goods.")
     assert "same act" in find_story(release, [news]).reason
+
+
+# -- a story's later write-ups, recaps, and joining two stories -------------------------------
+
+def test_an_item_told_as_a_later_write_up_was_joins_the_story() -> None:
+    first = story("st-geneva", "US, China agree to slash tariffs for 90 days in Geneva",
+                  published=JUL8)
+    grown = first.joined("US slashes tariffs on Chinese goods to 30% from 145%", JUL8)
+    chinese = LedeItem("美方对华关税由145%降至30%", None, JUL8 + timedelta(hours=6))
+    assert find_story(chinese, [first]).story_id is None  # no number in the first headline
+    found = find_story(chinese, [grown])
+    assert found.story_id == "st-geneva" and "both headlines" in found.reason
+
+
+def test_a_ledes_figures_count_only_against_the_stories_first_report() -> None:
+    news = LedeItem("Tariff truce agreed in Geneva", None, JUL8,
+                    "US tariffs on Chinese goods will fall to 30% from 145% for 90 days.")
+    grown = lede_story("st-geneva", news).joined(
+        "US cuts China tariffs to 30% from 145% for 90 days", JUL8 + timedelta(hours=1))
+    reaction = LedeItem("Hong Kong exporters cautiously welcome Geneva tariff truce", None,
+                        JUL8 + timedelta(hours=20),
+                        "Traders said the cut to 30% would revive orders while the 90-day "
+                        "truce lasts.")
+    assert find_story(reaction, [grown]).story_id is None
+
+
+def test_a_newsletter_recapping_the_day_the_story_broke_joins_it_within_a_week() -> None:
+    news = LedeItem("US adds 23 Chinese entities to Entity List, including Hangzhou AI firms",
+                    None, datetime(2025, 9, 12, 20, 10, tzinfo=UTC),
+                    "The US Commerce Department added 23 Chinese entities to its Entity List "
+                    "on Friday, including two Hangzhou artificial intelligence start-ups.")
+    weekly = LedeItem("Entity List: two Hangzhou AI start-ups added", None,
+                      datetime(2025, 9, 15, 7, tzinfo=UTC),
+                      "The US added Chinese entities to the Entity List on September 12, two "
+                      "of them Hangzhou AI start-ups.")
+    found = find_story(weekly, [lede_story("st-el", news)])
+    assert found.story_id == "st-el" and "recapped" in found.reason
+    a_month_on = LedeItem(weekly.title, None, datetime(2025, 10, 15, 7, tzinfo=UTC),
+                          weekly.summary)
+    assert find_story(a_month_on, [lede_story("st-el", news)]).story_id is None
+
+
+def test_a_date_the_report_gives_ties_a_recap_only_within_two_days() -> None:
+    news = LedeItem("US, China agree to slash tariffs for 90 days in Geneva breakthrough", None,
+                    datetime(2025, 5, 12, 8, tzinfo=UTC),
+                    "GENEVA, May 12 - US tariffs on Chinese goods will fall to 30% from 145%, "
+                    "taking effect on May 14.")
+    alert = LedeItem("Client alert: US-China Geneva joint statement", None,
+                     datetime(2025, 5, 13, 10, tzinfo=UTC),
+                     "The US will reduce tariffs on Chinese goods from 14 May.")
+    analysis = LedeItem("How long will the Geneva window last?", None,
+                        datetime(2025, 5, 15, 7, tzinfo=UTC),
+                        "US tariffs on Chinese goods fell on May 14; we look at freight.")
+    assert find_story(alert, [lede_story("st-g", news)]).story_id == "st-g"
+    assert find_story(analysis, [lede_story("st-g", news)]).story_id is None
+
+
+def test_two_named_parties_together_in_one_news_cycle_are_one_event() -> None:
+    speech = LedeItem("Speech by CE at Hong Kong-Ningbo economic and trade forum", None, JUL8,
+                      "In his speech at a forum in Ningbo, the Chief Executive said Hong Kong "
+                      "can help Zhejiang enterprises.")
+    agency = LedeItem("李家超：香港可助浙企开拓新市场", None, JUL8 + timedelta(hours=1),
+                      "李家超在宁波出席论坛时表示，香港可助浙江企业开拓新市场。")
+    found = find_story(agency, [lede_story("st-forum", speech)])
+    assert found.story_id == "st-forum"
+    assert "John Lee, Ningbo together" in found.reason and found.strong
+
+
+def test_named_parties_together_telling_another_act_are_another_event() -> None:
+    wrap = LedeItem("CE concludes Zhejiang visit", None, JUL8,
+                    "The Chief Executive, Mr John Lee, concluded his visit in Hangzhou today.")
+    tour = LedeItem("Lee tours Hangzhou robotics labs", None, JUL8 + timedelta(hours=2),
+                    "John Lee visited robot makers in Hangzhou on Sunday.")
+    assert find_story(tour, [lede_story("st-wrap", wrap)]).story_id is None
+
+
+def test_an_ipo_priced_is_one_story_and_its_listing_another() -> None:
+    wire = LedeItem("Lingxi Robotics raises HK$2.3 bln in Hong Kong IPO priced at top", None,
+                    JUL8, "Lingxi Robotics priced its Hong Kong IPO at HK$38.50 per share, "
+                          "raising HK$2.3 billion.")
+    paper = LedeItem("Lingxi Robotics prices Hong Kong IPO at top of range", None,
+                     JUL8 + timedelta(hours=1),
+                     "Lingxi Robotics priced its offering at HK$38.50 a share, raising HK$2.3 "
+                     "billion.")
+    listed = LedeItem("灵犀机器人港股上市", None, JUL8 + timedelta(hours=3),
+                      "杭州灵犀机器人在香港联交所主板上市。")
+    found = find_story(paper, [lede_story("st-priced", wire)])
+    assert found.story_id == "st-priced" and "HK$38.5" in found.reason
+    assert find_story(listed, [lede_story("st-priced", wire)]).story_id is None
+
+
+def test_an_item_tying_two_stories_of_one_event_joins_them() -> None:
+    wire = story("st-wire", "US, China agree to slash tariffs for 90 days in Geneva",
+                 published=JUL8)
+    paper = story("st-paper", "中美日内瓦会谈 美方对华关税降至30%",
+                  published=JUL8 + timedelta(hours=3))
+    copy = LedeItem("US to cut China tariffs to 30% for 90 days after Geneva talks", None,
+                    JUL8 + timedelta(hours=5))
+    found = find_story(copy, [wire, paper])
+    other = joining_story(copy, [wire, paper], found)
+    assert other is not None and {found.story_id, other.story_id} == {"st-wire", "st-paper"}
+
+
+def test_weak_ties_and_an_analysts_split_never_join_stories() -> None:
+    wire = story("st-wire", "US, China agree to slash tariffs for 90 days in Geneva",
+                 published=JUL8)
+    paper = story("st-paper", "中美日内瓦会谈 美方对华关税降至30%",
+                  published=JUL8 + timedelta(hours=3))
+    copy = LedeItem("US to cut China tariffs to 30% for 90 days after Geneva talks", None,
+                    JUL8 + timedelta(hours=5))
+    pinned = replace(paper, pinned=True)
+    assert joining_story(copy, [wire, pinned], find_story(copy, [wire, pinned])) is None
+    weak = StoryMatch("st-wire", 0.2, "same event: same act; ...", strong=False)
+    assert joining_story(copy, [wire, paper], weak) is None
+    days_apart = replace(paper, published=JUL8 + timedelta(days=3))
+    assert joining_story(copy, [wire, days_apart],
+                         find_story(copy, [wire, days_apart])) is None

@@ -18,6 +18,8 @@ from tracker.ingest.parse import (
     MAX_TITLE,
     FeedError,
     ParsedFeed,
+    implausible_offset,
+    is_cut_of,
     parse_feed,
 )
 from tracker.ingest.sanitise import MAX_LINK
@@ -179,10 +181,26 @@ def test_items_without_guid_or_link_get_distinct_hash_keys(fixture_bytes: Read) 
 
 
 def test_duplicate_guids_keep_the_first(fixture_bytes: Read) -> None:
-    feed = parse(fixture_bytes("duplicate_guids.xml"))
+    feed = parse(fixture_bytes("duplicate_guids.xml"))  # repeats keep the link or the title
     assert [(i.guid, i.title) for i in feed.items] == [("same-guid", "First copy"),
                                                        ("other-guid", "Unique")]
     assert any(w.startswith("2 duplicate item(s) dropped") for w in feed.warnings)
+
+
+def test_a_guid_reused_for_other_stories_keeps_each_story(fixture_bytes: Read) -> None:
+    feed = parse(fixture_bytes("reused_guid.xml"))
+    assert [i.title for i in feed.items] == ["Hong Kong and Zhejiang sign supply chain pact",
+                                             "Ningbo port opens Hong Kong desk",
+                                             "Typhoon signal 8 lowered"]
+    keys = [item_key(i) for i in feed.items]
+    assert keys[0] == "guid:daily-2025-04-29"  # the first keeps the guid's identity
+    assert keys[1] == "link:https://news.example/a/2"
+    assert keys[2].startswith("hash:")
+    assert feed.items[0].summary == "The mechanism covers 40 firms."  # the first copy kept
+    assert "1 duplicate item(s) dropped (same guid or link); the first was kept" \
+        in feed.warnings
+    assert "2 item(s) reuse another story's guid; each is kept under its own link" \
+        in feed.warnings
 
 
 def test_relative_guids_are_not_turned_into_urls(fixture_bytes: Read) -> None:
@@ -196,13 +214,41 @@ def test_dates_missing_epoch_future_and_unreadable(fixture_bytes: Read) -> None:
     assert good.published == datetime(2025, 4, 29, 2, 30, tzinfo=UTC)
     assert good.published_source == "feed" and good.date_flags == ()
     assert items["iso"].published == datetime(2025, 4, 30, 1, 0, tzinfo=UTC)
+    assert good.published_date == good.published
     for guid, flag in (("none", "missing"), ("epoch", "epoch"), ("future", "future"),
-                       ("nonsense", "missing")):
+                       ("nonsense", "unreadable")):
         item = items[guid]
-        assert item.published == FETCHED, guid
-        assert item.published_source == "fetch_time"
+        assert item.published_date is None, guid  # unknown, not the fetch time
+        assert item.published == FETCHED  # placed when first seen, for ordering only
+        assert item.published_source == "first_seen"
         assert item.date_flags == (flag,)
     assert all(i.published.tzinfo is UTC for i in items.values())
+
+
+def test_impossible_offsets_leave_the_date_unknown(fixture_bytes: Read) -> None:
+    feed = parse(fixture_bytes("dates.xml"))
+    items = {i.guid: i for i in feed.items}
+    for guid in ("offset-rfc", "offset-iso", "offset-minutes"):  # +2500, +25:00, -0875
+        item = items[guid]
+        assert item.published_date is None, guid
+        assert (item.published_source, item.date_flags) == ("first_seen", ("unreadable",))
+    assert items["offset-max"].published_date == datetime(2025, 4, 28, 20, 30, tzinfo=UTC)
+    # a broken pubDate does not hide a good date in another element
+    assert items["second-date"].published_date == datetime(2025, 4, 29, 2, 30, tzinfo=UTC)
+    assert "4 item date(s) unreadable or implausible; dated as first seen" in feed.warnings
+
+
+@pytest.mark.parametrize("raw", ["Tue, 29 Apr 2025 10:30:00 +2500", "2025-04-29T10:30:00+25:00",
+                                 "2025-04-29 10:30 -1500", "29 Apr 2025 10:30:00 GMT+1460"])
+def test_implausible_offset(raw: str) -> None:
+    assert implausible_offset(raw)
+
+
+@pytest.mark.parametrize("raw", ["Tue, 29 Apr 2025 10:30:00 +1400", "2025-04-29T10:30:00-12:00",
+                                 "2025-04-29", "Tue, 29 Apr 2025 10:30:00 GMT",
+                                 "2025-04-29T10:30:00Z", "2025年4月29日"])
+def test_plausible_or_no_offset(raw: str) -> None:
+    assert not implausible_offset(raw)
 
 
 def test_dates_within_two_days_ahead_are_trusted() -> None:
@@ -367,3 +413,79 @@ def test_aggregator_source_is_kept_beside_the_redirect_link() -> None:
     assert items[0].source_name == "Harbour Post"
     assert items[0].link is not None and "news.google.com" in items[0].link
     assert items[1].source_url is None and items[1].source_name is None
+
+
+# -- truncated bodies -------------------------------------------------------------------------
+
+
+def _one_item(inner: str) -> bytes:
+    return ('<?xml version="1.0"?><rss version="2.0" xmlns:content='
+            '"http://purl.org/rss/1.0/modules/content/"><channel><title>t</title><item>'
+            f'<title>Pact signed</title><guid>g</guid>{inner}</item></channel></rss>').encode()
+
+
+@pytest.mark.parametrize("description", [
+    "Officials said the mechanism will cover …", "Officials said the mechanism will [&#8230;]",
+    "Officials said the mechanism will [...]",
+    '&lt;p&gt;Officials said the mechanism&lt;/p&gt;&lt;a href="https://x.example"&gt;Read '
+    "more&lt;/a&gt;", "Officials said the mechanism. Continue reading »",
+    "Officials said the mechanism (more)", "港浙簽署合作協議…… 閱讀全文",
+])
+def test_teasers_are_kept_and_flagged_truncated(description: str) -> None:
+    feed = parse(_one_item(f"<description>{description}</description>"))
+    [item] = feed.items
+    assert item.truncated and item.summary.startswith(("Officials said", "港浙"))
+    assert any("flagged truncated" in w for w in feed.warnings)
+
+
+@pytest.mark.parametrize("description", [
+    "Officials said the mechanism will cover 40 firms.", "Readers want more",
+    "A 3.5% rise, up from 2.1%.",
+])
+def test_whole_bodies_are_not_flagged(description: str) -> None:
+    [item] = parse(_one_item(f"<description>{description}</description>")).items
+    assert not item.truncated and item.summary == description
+
+
+def test_full_content_is_preferred_to_a_teaser_summary() -> None:
+    body = _one_item("<description>Officials said the mechanism …</description>"
+                     "<content:encoded><![CDATA[<p>Officials said the mechanism will cover 40 "
+                     "firms.</p><p>More than 50 projects were signed.</p>]]></content:encoded>")
+    [item] = parse(body).items
+    assert item.summary == ("Officials said the mechanism will cover 40 firms.\n"
+                            "More than 50 projects were signed.")
+    assert not item.truncated
+
+
+def test_a_summary_that_is_whole_is_kept_over_content() -> None:
+    body = _one_item("<description>Short and whole.</description>"
+                     "<content:encoded>Short and whole, with a longer body.</content:encoded>")
+    [item] = parse(body).items
+    assert item.summary == "Short and whole." and not item.truncated
+
+
+def test_a_body_cut_off_mid_item_keeps_the_text_it_gave(fixture_bytes: Read) -> None:
+    feed = parse(fixture_bytes("cut_off_item.xml"))
+    complete, cut = feed.items
+    assert (complete.summary, complete.truncated) == ("Whole and closed.", False)
+    assert cut.truncated
+    assert cut.summary.startswith("Hong Kong and Zhejiang agreed a supply chain services "
+                                  "mechanism covering 40 firms, with more than 50 projects")
+    assert "<" not in cut.summary and "CDATA" not in cut.summary
+    assert cut.summary.endswith("Officials said the")
+
+
+def test_a_document_cut_after_the_last_body_flags_nothing() -> None:
+    body = (b'<rss version="2.0"><channel><title>t</title><item><title>A</title><guid>a</guid>'
+            b"<description>Whole.</description><pubDa")
+    [item] = parse(body).items
+    assert (item.summary, item.truncated) == ("Whole.", False)
+
+
+def test_is_cut_of() -> None:
+    full = "Officials said the mechanism will cover 40 firms."
+    assert is_cut_of("Officials said the mechanism …", full)
+    assert is_cut_of("officials  said the [...]", full)
+    assert is_cut_of("", full)
+    assert not is_cut_of(full, full)
+    assert not is_cut_of("Officials denied the mechanism …", full)

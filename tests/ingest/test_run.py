@@ -53,7 +53,7 @@ def tracker(db_url: str, clock: Any) -> Iterator[Tracker]:
 
 def subscribe(tracker: Tracker, urls: dict[str, str]) -> None:
     for name, url in urls.items():
-        add_feed(tracker, name, url)
+        add_feed(tracker, name, url, allow_private=True)  # the loopback server
 
 
 def items_in(name: str) -> int:
@@ -554,7 +554,11 @@ def test_a_leased_feed_is_skipped_and_an_expired_lease_taken_over(tracker, serve
 
     assert outcomes(first) == {DELTA: ("busy", 0), GANGZHE: ("ok", 6), HARBOUR: ("ok", 6)}
     assert first.exit_code == 0
-    assert "another worker holds its lease" in first.outcomes[0].line()
+    expires = clock.now + timedelta(seconds=LEASE_SECONDS)
+    assert first.outcomes[0].line() == \
+        f"{DELTA}: busy: leased by {other} until {expires:%Y-%m-%dT%H:%M:%SZ}"
+    assert (first.outcomes[0].lease_owner, first.outcomes[0].lease_expires_at) == (other, expires)
+    assert "2 feed(s) polled, 0 failed, 0 not due, 1 busy;" in first.line()
     assert server.seen(DELTA) == []
     assert state(tracker, DELTA)["lease_owner"] == other
     assert outcomes(ingest(tracker, feed=DELTA, worker="here:1:000001")) == {DELTA: ("busy", 0)}

@@ -82,7 +82,7 @@ def test_the_job_function_is_importable_where_the_job_store_says() -> None:
 
 def test_scheduler_runs_feed_jobs_and_follows_subscriptions(tracker, server) -> None:
     urls = server.serve_samples()
-    add_feed(tracker, DELTA, urls[DELTA], every="1m")
+    add_feed(tracker, DELTA, urls[DELTA], every="1m", allow_private=True)
     job_id = f"feed:{DELTA}"
 
     daemon = Daemon(tracker.url, trigger_now=(job_id,))
@@ -108,7 +108,7 @@ def test_scheduler_runs_feed_jobs_and_follows_subscriptions(tracker, server) -> 
 
         # a feed subscribed while it runs gets its job within a sync, is fetched at once,
         # then at its own interval
-        add_feed(tracker, HARBOUR, urls[HARBOUR], every="2m")
+        add_feed(tracker, HARBOUR, urls[HARBOUR], every="2m", allow_private=True)
         added = wait_until(lambda: scheduler.get_job(f"feed:{HARBOUR}"), 5)
         assert added is not None, "no job for the new feed"
         assert added.trigger.interval == timedelta(minutes=2)
@@ -116,7 +116,7 @@ def test_scheduler_runs_feed_jobs_and_follows_subscriptions(tracker, server) -> 
         assert wait_until(lambda: recorded(tracker, HARBOUR) == 6, 15), "new feed not fetched"
 
         # a changed interval replaces the job
-        add_feed(tracker, HARBOUR, urls[HARBOUR], every="5m")
+        add_feed(tracker, HARBOUR, urls[HARBOUR], every="5m", allow_private=True)
         assert wait_until(lambda: scheduler.get_job(f"feed:{HARBOUR}").trigger.interval
                           == timedelta(minutes=5), 5)
 
@@ -138,7 +138,7 @@ def test_scheduler_runs_feed_jobs_and_follows_subscriptions(tracker, server) -> 
 
 def test_jobs_persist_in_the_database_across_restarts(tracker, server) -> None:
     urls = server.serve_samples((DELTA,))
-    add_feed(tracker, DELTA, urls[DELTA], every="10m")
+    add_feed(tracker, DELTA, urls[DELTA], every="10m", allow_private=True)
 
     first = Daemon(tracker.url)
     first.close()
@@ -164,3 +164,66 @@ def _state(tracker: Tracker, name: str, column: str) -> Any:
     with tracker.engine.connect() as conn:
         return conn.execute(sa.select(feed_state.c[column])
                             .where(feed_state.c.name == name)).scalar()
+
+
+def test_the_lease_reaches_every_feed_job_and_a_change_replaces_them(tracker, server) -> None:
+    urls = server.serve_samples((DELTA,))
+    add_feed(tracker, DELTA, urls[DELTA], every="10m", allow_private=True)
+    scheduler = schedule.build_scheduler(tracker.url)
+    scheduler.start(paused=True)
+    try:
+        schedule.sync_jobs(tracker.url, scheduler)
+        assert scheduler.get_job(f"feed:{DELTA}").kwargs == {}  # the setting, read at run time
+
+        schedule.sync_jobs(tracker.url, scheduler, lease_seconds=45)
+        job = scheduler.get_job(f"feed:{DELTA}")
+        assert job.kwargs == {"lease_seconds": 45}
+        assert list(job.args) == [tracker.url, DELTA]
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_a_feed_job_takes_its_lease_for_as_long_as_it_is_told(tracker, server) -> None:
+    from tracker.jobs.ingest import ingest_feed
+
+    urls = server.serve_samples((DELTA,))
+    add_feed(tracker, DELTA, urls[DELTA], allow_private=True)
+    left: list[timedelta] = []
+    served = server.routes[f"/{DELTA}"]
+
+    def answer(request: Any) -> None:
+        left.append(_state(tracker, DELTA, "lease_expires_at").replace(tzinfo=UTC)
+                    - datetime.now(UTC))
+        served(request)
+
+    server.routes[f"/{DELTA}"] = answer
+
+    summary = ingest_feed(tracker.url, DELTA, lease_seconds=45)
+
+    assert [(o.status, o.items) for o in summary.outcomes] == [("ok", 6)]
+    [remaining] = left
+    assert timedelta(seconds=15) < remaining <= timedelta(seconds=45)
+    assert _state(tracker, DELTA, "lease_owner") is None
+
+
+def test_a_huge_stored_interval_is_scheduled_at_most_a_year_apart(tracker, server) -> None:
+    from tracker.catalogue import FEED_CHANGED
+    from tracker.events import NewEvent
+    from tracker.ingest.timing import MAX_INTERVAL_SECONDS
+
+    urls = server.serve_samples((DELTA,))
+    add_feed(tracker, DELTA, urls[DELTA], allow_private=True)
+    # written by a version that accepted `--every 999999999999d`
+    tracker.store.append(f"feed:{DELTA}", [NewEvent(
+        FEED_CHANGED, {"name": DELTA, "every_seconds": 999_999_999_999 * 86400},
+        datetime.now(UTC))])
+    scheduler = schedule.build_scheduler(tracker.url)
+    scheduler.start(paused=True)
+    try:
+        schedule.sync_jobs(tracker.url, scheduler)
+        job = scheduler.get_job(f"feed:{DELTA}")
+        assert job.trigger.interval == timedelta(seconds=MAX_INTERVAL_SECONDS)
+        schedule.sync_jobs(tracker.url, scheduler)  # and the next sync leaves it be
+        assert scheduler.get_job(f"feed:{DELTA}").trigger.interval == job.trigger.interval
+    finally:
+        scheduler.shutdown(wait=False)

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from click.testing import CliRunner
 
 from tracker.app import Tracker, open_tracker
+from tracker.cli import main
 from tracker.errors import TrackerError
 from tracker.events import GENESIS_HASH, NewEvent, canonical_json, chain_hash
-from tracker.transfer import ImportResult, export_events, import_events
+from tracker.transfer import MAX_DEPTH, MAX_LINE, ImportResult, export_events, import_events
 
 APRIL = datetime(2025, 4, 1, tzinfo=UTC)
 EVENT_COUNT = 12
@@ -105,7 +107,7 @@ def test_importing_twice_changes_nothing(source, target):
     assert raw_log(target) == before
 
 
-def test_interrupted_import_resumes_by_running_again(source, target):
+def test_interrupted_import_leaves_nothing_and_runs_again_whole(source, target):
     lines = exported(source)
 
     def interrupted() -> Iterator[str]:
@@ -114,9 +116,8 @@ def test_interrupted_import_resumes_by_running_again(source, target):
 
     with pytest.raises(KeyboardInterrupt):
         import_events(target, interrupted(), batch_size=3)
-    assert target.store.head() == 6  # two whole batches; the third never committed
-    assert target.store.verify().ok
-    assert import_events(target, lines, batch_size=3) == ImportResult(EVENT_COUNT - 6, 6)
+    assert target.store.head() == 0  # two batches were written, in a transaction never committed
+    assert import_events(target, lines, batch_size=3) == ImportResult(EVENT_COUNT, 0)
     assert raw_log(target) == raw_log(source)
 
 
@@ -169,13 +170,98 @@ def test_bad_input_is_refused_with_its_line_and_nothing_written(source, target, 
     assert target.store.head() == 0
 
 
-def test_a_bad_line_leaves_earlier_batches_whole(source, target):
+def test_a_bad_line_after_whole_batches_writes_none_of_them(source, target):
     lines = exported(source)
     lines[9] = _retamper(lines[9], data={"n": 666})
     with pytest.raises(TrackerError, match="^line 10: "):
         import_events(target, lines, batch_size=4)
-    assert target.store.head() == 8  # lines 2-9 made two whole batches; line 10 was in the third
-    assert target.store.verify().ok
+    assert target.store.head() == 0  # lines 2-9 made two batches, rolled back with the rest
+
+
+def test_a_bad_line_leaves_a_partly_filled_target_as_it_was(source, target):
+    lines = exported(source)
+    header = {**json.loads(lines[0]), "events": 5, "head_position": 5,
+              "head_hash": json.loads(lines[5])["hash"]}
+    assert import_events(target, [json.dumps(header) + "\n", *lines[1:6]]) == ImportResult(5, 0)
+    before = raw_log(target)
+    damaged = list(lines)
+    damaged[EVENT_COUNT] = _retamper(damaged[EVENT_COUNT], data={"n": 666})
+    with pytest.raises(TrackerError, match=f"^line {EVENT_COUNT + 1}: "):
+        import_events(target, damaged, batch_size=2)
+    assert raw_log(target) == before
+    assert import_events(target, lines, batch_size=2) == ImportResult(EVENT_COUNT - 5, 5)
+    assert raw_log(target) == raw_log(source)
+
+
+def test_a_line_over_the_size_limit_is_refused_by_number(source, target, tmp_path):
+    lines = exported(source)
+    lines[3] = '{"data": "' + "x" * MAX_LINE + '"}\n'
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(lines), encoding="utf-8")
+    for mode in ("r", "rb"):
+        with path.open(mode) as file, \
+                pytest.raises(TrackerError, match=r"^line 4: longer than 1048576 characters"):
+            import_events(target, file)
+    with pytest.raises(TrackerError, match=r"^line 4: longer than"):
+        import_events(target, lines)
+    assert target.store.head() == 0
+
+
+def test_a_line_of_exactly_the_size_limit_is_read(target):
+    empty = '{"tracker_export":1,"events":0,"head_position":0,"head_hash":null,"pad":"'
+    header = empty + "x" * (MAX_LINE - len(empty) - 2) + '"}'
+    assert len(header) == MAX_LINE
+    assert import_events(target, io.StringIO(header + "\n")) == ImportResult(0, 0)
+
+
+def _nested(levels: int) -> object:
+    value: object = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("levels,accepted", [(MAX_DEPTH - 2, True), (MAX_DEPTH - 1, False)])
+def test_json_nesting_is_bounded_and_refused_by_number(source, target, levels, accepted):
+    """A line's object is one level and ``data`` another: ``levels`` more inside it."""
+    source.store.append("deep", [NewEvent("test.appended", {"d": _nested(levels)}, APRIL)])
+    lines = exported(source)
+    if accepted:
+        assert import_events(target, lines) == ImportResult(EVENT_COUNT + 1, 0)
+        assert raw_log(target) == raw_log(source)
+        return
+    with pytest.raises(TrackerError,
+                       match=rf"^line {EVENT_COUNT + 2}: JSON nested deeper than {MAX_DEPTH}"):
+        import_events(target, lines)
+    assert target.store.head() == 0
+
+
+def test_a_deeply_nested_line_is_refused_not_a_crash(source, target):
+    lines = exported(source)
+    lines[2] = '{"data": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
+    with pytest.raises(TrackerError, match=rf"^line 3: JSON nested deeper than {MAX_DEPTH}"):
+        import_events(target, lines)
+
+
+def test_brackets_inside_strings_are_not_nesting(source, target):
+    source.store.append("s", [NewEvent("test.appended", {
+        "text": "[{" * 200 + '\\"[' + "]" * 3, "nested": [[{"k": "]}"}]]}, APRIL)])
+    lines = exported(source)
+    assert import_events(target, lines) == ImportResult(EVENT_COUNT + 1, 0)
+    assert raw_log(target) == raw_log(source)
+
+
+def test_text_that_is_not_utf8_is_refused_by_number(source, target, tmp_path):
+    lines = exported(source)
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes("".join(lines[:3]).encode() + b'{"caf\xe9": 1}\n')
+    with path.open("rb") as file, \
+            pytest.raises(TrackerError, match=r"^line 4: not UTF-8 text"):
+        import_events(target, file)
+    with path.open(encoding="utf-8") as file, \
+            pytest.raises(TrackerError, match=r"^line 1 or soon after: not UTF-8 text"):
+        import_events(target, file)  # a text file's decoder reads ahead of the lines
+    assert target.store.head() == 0
 
 
 def test_a_target_with_other_events_is_refused(source, target):
@@ -210,3 +296,25 @@ def test_empty_log_round_trip(db_url, target):
 def test_empty_input_is_refused(target):
     with pytest.raises(TrackerError, match="^line 1: empty input"):
         import_events(target, [])
+
+
+def test_cli_import_refuses_a_late_bad_line_in_one_line_and_writes_nothing(source, target,
+                                                                           tmp_path):
+    lines = exported(source)
+    lines[EVENT_COUNT] = _retamper(lines[EVENT_COUNT], data={"n": 666})
+    path = tmp_path / "damaged.jsonl"
+    path.write_text("".join(lines), encoding="utf-8")
+    result = CliRunner().invoke(main, ["--database-url", target.url, "import", str(path)])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"tracker: line {EVENT_COUNT + 1}: content does not match its hash (position "
+        f"{EVENT_COUNT})")
+    assert target.store.head() == 0
+
+
+def test_cli_import_reads_standard_input(source, target):
+    data = "".join(exported(source)).encode()
+    result = CliRunner().invoke(main, ["--database-url", target.url, "import", "-"], input=data)
+    assert result.exit_code == 0, result.output
+    assert f"imported {EVENT_COUNT} event(s), 0 already present" in result.stdout
+    assert raw_log(target) == raw_log(source)

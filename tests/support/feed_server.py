@@ -12,6 +12,10 @@ is any callable taking the :class:`RequestHandler` of the request:
 
 Stalled handlers wait on an event that :meth:`FeedServer.close` sets, so no thread outlives
 its test by more than a moment.
+
+Header values go out as latin-1 (http.server's choice, and HTTP's): a test that wants a
+server to send the bytes ``b"caf\xc3\xa9"`` gives the header as ``"caf\xc3\xa9"``, and reads
+request headers back with ``.encode("latin-1")``.
 """
 
 from __future__ import annotations
@@ -143,14 +147,19 @@ class _Server(ThreadingHTTPServer):
 
 class FeedServer:
     """A running loopback server: ``serve(path, ...)`` declares a route, ``routes[path] = fn``
-    scripts one; ``requests`` lists what it received, in order."""
+    scripts one; ``requests`` lists what it received, in order.
 
-    def __init__(self) -> None:
+    ``host`` is 127.0.0.1 unless a test needs a second loopback address (127.0.0.2) to stand
+    for another machine.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.routes: dict[str, Handler] = {}
         self.requests: list[Seen] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), RequestHandler)
+        self._server = _Server((host, 0), RequestHandler)
         self._server.owner = self
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever,
@@ -158,7 +167,7 @@ class FeedServer:
         self._thread.start()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"
+        return f"http://{self.host}:{self.port}/{path.lstrip('/')}"
 
     def serve(self, path: str, body: bytes = b"", **kwargs: Any) -> Route:
         """Answer ``path`` with a :class:`Route` built from ``body`` and ``kwargs``."""

@@ -11,6 +11,9 @@ import click
 
 from tracker import dossier
 from tracker.cli import Context, format_option, main, pass_ctx, show, stop_on_signals
+from tracker.cli.params import POSITION, SecondsType
+from tracker.errors import UsageError
+from tracker.limits import load_json
 from tracker.render import Format
 
 
@@ -46,7 +49,8 @@ def status(ctx: Context, as_of: str | None, world_as_of: str | None, fmt: Format
     """The state of each tracked policy, every fact with its sources.
 
     WHEN is an ISO date or time (2025-04-30, 2025-04, 2025, 2025-04-30T12:00Z) or a
-    relative form (7d, 12h, 2w). A date means the end of that day (UTC).
+    relative form (7d, 12h, 2w), within the years 1900 to 2200. A date means the end of that
+    day (UTC).
 
     \b
     Examples:
@@ -108,6 +112,7 @@ def replay(ctx: Context, names: tuple[str, ...]) -> None:
         tracker replay
         tracker replay --projection policy_state
     """
+    dossier.require_writable(ctx.tracker, "rebuild projections")
     total = dossier.replay_size(ctx.tracker, list(names) or None)
     with click.progressbar(length=total, label="replaying", file=sys.stderr) as bar:
         positions = dossier.replay(ctx.tracker, list(names) or None, progress=bar.update)
@@ -116,7 +121,7 @@ def replay(ctx: Context, names: tuple[str, ...]) -> None:
 
 
 @main.command("retract")
-@click.argument("position", type=click.IntRange(min=1))
+@click.argument("position", type=POSITION)
 @click.option("--reason", required=True, help="Why the event is withdrawn.")
 @pass_ctx
 def retract(ctx: Context, position: int, reason: str) -> None:
@@ -138,14 +143,16 @@ def _changes(assignments: tuple[str, ...]) -> dict[str, Any]:
         if not sep or not field.strip():
             raise click.BadParameter(f"{assignment!r} is not FIELD=VALUE", param_hint="--set")
         try:
-            changes[field.strip()] = json.loads(value)
+            changes[field.strip()] = load_json(value)
         except json.JSONDecodeError:
             changes[field.strip()] = value
+        except ValueError as exc:  # too deep, or a number too long to hold
+            raise UsageError(f"--set {field.strip()}: {str(exc).split(':')[0]}") from None
     return changes
 
 
 @main.command("correct")
-@click.argument("position", type=click.IntRange(min=1))
+@click.argument("position", type=POSITION)
 @click.option("--set", "assignments", multiple=True, required=True, metavar="FIELD=VALUE",
               help="A corrected field (VALUE is JSON, or else text); repeatable.")
 @click.option("--reason", required=True, help="Why the correction is made.")
@@ -167,8 +174,9 @@ def correct(ctx: Context, position: int, assignments: tuple[str, ...], reason: s
 @click.option("--follow", is_flag=True,
               help="Keep running: apply new events as they are appended (LISTEN/NOTIFY on "
                    "PostgreSQL, short polling on SQLite) until SIGINT or SIGTERM.")
-@click.option("--poll-interval", type=click.FloatRange(min=0.05), default=2.0,
-              show_default=True, help="Seconds between safety polls while following.")
+@click.option("--poll-interval", type=SecondsType(0.05, 3600), default=2.0,
+              show_default=True,
+              help="Seconds between safety polls while following (0.05 to 3600).")
 @pass_ctx
 def project(ctx: Context, follow: bool, poll_interval: float) -> None:
     """Bring every projection up to date with the log (once, or continuously with --follow).
@@ -182,6 +190,7 @@ def project(ctx: Context, follow: bool, poll_interval: float) -> None:
     """
     from tracker import follow as following
 
+    dossier.require_writable(ctx.tracker, "bring projections up to date")
     projector = dossier.projector(ctx.tracker)
     if not follow:
         for name, position in projector.catch_up().items():

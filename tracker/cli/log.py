@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import json
 import sys
 from typing import Any
 
 import click
 
-from tracker import app, catalogue
+from tracker import app, catalogue, migrate
 from tracker.cli import Context, format_option, main, pass_ctx, show
+from tracker.cli.params import COUNT, POSITION_OR_START
+from tracker.dates import iso
 from tracker.db import masked
-from tracker.errors import EXIT_CHAIN_BROKEN
+from tracker.errors import EXIT_CHAIN_BROKEN, UsageError
 from tracker.render import Format
 
 
@@ -30,6 +33,8 @@ def db() -> None:
 def db_upgrade(ctx: Context) -> None:
     """Create or upgrade the schema to the newest revision.
 
+    A schema from a newer tracker (a revision this one does not know) is left alone: exit 8.
+
     \b
     Example:
         tracker --database-url postgresql://localhost/tracker db upgrade
@@ -46,11 +51,15 @@ def db_upgrade(ctx: Context) -> None:
 def db_current(ctx: Context) -> None:
     """Show the schema revision of the database and the newest one this tracker knows.
 
+    Exits 8 when the database was migrated by a newer tracker.
+
     \b
     Example:
         tracker db current
     """
     current, head = app.db_current(ctx.url)
+    if current != head:
+        migrate.refuse_newer(current)
     state = "up to date" if current == head else "behind: run `tracker db upgrade`"
     click.echo(f"{masked(ctx.url)}: revision {current or 'none'} (newest {head}, {state})")
 
@@ -63,9 +72,9 @@ LOG_PAGE = 1000
 @click.option("--stream", "stream_id", metavar="STREAM", help="Only this stream.")
 @click.option("--type", "types", metavar="TYPE", multiple=True,
               help="Only this event type (repeatable).")
-@click.option("--after", type=click.IntRange(min=0), default=0, metavar="N",
+@click.option("--after", type=POSITION_OR_START, default=0, metavar="N",
               help="Only events after position N.")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N events.")
+@click.option("--limit", type=COUNT, metavar="N", help="At most N events.")
 @format_option("text", "jsonl")
 @pass_ctx
 def log(ctx: Context, stream_id: str | None, types: tuple[str, ...], after: int,
@@ -84,24 +93,65 @@ def log(ctx: Context, stream_id: str | None, types: tuple[str, ...], after: int,
         show(page, "log", fmt)
 
 
-@main.command("verify")
+@main.command("head")
+@format_option("text", "json")
 @pass_ctx
-def verify(ctx: Context) -> None:
-    """Recompute the hash chain over the whole log.
+def head(ctx: Context, fmt: Format) -> None:
+    """Print the position and hash of the last event, to keep or publish elsewhere.
 
-    Exits 0 when every event matches its hash and links to the one before it; otherwise
-    prints the first broken position and exits 5.
+    The hash chain shows an event changed, but not a log cut short or rewritten from some
+    point on; a head kept outside the database does: `tracker verify --against FILE` fails
+    unless the log still holds it.
 
     \b
-    Example:
-        tracker verify
+    Examples:
+        tracker head
+        tracker head --format json > head-2025-05-01.json
     """
-    result = app.verify(ctx.tracker)
+    current = app.head(ctx.tracker)
+    if fmt == "json":
+        recorded = iso(current.recorded_at) if current.recorded_at is not None else None
+        click.echo(json.dumps({"position": current.position, "hash": current.hash,
+                               "recorded_at": recorded}, sort_keys=True))
+    else:
+        click.echo(app.head_line(current))
+
+
+@main.command("verify")
+@click.option("--against", "against", type=click.File("r", encoding="utf-8"), metavar="FILE",
+              help="Also check that the log still holds this head, saved earlier from "
+                   "`tracker head` (either format).")
+@pass_ctx
+def verify(ctx: Context, against: Any) -> None:
+    """Recompute the hash chain over the whole log, and check what it cannot show.
+
+    Exits 0 when every event matches its hash and links to the one before it, the log still
+    holds the head given with --against, and no projection is past the log's end; otherwise
+    prints the first problem on one line and exits 5.
+
+    \b
+    Examples:
+        tracker verify
+        tracker verify --against head-2025-05-01.json
+    """
+    saved = None
+    if against is not None:
+        try:
+            text = against.read(app.SAVED_HEAD_LIMIT)
+        except UnicodeDecodeError:
+            raise UsageError(f"{against.name}: not UTF-8 text; expected the output of "
+                             "`tracker head`") from None
+        saved = app.saved_head(text, against.name)
+    result = app.verify(ctx.tracker, against=saved)
     if result.ok:
-        click.echo(f"ok: {result.checked} events, hash chain intact")
+        holds = f"; holds the saved head (position {saved.position})" if saved else ""
+        click.echo(f"ok: {result.checked} events, hash chain intact{holds}")
         return
-    click.echo(f"broken at position {result.first_bad_position}: {result.reason} "
-               f"({result.checked} events before it are intact)", err=True)
+    if result.first_bad_position is None:
+        click.echo(f"broken: {result.reason}", err=True)
+    else:
+        click.echo(f"broken at position {result.first_bad_position}: {result.reason} "
+                   f"({result.checked} events before it are intact)", err=True)
     sys.exit(EXIT_CHAIN_BROKEN)
 
 
@@ -137,10 +187,11 @@ def export(ctx: Context, fmt: Format, output: Any) -> None:
 
 
 @main.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=click.File("rb"))
 @pass_ctx
 def import_command(ctx: Context, file: Any) -> None:
-    """Load an export into this database. Events already present at the same positions are
+    """Load an export into this database, all or nothing: a bad line anywhere, or an import
+    cut short, leaves the database as it was. Events already present at the same positions are
     skipped, so importing twice changes nothing; a log that differs is refused.
 
     \b
@@ -151,7 +202,8 @@ def import_command(ctx: Context, file: Any) -> None:
 
     total = 0
     if file.seekable():
-        total = max(sum(1 for _line in file) - 1, 0)
+        total = max(sum(chunk.count(b"\n") for chunk in iter(lambda: file.read(1 << 16), b""))
+                    - 1, 0)
         file.seek(0)
     with click.progressbar(length=total, label="importing", file=sys.stderr,
                            show_pos=True) as bar:

@@ -31,9 +31,11 @@ from tracker.dates import date_label, iso
 from tracker.events import NewEvent, canonical_json, deterministic_id
 from tracker.ingest import extract, identity, parse, relevance
 from tracker.ingest.claim_text import ClaimDraft, claims_of
-from tracker.ingest.matching import StoryCandidate, find_story
+from tracker.ingest.matching import StoryCandidate, StoryMatch, find_story, joining_story
 
 STORY_WINDOW_DAYS = 14
+#: What a source's date is when its feed gave none usable.
+FIRST_SEEN_NOTE = "first seen: the feed gave no usable date"
 #: The events a story's identity (title, links, items) is folded from.
 #: Analysts' merges and splits are among them: later ingests respect them.
 STORY_IDENTITY_TYPES = frozenset({STORY_CREATED, STORY_CORROBORATED, STORY_REVISED,
@@ -160,12 +162,16 @@ def _fold_story(stories: dict[str, StoryCandidate], latest: dict[str, datetime],
     old = stories.get(sid) or StoryCandidate(
         story_id=sid, title=str(data.get("title", "")), links=frozenset(),
         published=event.occurred_at, item_keys=frozenset())
-    title = old.title if event.type == STORY_CORROBORATED \
-        else str(data.get("title") or old.title)
-    stories[sid] = StoryCandidate(
-        story_id=sid, title=title, links=old.links | ({str(link)} if link else set()),
-        published=old.published,
-        item_keys=old.item_keys | ({str(data["item_key"])} if data.get("item_key") else set()))
+    item_key = str(data["item_key"]) if data.get("item_key") else None
+    if event.type == STORY_CORROBORATED:
+        stories[sid] = old.joined(str(data.get("title") or ""), event.occurred_at,
+                                  str(link) if link else None, item_key)
+    else:
+        stories[sid] = replace(
+            old, title=str(data.get("title") or old.title),
+            summary=str(data.get("summary") or old.summary),
+            links=old.links | ({str(link)} if link else set()),
+            item_keys=old.item_keys | ({item_key} if item_key else set()))
     seen = latest.get(sid)
     latest[sid] = event.occurred_at if seen is None else max(seen, event.occurred_at)
 
@@ -207,7 +213,7 @@ def _fold_split(stories: dict[str, StoryCandidate], latest: dict[str, datetime],
     stories[new] = StoryCandidate(
         story_id=new, title=str(data.get("title") or ""),
         links=frozenset({str(link)} if link else set()), published=event.occurred_at,
-        item_keys=frozenset({item_key}))
+        item_keys=frozenset({item_key}), pinned=True)
     latest[new] = event.occurred_at
 
 
@@ -294,7 +300,8 @@ def decide(feed: str, prepared: list[Prepared], known: Known, *, fetched_at: dat
         recorded = known.items.get(record_id)
         if recorded is None:
             out.append((stream, _item_recorded(feed, p, record_id, fetched_at, actor)))
-        elif recorded.get("content_hash") == p.item.content_hash or revision_id in known.items:
+        elif recorded.get("content_hash") == p.item.content_hash or revision_id in known.items \
+                or _cut_short(p.item, recorded):
             continue
         else:
             out += _revision(feed, p, recorded, revision_id, item_story.get(p.key), actor)
@@ -332,27 +339,48 @@ def _attach_story(feed: str, p: Prepared, candidates: dict[str, StoryCandidate],
         first = NewEvent(
             STORY_CREATED,
             {"story_id": story_id, "title": p.item.title, "url": p.item.link,
-             "published": iso(p.item.published), "item_key": p.key, "feed": feed,
+             "published": iso(p.item.published),
+             "published_source": p.item.published_source, "item_key": p.key, "feed": feed,
              "policy_ids": list(p.policies), "summary": p.item.summary,
              "score": p.decision.score, "matched": list(p.decision.matched)},
             p.item.published, meta=meta, event_id=deterministic_id("story", story_id))
         candidates[story_id] = StoryCandidate(
             story_id=story_id, title=p.item.title, links=frozenset(link),
-            published=p.item.published, item_keys=frozenset({p.key}))
+            published=p.item.published, item_keys=frozenset({p.key}), summary=p.item.summary)
     else:
         first = NewEvent(
             STORY_CORROBORATED,
             {"story_id": story_id, "item_key": p.key, "feed": feed, "link": p.item.link,
              "title": p.item.title, "similarity": round(match.similarity, 3),
-             "reason": match.reason},
+             "reason": match.reason, "published_source": p.item.published_source,
+             "policy_ids": list(p.policies)},
             p.item.published, meta=meta,
             event_id=deterministic_id("story-source", story_id, feed, p.key))
-        old = candidates[story_id]
-        candidates[story_id] = replace(old, links=old.links | link,
-                                       item_keys=old.item_keys | {p.key})
+        candidates[story_id] = candidates[story_id].joined(
+            p.item.title, p.item.published, p.item.link, p.key)
     stream = story_stream(story_id)
-    return [(stream, first)] + [(stream, event)
-                                for event in _facts_of(feed, p, story_id, meta, outlet)]
+    return [(stream, first)] + _join(p, candidates, match, actor) + [
+        (stream, event) for event in _facts_of(feed, p, story_id, meta, outlet)]
+
+
+def _join(p: Prepared, candidates: dict[str, StoryCandidate], match: StoryMatch,
+          actor: str) -> list[tuple[str, NewEvent]]:
+    """A ``story.merged`` when the item ties its story to another begun apart (see
+    :func:`matching.joining_story`): the earlier story is kept, the evidence is the note."""
+    other = joining_story(p.item, candidates.values(), match, window_days=STORY_WINDOW_DAYS)
+    if other is None or other.story_id is None or match.story_id is None:
+        return []
+    started = {sid: min(c.published for c in candidates.values() if c.story_id == sid)
+               for sid in (match.story_id, other.story_id)}
+    kept, merged = sorted(started, key=lambda sid: (started[sid], sid))
+    note = f"joined by {p.item.title[:120]!r}: {match.reason}; and {other.reason}"
+    event = NewEvent(STORY_MERGED, {"story_id": kept, "merged_id": merged, "note": note},
+                     p.item.published, meta={"actor": actor, "automatic": True},
+                     event_id=deterministic_id("story-merged", merged))
+    for key, candidate in list(candidates.items()):
+        if candidate.story_id == merged:
+            candidates[key] = replace(candidate, story_id=kept)
+    return [(story_stream(kept), event)]
 
 
 def _facts_of(feed: str, p: Prepared, story_id: str, meta: dict[str, Any],
@@ -421,7 +449,8 @@ def fact_events(feed: str, p: Prepared, story_id: str, fact: extract.Fact,
             {**base, "claim_id": claim_id, "slot": draft.slot, "claim_value": draft.value,
              "as_of_stated": draft.as_of_stated, "hedged": draft.hedge is not None,
              "hedge": draft.hedge, "context": draft.context},
-            draft.as_of, draft.precision, meta=meta,
+            draft.as_of, draft.precision,
+            meta=_without_note(meta) if draft.as_of_stated else meta,
             event_id=deterministic_id("fact", story_id, claim_id, feed, p.key),
             schema_version=2))
     return out
@@ -433,11 +462,29 @@ def actor_meta(actor: str) -> dict[str, Any]:
 
 def source_meta(actor: str, feed: str, p: Prepared, story_id: str | None = None
                 ) -> dict[str, Any]:
-    """Where an item's events came from: the feed, the item, its story."""
-    return {"actor": actor, "source": {
+    """Where an item's events came from: the feed, the item, its story. When its feed gave
+    no usable date, its date is when it was first seen, and a note says so wherever the
+    events are dated or cited."""
+    source = {
         "id": story_id or p.key, "story_id": story_id, "publication": feed, "feed": feed,
         "headline": p.item.title, "title": p.item.title, "url": p.item.link,
-        "date": iso(p.item.published), "item_key": p.key}}
+        "date": iso(p.item.published), "item_key": p.key}
+    if p.item.published_date is not None:
+        return {"actor": actor, "source": source}
+    source["date_note"] = FIRST_SEEN_NOTE
+    return {"actor": actor, "source": source, "occurred_note": FIRST_SEEN_NOTE}
+
+
+def _without_note(meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` for an event the text itself dates: the first-seen note is not about it."""
+    return {k: v for k, v in meta.items() if k != "occurred_note"}
+
+
+def _cut_short(item: parse.Item, recorded: Mapping[str, Any]) -> bool:
+    """A truncated copy of a recorded item that only gives the start of its text: never a
+    revision, so a fuller body is not replaced by a cut-off one."""
+    return item.truncated and item.title == recorded.get("title") \
+        and parse.is_cut_of(item.summary, str(recorded.get("summary") or ""))
 
 
 def _revision(feed: str, p: Prepared, recorded: Mapping[str, Any], event_id: str,
@@ -446,7 +493,7 @@ def _revision(feed: str, p: Prepared, recorded: Mapping[str, Any], event_id: str
         ITEM_REVISED,
         {"feed": feed, "item_key": p.key, "title": p.item.title, "summary": p.item.summary,
          "content_hash": p.item.content_hash, "previous_hash": recorded.get("content_hash"),
-         "story_id": story_id},
+         "story_id": story_id, "truncated": p.item.truncated},
         p.item.published, meta=source_meta(actor, feed, p), event_id=event_id))]
     if story_id is not None:
         out.append((story_stream(story_id), NewEvent(
@@ -464,8 +511,10 @@ def _item_recorded(feed: str, p: Prepared, event_id: str, fetched_at: datetime,
     return NewEvent(
         ITEM_RECORDED,
         {"feed": feed, "item_key": p.key, "title": item.title, "link": item.link,
-         "published": iso(item.published), "published_source": item.published_source,
+         "published": iso(item.published_date) if item.published_date else None,
+         "published_source": item.published_source,
          "date_flags": list(item.date_flags), "summary": item.summary,
+         "truncated": item.truncated,
          "author": item.author, "content_hash": item.content_hash,
          "fetched_at": iso(fetched_at)},
         item.published, meta=source_meta(actor, feed, p), event_id=event_id)

@@ -5,6 +5,11 @@ every fetch has connect and read timeouts, an overall deadline that also covers 
 trickle bytes forever, a cap on the decoded body size (so a gzip bomb stops at the cap), a
 redirect limit with loop detection, and conditional GET. Every failure is a one-line
 :class:`FetchError`.
+
+Every connection, the first and each redirect's, goes to an address the network policy
+(:mod:`tracker.ingest.netpolicy`) checked after resolving the name: internal addresses only
+for a feed that allows them. Validators (ETag, Last-Modified) are kept as the latin-1 text of
+the bytes the server sent, so they go back as the same bytes.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +30,8 @@ from urllib.request import url2pathname
 import httpcore
 import httpx
 
+from tracker.ingest import netpolicy
+
 USER_AGENT = "tracker/0.1 (+policy tracker)"
 ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
           "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1")
@@ -34,6 +41,15 @@ DEFAULT_DEADLINE = 60.0
 #: Retry-After and max-age values above this are clamped: a typo must not silence a feed.
 MAX_HINT_SECONDS = 7 * 24 * 3600.0
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: Validators longer than this are not kept (they fit the ``feed_state`` columns).
+MAX_ETAG_CHARS = 500
+MAX_LAST_MODIFIED_CHARS = 100
+#: The request extension that picks the connection pool allowing internal addresses.
+ALLOW_PRIVATE = "tracker.allow_private"
+#: What a header value may hold on the wire (RFC 9110 field-value: visible, obs-text, SP, HTAB).
+_FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]+")
+
+Internal = Callable[[netpolicy.IPAddress], bool]
 
 
 class FetchError(Exception):
@@ -79,7 +95,7 @@ def _one_line(text: object) -> str:
 
 
 def _show(url: str) -> str:
-    text = _one_line(url)
+    text = _one_line(netpolicy.redact(url))
     return text if len(text) <= 200 else text[:199] + "…"
 
 
@@ -171,42 +187,93 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self) -> None:
+class _GuardedBackend(httpcore.NetworkBackend):
+    """Resolves each host itself, refuses internal addresses (unless ``allow_private``) and
+    connects to the address it checked; httpcore keeps the hostname for TLS SNI and Host.
+
+    Resolving here rather than in ``socket.create_connection`` closes the gap DNS rebinding
+    uses: the address checked is the address connected to.
+    """
+
+    def __init__(self, allow_private: bool, resolver: netpolicy.Resolver,
+                 internal: Internal) -> None:
         self._inner = httpcore.SyncBackend()
+        self._allow_private = allow_private
+        self._resolver = resolver
+        self._internal = internal
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None,
                     socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        stream = self._inner.connect_tcp(host, port, _clamp(timeout, httpcore.ConnectTimeout),
-                                         local_address, socket_options)
-        return _DeadlineStream(stream)
+        if not self._allow_private and netpolicy.is_local_name(host):
+            raise netpolicy.AddressRefused(host)
+        try:
+            addresses = list(self._resolver(host, port))
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(str(exc)) from None
+        if not self._allow_private:
+            netpolicy.check(host, addresses, self._internal)
+        failure: Exception = httpcore.ConnectError(f"{host} has no address")
+        for address in addresses:
+            try:
+                stream = self._inner.connect_tcp(
+                    address, port, _clamp(timeout, httpcore.ConnectTimeout), local_address,
+                    socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+                continue
+            return _DeadlineStream(stream)
+        raise failure
 
     def connect_unix_socket(self, path: str, timeout: float | None = None,
                             socket_options: Iterable[Any] | None = None,
                             ) -> httpcore.NetworkStream:
-        stream = self._inner.connect_unix_socket(
-            path, _clamp(timeout, httpcore.ConnectTimeout), socket_options)
-        return _DeadlineStream(stream)
+        raise httpcore.ConnectError("unix sockets are not fetched")
 
     def sleep(self, seconds: float) -> None:
         self._inner.sleep(seconds)
 
 
 class _DeadlineTransport(httpx.HTTPTransport):
-    """httpx's transport over a connection pool whose sockets honour the deadline."""
+    """httpx's transport over a connection pool whose sockets honour the deadline and the
+    network policy."""
 
-    def __init__(self) -> None:
+    def __init__(self, allow_private: bool, resolver: netpolicy.Resolver,
+                 internal: Internal) -> None:
         super().__init__(retries=0)
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(), max_connections=10,
             max_keepalive_connections=5, keepalive_expiry=5.0,
-            network_backend=_DeadlineBackend())
+            network_backend=_GuardedBackend(allow_private, resolver, internal))
 
 
-def make_client() -> httpx.Client:
-    """A client for :func:`fetch` to reuse across feeds; timeouts are set per request."""
-    return httpx.Client(transport=_DeadlineTransport(), follow_redirects=False,
+class _PolicyTransport(httpx.BaseTransport):
+    """Two pools, so a kept-alive connection to an internal host opened for a feed that
+    allows it is never reused for one that does not."""
+
+    def __init__(self, resolver: netpolicy.Resolver, internal: Internal) -> None:
+        self._public = _DeadlineTransport(False, resolver, internal)
+        self._private = _DeadlineTransport(True, resolver, internal)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        pool = self._private if request.extensions.get(ALLOW_PRIVATE) else self._public
+        return pool.handle_request(request)
+
+    def close(self) -> None:
+        self._public.close()
+        self._private.close()
+
+
+def make_client(resolver: netpolicy.Resolver | None = None,
+                internal: Internal = netpolicy.is_internal) -> httpx.Client:
+    """A client for :func:`fetch` to reuse across feeds; timeouts are set per request.
+
+    ``resolver`` stands in for DNS and ``internal`` for the policy's verdict on an address:
+    tests give names the loopback address, or let the loopback server pass for a public host
+    so that what comes after it (a redirect) meets the policy.
+    """
+    transport = _PolicyTransport(resolver or netpolicy.system_resolver, internal)
+    return httpx.Client(transport=transport, follow_redirects=False,
                         headers={"User-Agent": USER_AGENT})
 
 
@@ -337,17 +404,41 @@ def _fetch_local(path: Path, last_modified: str | None, max_bytes: int,
 # -- fetch ------------------------------------------------------------------------------------
 
 
-def _request_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
-    headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"}
+def _wire(value: str | None, limit: int) -> bytes | None:
+    """A stored validator as the bytes it arrived as, or None when it cannot be sent (a value
+    stored before validators were kept as latin-1, say): the fetch is then unconditional."""
+    if not value or len(value) > limit:
+        return None
+    try:
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    return raw if _FIELD_VALUE.fullmatch(raw) else None
+
+
+def _validator(response: httpx.Response, name: bytes, limit: int) -> str | None:
+    """A validator as the latin-1 text of its bytes, or None when it could not be sent back."""
+    raw = next((v for k, v in response.headers.raw if k.lower() == name), None)
+    if raw is None:
+        return None
+    text = raw.strip().decode("latin-1")
+    return text if _wire(text, limit) is not None else None
+
+
+def _request_headers(etag: bytes | None, last_modified: bytes | None,
+                     ) -> list[tuple[bytes, bytes]]:
+    headers = [(b"User-Agent", USER_AGENT.encode()), (b"Accept", ACCEPT.encode()),
+               (b"Accept-Encoding", b"gzip, deflate")]
     if etag:
-        headers["If-None-Match"] = etag
+        headers.append((b"If-None-Match", etag))
     if last_modified:
-        headers["If-Modified-Since"] = last_modified
+        headers.append((b"If-Modified-Since", last_modified))
     return headers
 
 
-def _transport_error(exc: httpx.HTTPError, url: str, timeout: tuple[float, float],
-                     deadline: float, deadline_at: float) -> FetchError:
+def _transport_error(exc: httpx.HTTPError | httpx.InvalidURL, url: str,
+                     timeout: tuple[float, float], deadline: float,
+                     deadline_at: float) -> FetchError:
     if isinstance(exc, httpx.TimeoutException):
         if time.monotonic() >= deadline_at - 0.01:
             return FetchError(_deadline_message(deadline, url), url=url)
@@ -372,13 +463,16 @@ def fetch(
     max_redirects: int = 5,
     client: httpx.Client | None = None,
     allow_local: bool = False,
+    allow_private: bool = False,
     deadline: float = DEFAULT_DEADLINE,
 ) -> FetchResult:
     """GET ``url`` within ``timeout`` = (connect, read) seconds per operation and
     ``deadline`` seconds overall, returning at most ``max_bytes`` decoded bytes.
 
-    http/https only; ``file://`` URLs and plain paths only with ``allow_local``. 2xx and 304
-    return a :class:`FetchResult`; anything else raises :class:`FetchError`.
+    http/https only; ``file://`` URLs and plain paths only with ``allow_local``; internal
+    addresses, for the URL and every redirect, only with ``allow_private`` (``client`` must
+    come from :func:`make_client` for that to hold). 2xx and 304 return a
+    :class:`FetchResult`; anything else raises :class:`FetchError`.
     """
     started = time.monotonic()
     deadline_at = started + deadline
@@ -398,24 +492,33 @@ def fetch(
     seen: list[str] = []
     current = url
     permanent = True
+    sent_etag = _wire(etag, MAX_ETAG_CHARS)
+    sent_last_modified = _wire(last_modified, MAX_LAST_MODIFIED_CHARS)
     _deadline.at = deadline_at
     try:
         while True:
             seen.append(current)
-            request = http.build_request("GET", current, headers=_request_headers(
-                etag, last_modified), timeout=request_timeout)
             try:
+                request = http.build_request(
+                    "GET", current, headers=_request_headers(sent_etag, sent_last_modified),
+                    timeout=request_timeout, extensions={ALLOW_PRIVATE: allow_private})
                 response = http.send(request, stream=True, follow_redirects=False)
-            except httpx.HTTPError as exc:
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise _transport_error(exc, current, timeout, deadline, deadline_at) from None
+            except netpolicy.AddressRefused as exc:
+                raise _refused(exc, url, current) from None
             try:
                 status = response.status_code
                 if status in REDIRECT_STATUSES and "location" in response.headers:
                     permanent = permanent and status in (301, 308)
-                    target = urljoin(current, response.headers["location"].strip())
+                    location = response.headers["location"].strip()
+                    target = urljoin(current, location)
                     if urlsplit(target).scheme.lower() not in ("http", "https"):
                         raise FetchError(f"redirect to a non-http URL from {_show(current)}",
                                          url=current, status=status)
+                    if netpolicy.has_credentials(location):
+                        raise FetchError(f"redirect to a URL with credentials from "
+                                         f"{_show(current)}", url=current, status=status)
                     if target in seen:
                         raise FetchError(f"redirect loop at {_show(target)}", url=url,
                                          status=status)
@@ -424,7 +527,9 @@ def fetch(
                                          f"from {_show(url)}", url=url, status=status)
                     current = target
                     continue
-                return _finish(response, current, seen, permanent, etag, last_modified,
+                return _finish(response, current, seen, permanent,
+                               etag if sent_etag else None,
+                               last_modified if sent_last_modified else None,
                                max_bytes, deadline, deadline_at, started)
             except httpx.HTTPError as exc:
                 raise _transport_error(exc, current, timeout, deadline, deadline_at) from None
@@ -434,6 +539,12 @@ def fetch(
         _deadline.at = None
         if own_client:
             http.close()
+
+
+def _refused(exc: netpolicy.AddressRefused, url: str, current: str) -> FetchError:
+    """The same line whether anything listens at the address or not: nothing was sent."""
+    where = "" if current == url else f"redirect to {_show(current)}: "
+    return FetchError(f"refused: {where}{exc} ({netpolicy.HINT})", url=current)
 
 
 def _finish(response: httpx.Response, current: str, seen: list[str], permanent: bool,
@@ -455,8 +566,10 @@ def _finish(response: httpx.Response, current: str, seen: list[str], permanent: 
         body=body,
         headers=headers,
         final_url=current,
-        etag=headers.get("etag") or (etag if status == 304 else None),
-        last_modified=headers.get("last-modified") or (last_modified if status == 304 else None),
+        etag=_validator(response, b"etag", MAX_ETAG_CHARS)
+        or (etag if status == 304 else None),
+        last_modified=_validator(response, b"last-modified", MAX_LAST_MODIFIED_CHARS)
+        or (last_modified if status == 304 else None),
         not_modified=status == 304,
         retry_after_seconds=retry_after,
         cache_max_age_seconds=parse_max_age(headers.get("cache-control")),

@@ -10,7 +10,8 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
-from typing import Protocol, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 #: Query parameters that only track the reader; dropping them lets two copies of one link match.
@@ -31,7 +32,10 @@ _WS = re.compile(r"\s+")
 
 
 class Identifiable(Protocol):
-    """What :func:`item_key` needs from an item (parse.Item satisfies it)."""
+    """What :func:`item_key` needs from an item (parse.Item satisfies it); a dataclass, so
+    that :func:`dedupe` can take the guid off an item that reuses another story's."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
 
     @property
     def guid(self) -> str | None: ...
@@ -128,21 +132,52 @@ def item_key(item: Identifiable) -> str:
     return f"hash:{content_hash(item.title, item.summary)}"
 
 
-def dedupe_items(items: Iterable[T]) -> tuple[list[T], int]:
-    """Keep the first item per key; return the kept items and how many were dropped.
+@dataclass(frozen=True, slots=True)
+class Deduped(Generic[T]):
+    """A fetch's items once each: ``dropped`` repeats, ``rekeyed`` other stories that reused
+    a guid (kept without it, so they are keyed by their link)."""
 
-    Feeds that repeat a guid (a CMS bug, or an edited item left in twice) would otherwise
-    record the same item twice with different content.
+    kept: list[T]
+    dropped: int
+    rekeyed: int
+
+
+def _same_story(a: Identifiable, b: Identifiable) -> bool:
+    """Two items under one guid are one story unless both the link and the title differ."""
+    return canonical_link(a.link) == canonical_link(b.link) \
+        or _normalise_text(a.title) == _normalise_text(b.title)
+
+
+def dedupe(items: Iterable[T]) -> Deduped[T]:
+    """Keep the first item per key, and every other story that reuses a guid.
+
+    Feeds that repeat a guid for one item (a CMS bug, or an edited item left in twice) would
+    otherwise record it twice with different content; feeds that give one guid to several
+    stories (a template bug) would otherwise hide all but the first. An item is another story
+    when its link and its title both differ from the first's: it loses the guid and is keyed
+    by its link (or its content), the first keeps the guid's key.
     """
-    seen: set[str] = set()
+    first: dict[str, T] = {}
     kept: list[T] = []
-    dropped = 0
+    dropped = rekeyed = 0
     for item in items:
         key = item_key(item)
-        if key in seen:
+        holder = first.get(key)
+        if holder is not None and item.guid and not _same_story(holder, item):
+            item = replace(item, guid=None)
+            key = item_key(item)
+            rekeyed += 1
+            holder = first.get(key)
+        if holder is not None:
             dropped += 1
             continue
-        seen.add(key)
+        first[key] = item
         kept.append(item)
-    return kept, dropped
+    return Deduped(kept, dropped, rekeyed)
+
+
+def dedupe_items(items: Iterable[T]) -> tuple[list[T], int]:
+    """:func:`dedupe` as (kept items, how many were dropped)."""
+    deduped = dedupe(items)
+    return deduped.kept, deduped.dropped
 

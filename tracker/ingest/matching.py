@@ -16,7 +16,15 @@ Evidence is weighed strongest first, and every match says which evidence decided
    one unit (12 firms, 40 firms) never match this way. Without a key number: one publisher's
    release in the other language within :data:`SIBLING_WINDOW` on the same site, or the same
    act in both headlines (agree, sign, launch, visit, extend...) by the same named party
-   within 48 hours, or by three dossier entities within :data:`EVENT_BODY_WINDOW`.
+   within 48 hours, or two named parties together within :data:`EVENT_BODY_WINDOW` when no
+   headline tells another act, or the same act by three dossier entities within
+   :data:`EVENT_BODY_WINDOW`;
+6. a recap (a newsletter, a client alert) dated to the day the story broke, within
+   :data:`EVENT_RECAP_WINDOW`.
+
+A story is compared through every headline it carries (its members), its first report's lede
+too. When an item ties strongly to two stories begun within :data:`EVENT_WINDOW` of each other,
+:func:`joining_story` names the second, and ingest joins them (``story.merged``).
 
 Title similarity is rapidfuzz's token-set and token-sort ratios on normalised titles
 (characters for Chinese), lowered when the titles disagree on a number ("12 firms" vs
@@ -28,9 +36,9 @@ story's features are prepared once, when its :class:`StoryCandidate` is built.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit
 
 from rapidfuzz import fuzz
@@ -54,8 +62,9 @@ from tracker.ingest.story_features import (
 
 __all__ = [
     "DEFAULT_WINDOW_DAYS", "EVENT_MIN_ENTITIES", "EVENT_WINDOW", "SIMILARITY_THRESHOLD",
-    "SOURCE_THRESHOLD", "HasTitle", "StoryCandidate", "StoryMatch",
-    "find_story", "match_story", "normalise_title", "similarity", "strip_publisher",
+    "SOURCE_THRESHOLD", "HasTitle", "StoryCandidate", "StoryMatch", "StoryMember",
+    "find_story", "joining_story", "match_story", "normalise_title", "similarity",
+    "strip_publisher",
 ]
 
 #: Titles at or above this similarity (0..1) within the window are one story. Chosen on the
@@ -71,6 +80,8 @@ EVENT_WINDOW = timedelta(hours=48)
 #: cycle of the story: a reaction next day repeats the figures of the news it follows.
 EVENT_BODY_WINDOW = timedelta(hours=18)
 EVENT_MIN_ENTITIES = 2
+#: A recap (a weekly newsletter, a client alert) comes out within a week of the event it dates.
+EVENT_RECAP_WINDOW = timedelta(days=7)
 #: A publisher's releases of one announcement in two languages come out together.
 SIBLING_WINDOW = timedelta(minutes=15)
 
@@ -88,11 +99,23 @@ class HasTitle(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class StoryCandidate:
-    """A known story to match against: its first title, its links and first publication.
+class StoryMember:
+    """A later write-up a story carries: its headline is evidence too, so an item that tells
+    the event as the third outlet did joins the story the first outlet began. Its lede is
+    not: a lede repeats the figures of the news it follows, and a story that grew by ledes
+    would drift from one event to the reactions to it."""
 
-    Its comparable title and link evidence are prepared on construction, so matching many
-    items against it never repeats that work.
+    title: str
+    published: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoryCandidate:
+    """A known story to match against: its first title, its links and first publication, and
+    the write-ups that joined it since (``members``).
+
+    Its comparable title, link and event evidence are prepared on construction, so matching
+    many items against it never repeats that work.
     """
 
     story_id: str
@@ -102,24 +125,62 @@ class StoryCandidate:
     item_keys: frozenset[str] = field(default=frozenset())
     #: The first item's lede, when known: with the title, the story's event signature.
     summary: str = ""
+    members: tuple[StoryMember, ...] = ()
+    #: An analyst made this story (a split): no automatic join takes it back.
+    pinned: bool = False
     prepared_title: TitleFeatures = field(init=False, repr=False, compare=False)
     prepared_links: LinkFeatures = field(init=False, repr=False, compare=False)
     prepared_signature: EventSignature = field(init=False, repr=False, compare=False)
+    #: (title, signature) of the first write-up and of every member.
+    prepared_faces: tuple[tuple[TitleFeatures, EventSignature], ...] = field(
+        init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "prepared_title", title_features(self.title))
+        first = (title_features(self.title),
+                 event_signature(self.title, self.summary, self.published))
+        object.__setattr__(self, "prepared_title", first[0])
         object.__setattr__(self, "prepared_links", link_features(self.links))
-        object.__setattr__(self, "prepared_signature",
-                           event_signature(self.title, self.summary, self.published))
+        object.__setattr__(self, "prepared_signature", first[1])
+        faces = {first[0].text: first}
+        for member in sorted(self.members, key=lambda m: m.published):
+            headline = title_features(member.title)
+            if headline.text not in faces:  # a copy's headline adds no evidence
+                faces[headline.text] = (headline,
+                                        event_signature(member.title, "", member.published))
+        object.__setattr__(self, "prepared_faces", tuple(faces.values()))
+
+    @property
+    def started(self) -> datetime:
+        """When the story's earliest write-up came out (a copy met first may be a later one)."""
+        return min([self.published, *(m.published for m in self.members)])
+
+    def joined(self, title: str, published: datetime, link: str | None = None,
+               item_key: str | None = None) -> StoryCandidate:
+        """This story with one more write-up."""
+        return replace(self, links=self.links | ({link} if link else set()),
+                       item_keys=self.item_keys | ({item_key} if item_key else set()),
+                       members=self.members + (StoryMember(title, published),))
 
 
 @dataclass(frozen=True, slots=True)
 class StoryMatch:
-    """The story an item joins (None: a new one), how similar, and the evidence why."""
+    """The story an item joins (None: a new one), how similar, and the evidence why.
+
+    ``strong``: evidence that alone ties two write-ups to one event (identity, a near-copy
+    headline, a key number both headlines give, a stock code, one publisher's two languages,
+    the same act by the same named party); weak evidence (lede numbers, shared topic
+    entities) may place an item but never joins two stories (see :func:`joining_story`)."""
 
     story_id: str | None
     similarity: float
     reason: str
+    strong: bool = True
+
+
+class _Evidence(NamedTuple):
+    strength: int
+    reason: str
+    strong: bool
 
 
 def _score(a: TitleFeatures, b: TitleFeatures) -> float:
@@ -163,6 +224,18 @@ def _may_share_words(a: TitleFeatures, b: TitleFeatures) -> bool:
     return bool(a.tokens & b.tokens or a.char_set & b.char_set)
 
 
+def _best_face(features: TitleFeatures,
+               candidate: StoryCandidate) -> tuple[float, TitleFeatures | None]:
+    """The most similar headline the story carries (None: none shares a word)."""
+    best, face = 0.0, None
+    for title, _signature in candidate.prepared_faces:
+        if _may_share_words(features, title):
+            score = _score(features, title)
+            if face is None or score > best:
+                best, face = score, title
+    return best, face
+
+
 def _title_reason(score: float, a: TitleFeatures, b: TitleFeatures) -> str:
     changes = list(dict.fromkeys(a.changes + b.changes))
     note = f" ({', '.join(changes)})" if changes else ""
@@ -187,36 +260,56 @@ def _source_host(item: HasTitle) -> str | None:
 def _event_evidence(item: EventSignature, story: EventSignature,
                     min_entities: int = EVENT_MIN_ENTITIES,
                     same_site: bool = False,
-                    near_title: bool = False) -> tuple[int, str] | None:
+                    near_title: bool = False,
+                    story_start: datetime | None = None,
+                    first_report: bool = True) -> _Evidence | None:
     """(strength, reason) when two write-ups tell one event by signature, else None.
 
     A key number both headlines give is strong evidence (:data:`EVENT_WINDOW`); one found
     only in a lede is weaker (a reaction or a follow-up repeats the figures of the news it
-    follows), so it takes two shared numbers within :data:`EVENT_BODY_WINDOW`. Without
-    numbers: see :func:`_wordless_evidence`."""
+    follows), so it takes two shared numbers, one of them in a headline, or three anywhere,
+    within :data:`EVENT_BODY_WINDOW` of the story's
+    first report (``story_start``), and only against that report: ``story`` may be a later
+    write-up the story carries, and a reaction's lede repeats the figures of every write-up of
+    the news it reacts to. Without numbers: see :func:`_wordless_evidence`."""
     apart = abs(item.published - story.published)
-    if apart > EVENT_WINDOW or item.conflicts(story):
-        return None
+    since_start = apart if story_start is None else abs(item.published - story_start)
+    found = None
+    if apart <= EVENT_WINDOW and not item.conflicts(story):
+        found = _close_evidence(item, story, min_entities, same_site, near_title, apart,
+                                since_start, first_report)
+    if found is None and first_report and story_start is not None:
+        return _recap_evidence(item, story, story_start, since_start)
+    return found
+
+
+def _close_evidence(item: EventSignature, story: EventSignature, min_entities: int,
+                    same_site: bool, near_title: bool, apart: timedelta,
+                    since_start: timedelta, first_report: bool) -> _Evidence | None:
     entities, numbers = item.shared(story)
     codes = sorted(v for u, v in numbers if u == "code")
     if codes:
-        return 100, f"same event: stock code {codes[0]} within 48 hours"
+        return _Evidence(100, f"same event: stock code {codes[0]} within 48 hours", True)
     if len(entities) < min_entities or not numbers:
-        return _wordless_evidence(item, story, entities, apart, same_site, near_title)
+        return _wordless_evidence(item, story, entities, apart, since_start, same_site,
+                                  near_title)
     in_titles = item.title_numbers & story.title_numbers
-    if not in_titles and (apart > EVENT_BODY_WINDOW or len(numbers) < 2):
-        return _wordless_evidence(item, story, entities, apart, same_site, near_title)
+    headlined = numbers & (item.title_numbers | story.title_numbers)
+    if not in_titles and (since_start > EVENT_BODY_WINDOW or not first_report
+                          or len(numbers) < (2 if headlined else 3)):
+        return _wordless_evidence(item, story, entities, apart, since_start, same_site,
+                                  near_title)
     where = "both headlines" if in_titles else "headline or lede"
     shown = ", ".join(_show(unit, value) for unit, value in sorted(in_titles or numbers))
     hours = 48 if in_titles else int(EVENT_BODY_WINDOW.total_seconds() // 3600)
-    return (len(entities) + 2 * len(numbers) + 10 * len(in_titles),
-            f"same event: {', '.join(sorted(entities))}; {shown} in {where}; "
-            f"within {hours} hours")
+    return _Evidence(len(entities) + 2 * len(numbers) + 10 * len(in_titles),
+                     f"same event: {', '.join(sorted(entities))}; {shown} in {where}; "
+                     f"within {hours} hours", bool(in_titles))
 
 
 def _wordless_evidence(item: EventSignature, story: EventSignature, entities: frozenset[str],
-                       apart: timedelta, same_site: bool,
-                       near_title: bool) -> tuple[int, str] | None:
+                       apart: timedelta, since_start: timedelta, same_site: bool,
+                       near_title: bool) -> _Evidence | None:
     """An event told without key numbers, when headlines share no words (another language):
 
     - one publisher's releases in two languages: the same site, within
@@ -224,7 +317,8 @@ def _wordless_evidence(item: EventSignature, story: EventSignature, entities: fr
     - headlines telling the same act (agree, sign, launch, file, visit, meet, extend,
       conclude...) and no other, with the same parties: a named party beyond the dossier's
       topic (a company, a person, a body) within :data:`EVENT_WINDOW`, or three entities
-      within :data:`EVENT_BODY_WINDOW` (a day's news, not the next day's act of one kind).
+      within :data:`EVENT_BODY_WINDOW` of the story's first report (a day's news, not the
+      next day's act of one kind).
       Not for a headline in the story's language that nearly matches its title
       (``near_title``): whether that is a copy is for the title thresholds to say.
     """
@@ -233,21 +327,52 @@ def _wordless_evidence(item: EventSignature, story: EventSignature, entities: fr
     names = ", ".join(sorted(entities))
     if same_site and item.cjk != story.cjk and apart <= SIBLING_WINDOW:
         minutes = int(SIBLING_WINDOW.total_seconds() // 60)
-        return (50 + len(entities),
-                f"same event: one publisher's release in two languages within {minutes} "
-                f"minutes; {names}")
-    if near_title and item.cjk == story.cjk or not item.actions \
-            or item.actions != story.actions:
+        return _Evidence(50 + len(entities),
+                         f"same event: one publisher's release in two languages within "
+                         f"{minutes} minutes; {names}", True)
+    if near_title and item.cjk == story.cjk:
         return None
     distinctive = item.distinctive & story.distinctive
-    if distinctive:
-        return (20 + len(entities),
-                f"same event: same act and {', '.join(sorted(distinctive))}; {names}; "
-                f"within 48 hours")
-    if len(entities) >= 3 and apart <= EVENT_BODY_WINDOW:
-        hours = int(EVENT_BODY_WINDOW.total_seconds() // 3600)
-        return 10 + len(entities), f"same event: same act; {names}; within {hours} hours"
+    same_act = bool(item.actions) and item.actions == story.actions
+    hours = int(EVENT_BODY_WINDOW.total_seconds() // 3600)
+    if same_act and distinctive:
+        return _Evidence(20 + len(entities),
+                         f"same event: same act and {', '.join(sorted(distinctive))}; "
+                         f"{names}; within 48 hours", True)
+    if len(distinctive) >= 2 and since_start <= EVENT_BODY_WINDOW \
+            and not (item.actions and story.actions and not same_act):
+        return _Evidence(15 + len(entities),
+                         f"same event: {', '.join(sorted(distinctive))} together; {names}; "
+                         f"within {hours} hours", True)
+    if same_act and len(entities) >= 3 and since_start <= EVENT_BODY_WINDOW:
+        return _Evidence(10 + len(entities),
+                         f"same event: same act; {names}; within {hours} hours", False)
     return None
+
+
+def _recap_evidence(item: EventSignature, story: EventSignature, story_start: datetime,
+                    since_start: timedelta) -> _Evidence | None:
+    """A later recap of the event (a weekly newsletter, a client alert): it dates what it tells
+    to the day the story broke, within :data:`EVENT_RECAP_WINDOW` of the story's first report,
+    or to a date that report gives ("effective May 14") within :data:`EVENT_WINDOW` (later, that
+    date is news of its own: the cut taking effect), and names a party of the story beyond the
+    dossier's topic; no number or act of its own disagrees."""
+    if since_start > EVENT_RECAP_WINDOW:
+        return None
+    broke = {(story_start + timedelta(days=d)).strftime("%m-%d") for d in (-1, 0, 1)}
+    story_dates = {v for u, v in story.numbers if u == "date"}
+    dated = sorted({v for u, v in item.numbers if u == "date" and v in broke}
+                   | (item.dates_named & story_dates if since_start <= EVENT_WINDOW else set()))
+    entities, distinctive = item.entities & story.entities, item.distinctive & story.distinctive
+    if not dated or not distinctive or len(entities) < EVENT_MIN_ENTITIES \
+            or item.conflicts(story, anywhere=True) \
+            or item.actions and story.actions and not item.actions & story.actions:
+        return None
+    month, day = dated[0].split("-")
+    days = EVENT_RECAP_WINDOW.days
+    return _Evidence(5 + len(entities),
+                     f"same event, recapped: dated {int(day)}/{int(month)} as the story is; "
+                     f"{', '.join(sorted(entities))}; within {days} days", False)
 
 
 def _show(unit: str, value: str) -> str:
@@ -283,7 +408,7 @@ def find_story(
     site = site_of(item_link_host) if item_link_host else None
     by_article: StoryMatch | None = None
     by_source: StoryMatch | None = None
-    by_event: tuple[int, datetime, StoryCandidate, str] | None = None
+    by_event: tuple[int, datetime, StoryCandidate, _Evidence] | None = None
     best_id: str | None = None
     best = 0.0
     best_published: datetime | None = None
@@ -297,22 +422,24 @@ def find_story(
             by_article = StoryMatch(candidate.story_id, 1.0, f"same article id {article}")
         if abs(item.published - candidate.published) > window:
             continue
-        shares_words = _may_share_words(features, candidate.prepared_title)
-        score = _score(features, candidate.prepared_title) if shares_words else 0.0
-        story_signature = candidate.prepared_signature
-        if story_signature.entities & signature.entities \
-                or story_signature.numbers & signature.numbers:  # block: nothing in common
-            # an aggregator's copy of a site the story carries needs one entity less
-            evidence = _event_evidence(
-                signature, story_signature,
-                EVENT_MIN_ENTITIES - (source in candidate.prepared_links.sites),
-                same_site=site is not None and site in candidate.prepared_links.sites,
-                near_title=score >= SOURCE_THRESHOLD)
+        score, face = _best_face(features, candidate)
+        same_site = site is not None and site in candidate.prepared_links.sites
+        # an aggregator's copy of a site the story carries needs one entity less
+        min_entities = EVENT_MIN_ENTITIES - (source in candidate.prepared_links.sites)
+        for index, (_title, story_signature) in enumerate(candidate.prepared_faces):
+            if not (story_signature.entities & signature.entities
+                    or story_signature.numbers & signature.numbers):  # block: nothing shared
+                continue
+            evidence = _event_evidence(signature, story_signature, min_entities,
+                                       same_site=same_site,
+                                       near_title=score >= SOURCE_THRESHOLD,
+                                       story_start=candidate.started,
+                                       first_report=index == 0)
             # ties go to the event's first story, so copies met in any order land together
             if evidence is not None and (by_event is None or evidence[0] > by_event[0] or (
                     evidence[0] == by_event[0] and candidate.published < by_event[1])):
-                by_event = (evidence[0], candidate.published, candidate, evidence[1])
-        if not shares_words:
+                by_event = (evidence.strength, candidate.published, candidate, evidence)
+        if face is None:
             continue
         if source and score >= SOURCE_THRESHOLD and source in candidate.prepared_links.sites \
                 and (by_source is None or score > by_source.similarity):
@@ -322,7 +449,7 @@ def find_story(
         if score > best or (score == best and best_published is not None
                             and candidate.published > best_published):
             best, best_id, best_published = score, candidate.story_id, candidate.published
-            best_features = candidate.prepared_title
+            best_features = face
     if by_article is not None:
         return by_article
     if best_id is not None and best_features is not None and best >= threshold:
@@ -331,8 +458,37 @@ def find_story(
         return by_source
     if by_event is not None:
         story = by_event[2]
-        return StoryMatch(story.story_id, _score(features, story.prepared_title), by_event[3])
-    return StoryMatch(None, best, f"no story within {window_days} days reaches {threshold}")
+        return StoryMatch(story.story_id, _score(features, story.prepared_title),
+                          by_event[3].reason, by_event[3].strong)
+    return StoryMatch(None, best, f"no story within {window_days} days reaches {threshold}",
+                      False)
+
+
+def joining_story(item: HasTitle, candidates: Iterable[StoryCandidate], found: StoryMatch,
+                  *, window_days: int = DEFAULT_WINDOW_DAYS) -> StoryMatch | None:
+    """Another story ``item`` ties to as strongly as to the one it ``found``: later evidence
+    that two stories begun apart (an English wire and a Chinese paper, each with its own
+    copies) tell one event, so they become one. Both ties must be strong, the two stories
+    must have begun within :data:`EVENT_WINDOW` of each other and not disagree on a headline
+    number, and neither may be an analyst's split."""
+    if found.story_id is None or not found.strong:
+        return None
+    candidates = list(candidates)
+    mine = [c for c in candidates if c.story_id == found.story_id]
+    if not mine or any(c.pinned for c in mine):
+        return None
+    first = min(mine, key=lambda c: c.published)
+    others = [c for c in candidates
+              if c.story_id != found.story_id and not c.pinned
+              and abs(c.published - first.published) <= EVENT_WINDOW
+              and not c.prepared_signature.conflicts(first.prepared_signature)]
+    if not others:
+        return None
+    second = find_story(item, others, window_days=window_days)
+    if second.story_id is None or not second.strong \
+            or any(c.pinned for c in candidates if c.story_id == second.story_id):
+        return None
+    return second
 
 
 def match_story(

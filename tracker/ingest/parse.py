@@ -19,6 +19,12 @@ Decisions:
   re-key its items; relative links are resolved here, against ``base_url``.
 * Encodings follow :func:`tracker.ingest.encoding.decode_body`; feedparser always receives
   UTF-8.
+* A date is the feed's only when it is readable and plausible (an offset within ±14:00, not
+  before 1990, at most two days ahead); otherwise it is unknown, the item is placed at the
+  time it was first seen and says so (``published_source == "first_seen"``).
+* An item whose body is cut off (a teaser ending in "…" or "Read more", or the last item of a
+  body that ends mid-item) is flagged ``truncated``; the text the feed did give is kept, and
+  a fuller ``<content>`` is preferred to a teaser summary.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ import feedparser.api
 from dateutil import parser as date_parser
 
 from tracker.ingest.encoding import as_utf8_xml, decode_body
-from tracker.ingest.identity import content_hash, dedupe_items
+from tracker.ingest.identity import content_hash, dedupe
 from tracker.ingest.sanitise import clean_block, clean_guid, clean_line, one_line, safe_link
 
 MAX_TITLE = 500
@@ -55,8 +61,12 @@ MAX_TTL_MINUTES = 7 * 24 * 60
 #: The only SAX driver feedparser may use: libxml2's driver resolves external entities.
 SAFE_SAX_PARSERS: tuple[str, ...] = ("xml.sax.expatreader",)
 
-DateFlag = Literal["missing", "future", "epoch"]
-PublishedSource = Literal["feed", "fetch_time"]
+#: Offsets beyond these exist nowhere (UTC-12:00 to UTC+14:00): a "+2500" is a broken date.
+MAX_OFFSET_MINUTES = 14 * 60
+
+DateFlag = Literal["missing", "unreadable", "future", "epoch"]
+#: ``first_seen``: the feed gave no usable date; ``published`` is when it was first fetched.
+PublishedSource = Literal["feed", "first_seen"]
 
 
 class FeedError(ValueError):
@@ -65,7 +75,12 @@ class FeedError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One feed entry, sanitised: plain-text title and summary, a safe canonical link."""
+    """One feed entry, sanitised: plain-text title and summary, a safe canonical link.
+
+    ``published`` orders the item and places it in matching windows: the feed's date, or the
+    fetch time when the feed gave none usable (``published_source == "first_seen"``; then
+    :attr:`published_date` is None).
+    """
 
     guid: str | None
     title: str
@@ -79,6 +94,13 @@ class Item:
     #: An aggregator's ``<source url="...">``: the publisher's site (never the redirect link).
     source_url: str | None = None
     source_name: str | None = None
+    #: The feed gave only the start of the body (a teaser, or a body cut off mid-item).
+    truncated: bool = False
+
+    @property
+    def published_date(self) -> datetime | None:
+        """The publication date the feed gave, or None when it gave none usable."""
+        return self.published if self.published_source == "feed" else None
 
 
 @dataclass(slots=True)
@@ -164,6 +186,21 @@ def _struct_to_datetime(value: Any) -> datetime | None:
         return None
 
 
+_OFFSET = re.compile(
+    r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:GMT|UTC)?\s*([+-])(\d{1,2})(?::?(\d{2}))?\b",
+    re.IGNORECASE)
+
+
+def implausible_offset(raw: str) -> bool:
+    """True when a date string's UTC offset (after its time of day) is beyond ±14:00 or has
+    60 or more minutes: feedparser would otherwise shift the date by a day or more."""
+    match = _OFFSET.search(raw)
+    if match is None:
+        return False
+    hours, minutes = int(match.group(2)), int(match.group(3) or 0)
+    return minutes >= 60 or hours * 60 + minutes > MAX_OFFSET_MINUTES
+
+
 def _fallback_date(raw: str) -> datetime | None:
     """dateutil for strings feedparser could not read (including 2025年4月29日 forms)."""
     text = raw.strip().translate(_CJK_DATE)
@@ -177,6 +214,9 @@ def _fallback_date(raw: str) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
+    offset = parsed.utcoffset()
+    if offset is not None and abs(offset) > timedelta(minutes=MAX_OFFSET_MINUTES):
+        return None
     return parsed.astimezone(UTC)
 
 
@@ -185,17 +225,23 @@ def _plain_get(entry: Mapping[str, Any], key: str) -> Any:
     return dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
 
 
+_DATE_KEYS = ("published", "updated", "created")
+
+
 def _entry_date(entry: Mapping[str, Any]) -> tuple[datetime | None, bool]:
-    """(date, had_a_date_string): feedparser's parsed dates first, dateutil second."""
-    for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        parsed = _struct_to_datetime(_plain_get(entry, key))
-        if parsed is not None:
-            return parsed, True
-    had = False
-    for key in ("published", "updated", "created"):
-        raw = _plain_get(entry, key)
+    """(date, had_a_date_string): feedparser's parsed dates first, dateutil second; a date
+    whose string has an impossible offset is never used."""
+    raws = {key: _plain_get(entry, key) for key in _DATE_KEYS}
+    usable = {key: raw for key, raw in raws.items()
+              if not (isinstance(raw, str) and implausible_offset(raw))}
+    for key in _DATE_KEYS:
+        if key in usable:
+            parsed = _struct_to_datetime(_plain_get(entry, f"{key}_parsed"))
+            if parsed is not None:
+                return parsed, True
+    had = any(isinstance(raw, str) and raw.strip() for raw in raws.values())
+    for raw in usable.values():
         if isinstance(raw, str) and raw.strip():
-            had = True
             parsed = _fallback_date(raw)
             if parsed is not None:
                 return parsed, True
@@ -203,15 +249,16 @@ def _entry_date(entry: Mapping[str, Any]) -> tuple[datetime | None, bool]:
 
 
 def place_in_time(
-    value: datetime | None, fetched_at: datetime,
+    value: datetime | None, fetched_at: datetime, had_date: bool = False,
 ) -> tuple[datetime, PublishedSource, tuple[str, ...]]:
-    """Trust a feed date unless it is missing, before 1990 or more than two days ahead."""
+    """Trust a feed date unless it is missing, unreadable, before 1990 or more than two days
+    ahead; an untrusted date is unknown, and the item is placed when it was first seen."""
     if value is None:
-        return fetched_at, "fetch_time", ("missing",)
+        return fetched_at, "first_seen", ("unreadable" if had_date else "missing",)
     if value < EPOCH_FLOOR:
-        return fetched_at, "fetch_time", ("epoch",)
+        return fetched_at, "first_seen", ("epoch",)
     if value > fetched_at + FUTURE_SLACK:
-        return fetched_at, "fetch_time", ("future",)
+        return fetched_at, "first_seen", ("future",)
     return value, "feed", ()
 
 
@@ -233,15 +280,85 @@ def _entry_link(entry: Mapping[str, Any], base_url: str) -> str | None:
     return None
 
 
-def _entry_summary(entry: Mapping[str, Any]) -> str:
+# -- truncated bodies ---------------------------------------------------------------------------
+
+#: How feeds end a body they cut short: an ellipsis, "[…]", "Read more", "Continue reading",
+#: "more »", 阅读全文.
+_TEASER_END = re.compile(
+    r"(?:…|\.{3}|\[\s*(?:…|\.{3}|more|read more)\s*\]|\(\s*(?:more|read more)\s*\)"
+    r"|\bread\s+more\b|\bcontinue\s+reading\b|\bread\s+the\s+(?:full|rest|whole)\b[^.!?]{0,30}"
+    r"|\bmore\s*(?:»|›|→|>>)|[阅閱查][读讀看]?全文)[\s\W]{0,4}$", re.IGNORECASE)
+_ENTRY_OPEN = re.compile(r"<(?:[\w.-]{1,40}:)?(item|entry)(?=[\s>/])[^<>]{0,2000}>",
+                         re.IGNORECASE)
+_BODY_OPEN = re.compile(r"<((?:[\w.-]{1,40}:)?(?:description|summary|content|encoded))"
+                        r"(?=[\s>/])[^<>]{0,2000}>", re.IGNORECASE)
+_CDATA_MARKS = re.compile(r"<!\[CDATA\[|\]\]>")
+
+
+def is_teaser(text: str) -> bool:
+    """True when a body ends the way feeds end a body they cut short."""
+    return bool(_TEASER_END.search(text))
+
+
+def _stem(text: str) -> str:
+    """The text without a teaser ending, spacing and case folded, for prefix comparisons."""
+    return " ".join(_TEASER_END.sub("", text).split()).casefold()
+
+
+def is_cut_of(short: str, full: str) -> bool:
+    """True when ``short`` is only the start of ``full`` (a teaser or cut-off copy of it)."""
+    stem, whole = _stem(short), " ".join(full.split()).casefold()
+    return len(stem) < len(whole) and whole.startswith(stem)
+
+
+def _entry_body(entry: Mapping[str, Any]) -> tuple[str, bool]:
+    """(text, truncated): the summary, or the longest ``<content>`` when the summary is empty
+    or only a teaser; truncated when what is kept still ends like a teaser."""
     summary = entry.get("summary")
-    if isinstance(summary, str) and summary.strip():
-        return summary
+    text = clean_block(summary, MAX_SUMMARY) if isinstance(summary, str) else ""
+    if text and not is_teaser(text):
+        return text, False
     for content in entry.get("content") or []:
         value = content.get("value") if isinstance(content, Mapping) else None
-        if isinstance(value, str) and value.strip():
-            return value
-    return ""
+        full = clean_block(value, MAX_SUMMARY) if isinstance(value, str) else ""
+        if len(full) > len(text):
+            text = full
+    return text, bool(text) and is_teaser(text)
+
+
+def _last(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    return next(reversed(list(pattern.finditer(text))), None)
+
+
+def _cut_off_entry(text: str, entries: int) -> tuple[int | None, str | None]:
+    """(index, text so far) of the entry a document cut off mid-item, when feedparser's
+    entries line up with the items opened in the text; (None, None) otherwise."""
+    cut = cut_off_body(text)
+    if cut is None or entries == 0 or len(_ENTRY_OPEN.findall(text)) != entries:
+        return None, None
+    return entries - 1, cut
+
+
+def cut_off_body(text: str) -> str | None:
+    """When the document ends inside its last item, the text its body had got to ("" when
+    the cut came before any body); None when the last item is complete or its body was.
+
+    feedparser keeps such an item with no body at all, so what the feed did give would be
+    lost; the caller flags the item as truncated and keeps this text instead.
+    """
+    opened = _last(_ENTRY_OPEN, text)
+    if opened is None:
+        return None
+    tail = text[opened.end():]
+    if re.search(rf"</(?:[\w.-]{{1,40}}:)?{opened.group(1)}\s*>", tail, re.IGNORECASE):
+        return None
+    body = _last(_BODY_OPEN, tail)
+    if body is None:
+        return ""
+    rest = tail[body.end():]
+    if re.search(rf"</{re.escape(body.group(1))}\s*>", rest, re.IGNORECASE):
+        return None
+    return clean_block(_CDATA_MARKS.sub("", rest), MAX_SUMMARY)
 
 
 def _entry_source(entry: Mapping[str, Any], base_url: str) -> tuple[str | None, str | None]:
@@ -312,6 +429,7 @@ def parse_feed(
                      f"{one_line(result.get('bozo_exception'))}")
     if not version:
         notes.append("unknown feed version; entries kept")
+    cut_index, cut_text = _cut_off_entry(text, len(entries)) if bozo else (None, None)
     if len(entries) > MAX_ITEMS:
         notes.append(f"{len(entries)} entries; only the first {MAX_ITEMS} kept")
         entries = entries[:MAX_ITEMS]
@@ -327,38 +445,50 @@ def parse_feed(
     )
 
     items: list[Item] = []
-    unsafe_guids = unreadable_dates = empty = 0
-    for entry in entries:
+    unsafe_guids = unreadable_dates = empty = truncated = 0
+    for index, entry in enumerate(entries):
         guid, unsafe = clean_guid(entry.get("id"))
         unsafe_guids += unsafe
         title = clean_line(entry.get("title"), MAX_TITLE)
-        summary = clean_block(_entry_summary(entry), MAX_SUMMARY)
+        summary, cut = _entry_body(entry)
+        if index == cut_index:
+            cut = True
+            if cut_text and len(cut_text) > len(summary):
+                summary = cut_text
         link = _entry_link(entry, base_url)
         if not (title or summary):
             empty += 1
             continue
+        truncated += cut
         if not title:
             title = clean_line(summary, 120)
         published_value, had_date = _entry_date(entry)
         if published_value is None and had_date:
             unreadable_dates += 1
-        published, source, flags = place_in_time(published_value, fetched_at)
+        published, source, flags = place_in_time(published_value, fetched_at, had_date)
         author = clean_line(entry.get("author"), MAX_AUTHOR) or None
         source_url, source_name = _entry_source(entry, base_url)
         items.append(Item(guid=guid, title=title, link=link, published=published,
                           published_source=source, date_flags=flags, summary=summary,
                           author=author, content_hash=content_hash(title, summary),
-                          source_url=source_url, source_name=source_name))
+                          source_url=source_url, source_name=source_name, truncated=cut))
 
-    kept, duplicates = dedupe_items(items)
-    parsed.items = kept
-    if duplicates:
-        notes.append(f"{duplicates} duplicate item(s) dropped (same guid or link); "
+    deduped = dedupe(items)
+    parsed.items = deduped.kept
+    if deduped.dropped:
+        notes.append(f"{deduped.dropped} duplicate item(s) dropped (same guid or link); "
                      "the first was kept")
+    if deduped.rekeyed:
+        notes.append(f"{deduped.rekeyed} item(s) reuse another story's guid; each is kept "
+                     "under its own link")
+    if truncated:
+        notes.append(f"{truncated} item(s) give only the start of their text (a teaser or a "
+                     "cut-off body); kept as given, flagged truncated")
     if unsafe_guids:
         notes.append(f"{unsafe_guids} guid(s) with a script or data URL discarded")
     if unreadable_dates:
-        notes.append(f"{unreadable_dates} item date(s) could not be read; fetch time used")
+        notes.append(f"{unreadable_dates} item date(s) unreadable or implausible; dated as "
+                     "first seen")
     if empty:
         notes.append(f"{empty} entries without a title or summary skipped")
     return parsed

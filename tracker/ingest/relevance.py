@@ -207,6 +207,10 @@ def parse_rules(text: str, where: str = RULES_FILE) -> Rules:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(f"{where}: not valid TOML ({exc})") from None
+    except RecursionError:  # tomllib recurses per level of nesting
+        raise RulesError(f"{where}: not accepted: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise RulesError(f"{where}: not valid TOML ({str(exc).split(':')[0]})") from None
     if "version" not in data:
         raise RulesError(f"{where}: missing 'version'")
     core = _tier("core", data, where)

@@ -2,16 +2,20 @@
 
 Each feed is its own unit of work: its new events and its HTTP cache state commit in one
 transaction, under a per-feed lease so that concurrent runs (or workers on other machines)
-never fetch the same feed at once. A feed's own failure (fetch, parse) is recorded and never
-stops the others; anything else is a bug or a database failure: it propagates, with the feed's
-lease handed back and its state untouched.
+never fetch the same feed at once. The lease is short and renewed by a heartbeat while the feed
+is worked on, so a worker killed outright holds its feed only briefly; a feed another worker
+holds is reported as busy. A feed's own failure (fetch, parse) is recorded and never stops the
+others; anything else is a bug or a database failure (a dropped connection is retried once): it
+propagates, with the feed's lease handed back and its state untouched.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import socket
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +26,7 @@ import sqlalchemy as sa
 
 from tracker.app import Tracker
 from tracker.catalogue import FEED_CHANGED, FEED_FAILED, FEED_RECOVERED, SUBSCRIPTION_TYPES
+from tracker.config import DEFAULT_LEASE_SECONDS
 from tracker.dates import utc
 from tracker.db import retrying, write_connection
 from tracker.errors import EXIT_OK, EXIT_SOME_FEEDS_FAILED, UsageError
@@ -43,11 +48,13 @@ from tracker.store.schema import feed_state
 
 #: What a feed itself can get wrong: these are recorded as ``feed.failed`` and backed off.
 FEED_ERRORS: tuple[type[Exception], ...] = (fetch.FetchError, parse.FeedError)
-LEASE_SECONDS = 600
+LEASE_SECONDS = DEFAULT_LEASE_SECONDS
 BACKOFF_BASE_S = 60.0
 BACKOFF_CEILING_S = 6 * 3600.0
 
 Fetcher = Callable[..., fetch.FetchResult]
+
+log = logging.getLogger("tracker.ingest")
 
 
 @dataclass
@@ -60,6 +67,8 @@ class FeedOutcome:
     revisions: int = 0
     facts: int = 0
     message: str = ""
+    lease_owner: str | None = None  # busy: who holds the feed, and until when
+    lease_expires_at: datetime | None = None
 
     @classmethod
     def of(cls, name: str, status: str, plan: Plan) -> FeedOutcome:
@@ -71,7 +80,7 @@ class FeedOutcome:
         if self.status == "failed":
             return f"{self.name}: FAILED {self.message}"
         if self.status == "busy":
-            return f"{self.name}: skipped, {self.message}"
+            return f"{self.name}: busy: {self.message}"
         if self.status == "not_modified":
             return f"{self.name}: not modified"
         parts = [f"{self.items} new item(s)", f"{self.stories} new stor(y/ies)",
@@ -80,6 +89,14 @@ class FeedOutcome:
         prefix = "would record " if self.status == "dry_run" else ""
         warn = f" (warning: {self.message})" if self.message else ""
         return f"{self.name}: {prefix}{', '.join(parts)}{warn}"
+
+    def as_dict(self) -> dict[str, Any]:
+        expires = self.lease_expires_at
+        return {"name": self.name, "status": self.status, "items": self.items,
+                "stories": self.stories, "corroborations": self.corroborations,
+                "revisions": self.revisions, "facts": self.facts, "message": self.message,
+                "lease_owner": self.lease_owner,
+                "lease_expires_at": _stamp(expires) if expires is not None else None}
 
 
 @dataclass
@@ -92,15 +109,30 @@ class IngestSummary:
         return [o for o in self.outcomes if o.status == "failed"]
 
     @property
+    def busy(self) -> list[FeedOutcome]:
+        """Feeds skipped because another worker holds their lease."""
+        return [o for o in self.outcomes if o.status == "busy"]
+
+    @property
     def exit_code(self) -> int:
         return EXIT_SOME_FEEDS_FAILED if self.failed else EXIT_OK
 
     def line(self) -> str:
         total = sum(o.items for o in self.outcomes)
         new_stories = sum(o.stories for o in self.outcomes)
-        fetched = [o for o in self.outcomes if o.status != "busy"]
-        return (f"ingest: {len(fetched)} feed(s) polled, {len(self.failed)} failed, "
-                f"{self.not_due} not due; {total} new item(s), {new_stories} new stor(y/ies)")
+        polled = len(self.outcomes) - len(self.busy)
+        busy = f", {len(self.busy)} busy" if self.busy else ""
+        return (f"ingest: {polled} feed(s) polled, {len(self.failed)} failed, "
+                f"{self.not_due} not due{busy}; {total} new item(s), "
+                f"{new_stories} new stor(y/ies)")
+
+    def report(self) -> dict[str, Any]:
+        """The pass as ``tracker ingest --format json`` prints it."""
+        return {"polled": len(self.outcomes) - len(self.busy), "failed": len(self.failed),
+                "not_due": self.not_due, "busy": len(self.busy),
+                "items": sum(o.items for o in self.outcomes),
+                "stories": sum(o.stories for o in self.outcomes),
+                "feeds": [o.as_dict() for o in self.outcomes]}
 
 
 def worker_name() -> str:
@@ -115,13 +147,18 @@ def ingest(tracker: Tracker, *, feed: str | None = None, due_only: bool | None =
            dry_run: bool = False,
            rules: Mapping[str, relevance.Rules] | None = None, fetcher: Fetcher = fetch.fetch,
            rng: random.Random | None = None, worker: str | None = None,
-           timeout: Any = None) -> IngestSummary:
+           timeout: Any = None, lease_seconds: float = LEASE_SECONDS,
+           renew_every: float | None = None) -> IngestSummary:
     """One pass over the feeds that are due, or over the one named.
 
     A named feed is fetched whether due or not, unless ``due_only`` (the scheduler's jobs:
     they fire on the feed's interval but must still respect backoff, Retry-After and TTL).
     Each item is classified for every tracked dossier under its rules (``rules``: per policy).
+    A feed's lease lasts ``lease_seconds`` and is renewed every ``renew_every`` seconds (a
+    third of the lease unless given) while the feed is fetched and recorded.
     """
+    if lease_seconds <= 0 or (renew_every is not None and renew_every <= 0):
+        raise ValueError("a lease and its renewal interval must be positive")
     if due_only is None:
         due_only = feed is None
     subs = subscriptions(tracker)
@@ -143,7 +180,8 @@ def ingest(tracker: Tracker, *, feed: str | None = None, due_only: bool | None =
             summary.not_due += 1
             continue
         job = _FeedJob(tracker, sub, state, rules, fetcher, rng, worker, dry_run, timeout,
-                       scheduled=due_only, knowledge=knowledge)
+                       scheduled=due_only, knowledge=knowledge,
+                       lease=_Lease(lease_seconds, renew_every or lease_seconds / 3))
         outcome = job.run()
         if outcome is None:  # another worker polled it since the states were read
             summary.not_due += 1
@@ -157,12 +195,49 @@ def _states(tracker: Tracker) -> dict[str, dict[str, Any]]:
         return {row.name: dict(row._mapping) for row in conn.execute(sa.select(feed_state))}
 
 
+@dataclass(frozen=True)
+class _Lease:
+    seconds: float
+    renew_every: float
+
+
+class _Heartbeat:
+    """Renews a held lease from a background thread while the job works on the feed, so a
+    short lease (what a killed worker costs) still outlasts a slow fetch or a long write.
+
+    A renewal that fails (the database busy for a moment) is logged and tried again at the
+    next beat; the lease would then at worst lapse, and appends are idempotent. ``renew``
+    returns False once the lease is no longer this job's: the heartbeat then stops."""
+
+    def __init__(self, renew: Callable[[], bool], every: float) -> None:
+        self._renew = renew
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="feed lease", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                if not self._renew():
+                    return
+            except Exception as exc:  # the next beat tries again; the job itself goes on
+                log.warning("could not renew a feed lease: %s", _one_line(exc))
+
+
 class _FeedJob:
     def __init__(self, tracker: Tracker, sub: Subscription, state: Mapping[str, Any],
                  rules: Mapping[str, relevance.Rules], fetcher: Fetcher, rng: random.Random,
                  worker: str,
                  dry_run: bool, timeout: Any, knowledge: Knowledge,
-                 scheduled: bool = False) -> None:
+                 scheduled: bool = False, lease: _Lease | None = None) -> None:
         self.tracker = tracker
         self.sub = sub
         self.state = state
@@ -176,16 +251,26 @@ class _FeedJob:
         self.stream = feed_stream(sub.name)
         self.actor = f"ingest@{worker}"
         self.knowledge = knowledge
+        self.lease = lease or _Lease(LEASE_SECONDS, LEASE_SECONDS / 3)
+        self.holder: tuple[str | None, datetime | None] = (None, None)
 
     def run(self) -> FeedOutcome | None:
         """The feed's outcome, or None when a scheduled run finds it no longer due."""
-        if not self.dry_run:
+        if self.dry_run:
+            return self._attempt()
+        try:
             lease = self._take_lease()
             if lease == "not_due":
                 return None
             if lease == "busy":
-                return FeedOutcome(self.sub.name, "busy",
-                                   message="another worker holds its lease")
+                return self._busy()
+            with _Heartbeat(self._renew_lease, self.lease.renew_every):
+                return self._attempt()
+        except BaseException:  # a bug, the database, or an interrupt: hand the feed back as is
+            self._release_lease()
+            raise
+
+    def _attempt(self) -> FeedOutcome:
         try:
             return self._run()
         except FEED_ERRORS as exc:  # the feed's own failure: recorded, the others go on
@@ -193,10 +278,31 @@ class _FeedJob:
             if not self.dry_run:
                 self._record_failure(message, getattr(exc, "retry_after_seconds", None))
             return FeedOutcome(self.sub.name, "failed", message=message)
-        except BaseException:  # a bug, the database, or an interrupt: hand the feed back as is
-            if not self.dry_run:
-                self._release_lease()
-            raise
+
+    def _busy(self) -> FeedOutcome:
+        owner, expires = self.holder
+        if owner is None or expires is None:  # released between the two statements
+            return FeedOutcome(self.sub.name, "busy", message="another worker held its lease")
+        return FeedOutcome(self.sub.name, "busy",
+                           message=f"leased by {owner} until {_stamp(expires)}",
+                           lease_owner=owner, lease_expires_at=utc(expires))
+
+    def _renew_lease(self) -> bool:
+        """Push the lease out again from now; False once this worker no longer holds it (its
+        own write released it, or it lapsed and another worker took it: worth a warning)."""
+        now = utc(self.tracker.now())
+        with write_connection(self.tracker.engine) as conn, conn.begin():
+            renewed = conn.execute(feed_state.update().where(
+                feed_state.c.name == self.sub.name,
+                feed_state.c.lease_owner == self.worker,
+            ).values(lease_expires_at=now + timedelta(seconds=self.lease.seconds)))
+            if renewed.rowcount == 1:
+                return True
+            owner = conn.execute(sa.select(feed_state.c.lease_owner).where(
+                feed_state.c.name == self.sub.name)).scalar()
+        if owner is not None:
+            log.warning("%s: its lease lapsed and %s took the feed over", self.sub.name, owner)
+        return False
 
     def _release_lease(self) -> None:
         try:
@@ -212,7 +318,8 @@ class _FeedJob:
         fetched_at = utc(self.tracker.now())
         kwargs: dict[str, Any] = {"etag": self.state.get("etag"),
                                   "last_modified": self.state.get("last_modified"),
-                                  "allow_local": self.sub.allow_local}
+                                  "allow_local": self.sub.allow_local,
+                                  "allow_private": self.sub.allow_private}
         if self.timeout is not None:
             kwargs["timeout"] = self.timeout
         result = self.fetcher(self.sub.url, **kwargs)
@@ -331,7 +438,7 @@ class _FeedJob:
             taken = conn.execute(feed_state.update().where(
                 feed_state.c.name == self.sub.name, free, *([due] if self.scheduled else []),
             ).values(lease_owner=self.worker,
-                     lease_expires_at=now + timedelta(seconds=LEASE_SECONDS)))
+                     lease_expires_at=now + timedelta(seconds=self.lease.seconds)))
             row = conn.execute(sa.select(feed_state).where(
                 feed_state.c.name == self.sub.name)).first()
             if taken.rowcount == 1 and row is not None:
@@ -340,7 +447,13 @@ class _FeedJob:
             if self.scheduled and row is not None and row.next_due_at is not None \
                     and utc(row.next_due_at) > now:
                 return "not_due"
+            if row is not None:
+                self.holder = (row.lease_owner, row.lease_expires_at)
             return "busy"
+
+
+def _stamp(dt: datetime) -> str:
+    return utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _one_line(exc: BaseException) -> str:

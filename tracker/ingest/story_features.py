@@ -66,7 +66,9 @@ _EVENTS: tuple[frozenset[str], ...] = (
     frozenset({"suspend", "suspends", "suspended", "halt", "halts", "halted", "pause",
                "paused", "暫停", "暂停"}),
     frozenset({"file", "files", "filed", "filing", "applies", "applied", "遞表", "递表"}),
-    frozenset({"debut", "debuts", "debuted", "trading", "listed", "掛牌", "挂牌"}),
+    frozenset({"debut", "debuts", "debuted", "trading", "listed", "掛牌", "挂牌",
+               "上市"}),
+    frozenset({"price", "prices", "priced", "pricing", "定價", "定价", "招股價", "招股价"}),
     frozenset({"raise", "raises", "raised", "hike", "hikes", "hiked", "increase", "increases",
                "加徵", "加征", "上調", "上调"}),
     frozenset({"cut", "cuts", "lower", "lowers", "lowered", "reduce", "reduces", "slash",
@@ -358,10 +360,13 @@ def _key_number(m: re.Match[str]) -> tuple[str, str] | None:
     return ("", _value(float(count_text))) if count_text else None
 
 
-def _news_dates(text: str, published: datetime) -> tuple[str, frozenset[str]]:
-    """``text`` without its dates and times, and the dates that are key facts ("until Nov. 10",
-    "as at June 30"): not the days around publication, which are a dateline's, not the news's."""
+def _news_dates(text: str,
+                published: datetime) -> tuple[str, frozenset[str], frozenset[str]]:
+    """``text`` without its dates and times, the dates that are key facts ("until Nov. 10",
+    "as at June 30"): not the days around publication, which are a dateline's, not the news's;
+    and every date it names."""
     keyed: set[str] = set()
+    named: set[str] = set()
     near = {(published + timedelta(days=d)).strftime("%m-%d") for d in (-1, 0, 1)}
 
     def drop(m: re.Match[str]) -> str:
@@ -371,11 +376,12 @@ def _news_dates(text: str, published: datetime) -> tuple[str, frozenset[str]]:
             int(m.group("m3")) if m.group("m3") else None)
         if month and day and 1 <= int(day) <= 31:
             label = f"{month:02d}-{int(day):02d}"
+            named.add(label)
             if label not in near:
                 keyed.add(label)
         return " "
 
-    return _DATES.sub(drop, text), frozenset(keyed)
+    return _DATES.sub(drop, text), frozenset(keyed), frozenset(named)
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +397,8 @@ class EventSignature:
     #: file, list, visit...), and whether it is written in Chinese.
     actions: frozenset[int] = frozenset()
     cjk: bool = False
+    #: Every date the text names, the dateline's too ("MM-DD").
+    dates_named: frozenset[str] = frozenset()
 
     @property
     def distinctive(self) -> frozenset[str]:
@@ -414,7 +422,7 @@ class EventSignature:
 
 
 def _numbers(text: str, published: datetime) -> frozenset[tuple[str, str]]:
-    rest, dates = _news_dates(text, published)
+    rest, dates, _named = _news_dates(text, published)
     found = {key for m in _KEY_NUMBERS.finditer(rest) if (key := _key_number(m))}
     return frozenset(found | {("date", d) for d in dates})
 
@@ -429,4 +437,5 @@ def event_signature(title: str, summary: str, published: datetime) -> EventSigna
     headline = title_features(title)
     return EventSignature(frozenset(entities), _numbers(text, published),
                           _numbers(title_text, published), published,
-                          actions=headline.events, cjk=headline.cjk)
+                          actions=headline.events, cjk=headline.cjk,
+                          dates_named=_news_dates(text, published)[2])

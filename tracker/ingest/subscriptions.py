@@ -18,8 +18,13 @@ from tracker.catalogue import (
 from tracker.claims import DEFAULT_TIER, TIERS, is_tier
 from tracker.errors import UsageError
 from tracker.events import RecordedEvent
+from tracker.ingest import netpolicy
 
 MIN_INTERVAL_S = 60
+#: A feed polled less than once a year is not followed; a bound keeps due times in range.
+MAX_INTERVAL_S = 365 * 86400
+_MAX_INTERVAL_DIGITS = len(str(MAX_INTERVAL_S))
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DEFAULT_INTERVAL_S = 30 * 60
 MAX_PUBLISHER_CHARS = 100
 _DURATION = re.compile(r"(\d+)\s*(s|m|h|d)", re.I)
@@ -37,6 +42,8 @@ class Subscription:
     #: Who publishes the feed; empty means the feed's own name (as in logs before publishers).
     publisher: str = ""
     tier: str = DEFAULT_TIER
+    #: Internal network addresses may be fetched (``--allow-private``): intranet feeds, tests.
+    allow_private: bool = False
 
     def __post_init__(self) -> None:
         if not self.publisher:
@@ -44,14 +51,17 @@ class Subscription:
 
 
 def parse_interval(text: str) -> int:
-    """``30m``, ``1h``, ``1h30m``, ``90s``, ``1d`` -> seconds (at least one minute)."""
+    """``30m``, ``1h``, ``1h30m``, ``90s``, ``1d`` -> seconds (one minute to 365 days)."""
     raw = text.strip().lower()
+    shown = repr(text if len(text) <= 40 else text[:40] + "...")
     parts = _DURATION.findall(raw)
     if not parts or _DURATION.sub("", raw).strip():
-        raise UsageError(f"cannot read interval {text!r}: use forms like 30m, 1h, 1h30m, 1d")
-    seconds = sum(int(n) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[u] for n, u in parts)
+        raise UsageError(f"cannot read interval {shown}: use forms like 30m, 1h, 1h30m, 1d")
+    if any(len(n.lstrip("0")) > _MAX_INTERVAL_DIGITS for n, _u in parts) or \
+            (seconds := sum(int(n) * _UNIT_S[u] for n, u in parts)) > MAX_INTERVAL_S:
+        raise UsageError(f"interval {shown} is over the maximum of 365d")
     if seconds < MIN_INTERVAL_S:
-        raise UsageError(f"interval {text!r} is under the minimum of 1m")
+        raise UsageError(f"interval {shown} is under the minimum of 1m")
     return seconds
 
 
@@ -76,17 +86,31 @@ def check_publisher(publisher: str) -> str:
     return name
 
 
-def check_url(url: str, allow_local: bool) -> str:
-    """http(s) URLs always; ``file://`` URLs or paths only when the user allowed local files."""
-    parts = urlsplit(url)
+def check_url(url: str, allow_local: bool, allow_private: bool = False) -> str:
+    """http(s) URLs always, but not to an address that is internal as written unless the user
+    allowed private addresses (fetching checks what names resolve to); ``file://`` URLs or
+    paths only when the user allowed local files. Credentials are refused, not stored: the
+    log keeps every URL for good and prints it to anyone who reads it."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise UsageError(f"cannot read feed URL {netpolicy.redact(url)!r}: {exc}") from None
     if parts.scheme in ("http", "https") and parts.netloc:
+        if netpolicy.has_credentials(url):
+            raise UsageError("feed URL carries credentials (user:password@): the log would "
+                             "keep them; give the URL without them")
+        reason = None if allow_private else netpolicy.internal_host(parts.hostname or "")
+        if reason:
+            raise UsageError(f"refused: {reason} ({netpolicy.HINT})")
         return url
+    shown = netpolicy.redact(url)
     if parts.scheme in ("", "file"):
         if not allow_local:
-            raise UsageError(f"{url!r} is a local file: pass --allow-local to follow local files")
+            raise UsageError(f"{shown!r} is a local file: pass --allow-local to follow local "
+                             f"files")
         path = Path(parts.path if parts.scheme == "file" else url).expanduser().resolve()
         return path.as_uri()
-    raise UsageError(f"feed URL {url!r} must be http(s)")
+    raise UsageError(f"feed URL {shown!r} must be http(s)")
 
 
 def evolve(subs: Mapping[str, Subscription], event: RecordedEvent) -> dict[str, Subscription]:
@@ -97,7 +121,8 @@ def evolve(subs: Mapping[str, Subscription], event: RecordedEvent) -> dict[str, 
         out[name] = Subscription(name, str(data["url"]), int(data["every_seconds"]),
                                  tuple(data.get("tags") or ()), bool(data.get("allow_local")),
                                  event.position, str(data.get("publisher") or name),
-                                 str(data.get("tier") or DEFAULT_TIER))
+                                 str(data.get("tier") or DEFAULT_TIER),
+                                 bool(data.get("allow_private")))
     elif event.type == FEED_CHANGED and name in out:
         current = out[name]
         out[name] = replace(
@@ -107,6 +132,7 @@ def evolve(subs: Mapping[str, Subscription], event: RecordedEvent) -> dict[str, 
             tags=tuple(data["tags"]) if data.get("tags") is not None else current.tags,
             publisher=str(data.get("publisher") or current.publisher),
             tier=str(data.get("tier") or current.tier),
+            allow_private=current.allow_private or bool(data.get("allow_private")),
             position=event.position)
     elif event.type == FEED_UNSUBSCRIBED:
         out.pop(name, None)

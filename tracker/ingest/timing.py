@@ -16,6 +16,9 @@ import tenacity
 #: Server hints (TTL, max-age, Retry-After) beyond this are clamped: a misconfigured header
 #: must not silence a feed for weeks.
 MAX_HINT_SECONDS = 24 * 3600.0
+#: A subscription's interval beyond this is clamped: a stored interval too large for a date (a
+#: typo such as ``999999999999d``, accepted by earlier versions) must not fail every ingest.
+MAX_INTERVAL_SECONDS = 366 * 24 * 3600.0
 DEFAULT_BACKOFF_BASE = 60.0
 DEFAULT_BACKOFF_CEILING = 6 * 3600.0
 
@@ -31,10 +34,11 @@ def next_due(
 ) -> datetime:
     """The next poll time after a successful fetch at ``now``.
 
-    The subscription's interval is raised (never lowered) by the feed's ``<ttl>`` and by
-    ``Cache-Control: max-age``; ``Retry-After`` pushes the time out further when it is later.
+    The subscription's interval (at most :data:`MAX_INTERVAL_SECONDS`) is raised (never
+    lowered) by the feed's ``<ttl>`` and by ``Cache-Control: max-age``; ``Retry-After`` pushes
+    the time out further when it is later.
     """
-    interval = float(every_seconds)
+    interval = min(float(every_seconds), MAX_INTERVAL_SECONDS)
     for hint in (ttl_minutes * 60.0 if ttl_minutes else None, cache_max_age):
         if hint is not None and hint > 0:
             interval = max(interval, min(hint, max_hint_seconds))

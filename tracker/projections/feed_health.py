@@ -28,10 +28,14 @@ def _iso(dt: datetime) -> str:
 
 
 class FeedHealth(Projection):
-    """One document per feed: its subscription, failures and recoveries, items recorded."""
+    """One document per feed: its subscription, failures and recoveries, items recorded.
+
+    A feed subscribed again, or moved to another URL, starts with no failures in a row: they
+    were the old subscription's.
+    """
 
     name = "feeds"
-    version = 1
+    version = 2
     types: frozenset[str] = SUBSCRIPTION_TYPES | {FEED_FAILED, FEED_RECOVERED, ITEM_RECORDED}
 
     def keys(self, event: RecordedEvent) -> Iterable[str]:
@@ -53,10 +57,13 @@ class FeedHealth(Projection):
             out.update(url=data["url"], every_seconds=data["every_seconds"],
                        tags=data.get("tags", []), active=True, subscribed_at=when,
                        subscribed_position=event.position)
+            _fresh_start(out)
         elif event.type == FEED_CHANGED:
             for field in ("url", "every_seconds", "tags"):
                 if data.get(field) is not None:
                     out[field] = data[field]
+            if data.get("url") is not None or data.get("allow_private"):
+                _fresh_start(out)
         elif event.type == FEED_UNSUBSCRIBED:
             out.update(active=False, unsubscribed_at=when)
         elif event.type == FEED_FAILED:
@@ -70,3 +77,9 @@ class FeedHealth(Projection):
             out["last_item_at"] = when
         out["position"] = event.position
         return out
+
+
+def _fresh_start(doc: Doc) -> None:
+    doc["consecutive_failures"] = 0
+    doc.pop("last_error", None)
+    doc.pop("last_error_at", None)

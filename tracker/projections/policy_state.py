@@ -32,6 +32,7 @@ from tracker.catalogue import (
     QUESTION_OPENED,
     QUESTION_RESOLVED,
     RETRACTED,
+    STORY_CORROBORATED,
     STORY_CREATED,
     story_policies,
 )
@@ -100,7 +101,18 @@ def _fold(history: History, event: RecordedEvent) -> bool:
     elif kind == STORY_CREATED:
         push(history, f"story:{data['story_id']}", assertion(event, {
             "story_id": data["story_id"], "title": data.get("title"), "url": data.get("url"),
-            "published": data.get("published")}))
+            "published": data.get("published"),
+            "published_source": data.get("published_source", "feed")}))
+        prune(history, "story:", STORIES_KEPT)
+    elif kind == STORY_CORROBORATED:
+        # an item relevant to this dossier joined a story begun for another: it follows it too
+        slot = f"story:{data['story_id']}"
+        if slot in history:
+            return False
+        push(history, slot, assertion(event, {
+            "story_id": data["story_id"], "title": data.get("title"), "url": data.get("link"),
+            "published": iso(event.occurred_at),
+            "published_source": data.get("published_source", "feed")}))
         prune(history, "story:", STORIES_KEPT)
     elif kind == FACT_EXTRACTED:
         policy_news.fold_extracted(history, event, data)
@@ -226,11 +238,17 @@ _LAST = "_folded_until"
 
 def _only_policy(event: RecordedEvent) -> str | None:
     """The one policy an event names (None for a story that follows several)."""
-    if event.type == STORY_CREATED:
-        ids = story_policies(event.data)
+    if event.type in (STORY_CREATED, STORY_CORROBORATED):
+        ids = _story_policies(event)
         return ids[0] if len(ids) == 1 else None
     policy_id = event.data.get("policy_id")
     return str(policy_id) if policy_id else None
+
+
+def _story_policies(event: RecordedEvent) -> list[str]:
+    if event.type == STORY_CREATED:
+        return story_policies(event.data)
+    return [str(p) for p in event.data.get("policy_ids") or ()]
 
 
 def _pending(policy_id: str, history: History, event: RecordedEvent) -> Doc:
@@ -241,14 +259,15 @@ class PolicyState(Projection):
     """One document per policy: what is known about it now, and where each piece came from."""
 
     name = "policy_state"
-    version = 4
-    types: frozenset[str] = DOSSIER_TYPES | FOLLOW_UP_TYPES | DECISION_TYPES
+    version = 5  # 5: a story joined by an item relevant to another dossier follows it too
+    types: frozenset[str] = DOSSIER_TYPES | FOLLOW_UP_TYPES | DECISION_TYPES | {
+        STORY_CORROBORATED}
 
     def keys(self, event: RecordedEvent) -> Iterable[str]:
         if event.type not in self.types:
             return []
-        if event.type == STORY_CREATED:  # a story follows every dossier it matched
-            return story_policies(event.data)
+        if event.type in (STORY_CREATED, STORY_CORROBORATED):
+            return _story_policies(event)  # a story follows every dossier its items matched
         policy_id = event.data.get("policy_id")
         return [str(policy_id)] if policy_id else []
 

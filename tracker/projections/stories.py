@@ -33,7 +33,7 @@ class Stories(Projection):
     """One document per story: every source that carried it, its revisions, its facts."""
 
     name = "stories"
-    version = 3  # 3: policy_ids (a story follows every dossier it matched)
+    version = 4  # 3: policy_ids (a story follows every dossier it matched); 4: its sources
     types: frozenset[str] = STORY_TYPES | STORY_CORRECTION_TYPES
 
     def keys(self, event: RecordedEvent) -> Iterable[str]:
@@ -53,6 +53,7 @@ class Stories(Projection):
         if event.type == STORY_CREATED:
             base: Doc = {"story_id": data["story_id"], "title": data.get("title"),
                          "url": data.get("url"), "published": data.get("published"),
+                         "published_source": data.get("published_source", "feed"),
                          "summary": data.get("summary", ""),
                          "policy_ids": story_policies(data),
                          "score": data.get("score"), "matched": data.get("matched", []),
@@ -69,6 +70,8 @@ class Stories(Projection):
                                               "url": None, "published": None, "sources": [],
                                               "facts": [], "revisions": [], "matched": []}
         if event.type == STORY_CORROBORATED:
+            current["policy_ids"] = _union(current.get("policy_ids", []),
+                                           data.get("policy_ids", []))
             current["sources"] = [*current.get("sources", []), _source(
                 data.get("feed"), data.get("link"), data.get("title"), event,
                 similarity=data.get("similarity"), item_key=data.get("item_key"))]
@@ -82,6 +85,11 @@ class Stories(Projection):
                 "sentence": data.get("sentence"), "confidence": data.get("confidence"),
                 "item_key": data.get("item_key"), "position": event.position}]
         return _stamp(current, event)
+
+
+def _union(ids: list[str], more: list[str]) -> list[str]:
+    """The dossiers a story follows: every one its items matched, first matched first."""
+    return list(dict.fromkeys([*ids, *(str(i) for i in more)]))
 
 
 def _source(feed: Any, link: Any, title: Any, event: RecordedEvent,
@@ -167,4 +175,5 @@ def combined(docs: Mapping[str, Doc]) -> dict[str, Doc]:
             continue
         for field in ("sources", "facts", "revisions"):
             target[field] = [*target.get(field, []), *doc.get(field, [])]
+        target["policy_ids"] = _union(target.get("policy_ids", []), doc.get("policy_ids", []))
     return {key: doc for key, doc in out.items() if not doc.get("merged_into")}

@@ -8,7 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from tracker.render import mdsafe
 from tracker.render.facts import EMPTY
+
+_md = mdsafe.text
 
 UNKNOWN = "unknown"
 
@@ -91,25 +94,21 @@ def _decided(decided_by: Mapping[str, Any]) -> str:
 
 def markdown(report: Mapping[str, Any]) -> str:
     rows = report.get("claims") or []
-    out = [f"# Claims: {report.get('state')}", ""]
+    out = [f"# Claims: {_md(report.get('state'))}", ""]
     if not rows:
         out.append("None.")
     for claim in rows:
-        out += [f"## `{claim['id'][:8]}` {_md(claim['slot'])} = {_md(brief(claim))}", "",
-                f"State: **{claim['state']}**{_md(_decided(claim.get('decided_by') or {}))}",
-                ""]
+        out += [f"## {mdsafe.code(claim['id'][:8])} {_md(claim['slot'])} = "
+                f"{_md(brief(claim))}", "",
+                f"State: **{_md(claim['state'])}**"
+                f"{_md(_decided(claim.get('decided_by') or {}))}", ""]
         for source in claim.get("sources") or ():
-            link = f" <{source['link']}>" if source.get("link") else ""
-            out.append(f"- #{source['position']} {_md(str(source.get('publisher')))} "
-                       f"({source.get('tier')}): {_md(str(source.get('evidence') or ''))}"
+            link = f" {mdsafe.autolink(source['link'])}" if source.get("link") else ""
+            out.append(f"- #{source['position']} {_md(source.get('publisher'))} "
+                       f"({_md(source.get('tier'))}): {_md(source.get('evidence') or '')}"
                        f"{link}")
         out.append("")
     return "\n".join(out) + "\n"
-
-
-def _md(text: str) -> str:
-    """Feed text made inert in Markdown: every character Markdown could act on is escaped."""
-    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~" else ch for ch in text)
 
 
 def fact_line(fact: Mapping[str, Any], dossier_text: Callable[[Mapping[str, Any]], str]) -> str:

@@ -7,10 +7,12 @@ positions that cite it, so a reader can check any line against the original.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 EMPTY = "—"
+#: The ``published_source`` of a story or item whose feed gave no usable date.
+FIRST_SEEN = "first_seen"
 UNTRACKED = "(not yet tracked at this date)"
 #: Parts of a changed value a diff line leaves out (shown elsewhere, or only bookkeeping).
 _QUIET = frozenset({"title", "value", "unit", "qualifier", "occurred_at", "precision"})
@@ -163,21 +165,24 @@ class Legend:
             entry["positions"].add(int(source["position"]))
         return marker(sources)
 
-    def lines(self) -> list[tuple[str, str]]:
+    def lines(self, show: Callable[[Any], str] = str,
+              show_url: Callable[[Any], str] = str) -> list[tuple[str, str]]:
+        """(source id, what it is) per source; ``show`` and ``show_url`` write what the
+        source says and its URL in the caller's format (Markdown escapes them)."""
         out = []
         for cid, entry in self.sources.items():
             c = entry["citation"]
-            bits = [str(c.get("publication") or "")] if c.get("publication") else []
+            bits = [show(c["publication"])] if c.get("publication") else []
             headline = c.get("headline") or c.get("title")
             if headline:
-                bits.append(f"“{headline}”")
+                bits.append(f"“{show(headline)}”")
             if c.get("date"):  # with how it is known: "2025-05 (estimate: no dateline...)"
-                bits.append(str(c["date"]) + (f" ({c['date_note']})" if c.get("date_note")
-                                              else ""))
+                bits.append(show(c["date"]) + (f" ({show(c['date_note'])})"
+                                               if c.get("date_note") else ""))
             if c.get("document"):
-                bits.append(str(c["document"]))
+                bits.append(show(c["document"]))
             if c.get("url"):
-                bits.append(str(c["url"]))
+                bits.append(show_url(c["url"]))
             bits.append("cited at " + _ranges(sorted(entry["positions"])))
             out.append((cid, ", ".join(bits)))
         return out
@@ -200,6 +205,16 @@ def header(report: Mapping[str, Any]) -> str:
     if report.get("world_as_of"):
         bits.append(f"world as of {report['world_as_of']}")
     return ", ".join(bits)
+
+
+def published_label(entry: Mapping[str, Any], day_only: bool = True) -> str:
+    """An item's or story's day, "2025-04-29" (its timestamp without ``day_only``); "first
+    seen 2025-05-01" when its feed gave no usable date, so the day it was first fetched is
+    never read as its publication date."""
+    day = str(entry.get("published") or "")[:10 if day_only else None]
+    if day and entry.get("published_source") == FIRST_SEEN:
+        return f"first seen {day}"
+    return day
 
 
 def story_source(story: Mapping[str, Any]) -> list[dict[str, Any]]:

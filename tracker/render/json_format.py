@@ -38,5 +38,6 @@ JSON_RENDERERS: dict[Kind, Renderer] = {
     "status": page(document), "timeline": page(document), "diff": page(document),
     "news": document, "feeds": feeds_document, "feed_health": health_document,
     "sources": document, "claims": document, "rules": document, "explain": document,
+    "ingest": document,
 }
 JSONL_RENDERERS: dict[Kind, Renderer] = {"log": log_lines}

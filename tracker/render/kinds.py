@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 #: What a command prints: a report from tracker.reports, or a list read from the log.
 Kind = Literal["status", "timeline", "diff", "news", "feeds", "feed_health", "log", "catalogue",
-               "sources", "claims", "rules", "explain"]
+               "sources", "claims", "rules", "explain", "ingest"]
 Format = Literal["text", "json", "markdown", "jsonl"]
 #: Turns one kind of report into exactly the text a command prints.
 Renderer = Callable[[Any], str]

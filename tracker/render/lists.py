@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tracker.dates import iso
+from tracker.render import mdsafe
+from tracker.render.facts import published_label
 
 if TYPE_CHECKING:
     from tracker.catalogue import EventType
@@ -90,7 +92,7 @@ def news_text(report: Mapping[str, Any]) -> str:
     lines: list[str] = []
     indent = " " * 12
     for story in report["stories"]:
-        lines.append(f"{(story['published'] or '')[:10]}  {story['title']}  [{story['id']}]")
+        lines.append(f"{published_label(story)}  {story['title']}  [{story['id']}]")
         lines.append(f"{indent}score {story['score']}: {', '.join(story['matched'])}")
         for source in story["sources"]:
             lines.append(f"{indent}- {source['feed']}: {source['link'] or '(no link)'} "
@@ -100,6 +102,26 @@ def news_text(report: Mapping[str, Any]) -> str:
             lines.append(f"{indent}* {fact['kind']}: {value} ({fact['confidence']}) "
                          f"[#{fact['position']}]")
     return "".join(f"{line}\n" for line in lines)
+
+
+def news_markdown(report: Mapping[str, Any]) -> str:
+    """The stories as a briefing: a heading per story, its sources and facts as bullets."""
+    since = report.get("since")
+    out = ["# News", "", f"_{report.get('count', 0)} stories"
+           + (f" since {mdsafe.text(since)}" if since else "") + "_"]
+    for story in report["stories"]:
+        out += ["", f"## {mdsafe.text(story['title'] or '(untitled)')}", "",
+                f"{mdsafe.code(story['id'])} {mdsafe.text(published_label(story))}, "
+                f"score {mdsafe.text(story['score'])}: "
+                f"{mdsafe.text(', '.join(story['matched']))}", ""]
+        for source in story["sources"]:
+            where = mdsafe.autolink(source["link"]) if source["link"] else "(no link)"
+            out.append(f"- {mdsafe.text(source['feed'])}: {where} [#{source['position']}]")
+        for fact in story["facts"]:
+            value = json.dumps(fact["value"], ensure_ascii=False)
+            out.append(f"- {mdsafe.text(fact['kind'])}: {mdsafe.text(value)} "
+                       f"({mdsafe.text(fact['confidence'])}) [#{fact['position']}]")
+    return "\n".join(out) + "\n"
 
 
 def _brief(data: Any, width: int = 80) -> str:

@@ -1,4 +1,8 @@
-"""Reports as Markdown for a briefing: one bullet per fact, the sources listed at the end."""
+"""Reports as Markdown for a briefing: one bullet per fact, the sources listed at the end.
+
+Whatever a report took from the log is written through :mod:`tracker.render.mdsafe`, so feed
+text reads as text and the only links are the ones written here, to http(s) URLs.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tracker import catalogue
-from tracker.render import claims
+from tracker.render import claims, explain, lists, mdsafe
 from tracker.render.facts import (
     EMPTY,
     UNTRACKED,
@@ -16,6 +20,7 @@ from tracker.render.facts import (
     header,
     label,
     milestone_line,
+    published_label,
     story_source,
     with_dating,
 )
@@ -27,8 +32,7 @@ if TYPE_CHECKING:
 _SIGNS = {"+": "added", "~": "changed", "-": "withdrawn"}
 
 
-def _md(text: Any) -> str:
-    return " ".join(str(text).replace("*", "\\*").replace("_", "\\_").split())
+_md = mdsafe.text
 
 
 def _bullet(text: str, mark: str, head: str | None = None) -> str:
@@ -37,12 +41,18 @@ def _bullet(text: str, mark: str, head: str | None = None) -> str:
 
 
 def _legend(legend: Legend) -> list[str]:
-    rows = legend.lines()
+    rows = legend.lines(_md, mdsafe.autolink)
     if not rows:
         return []
     out = ["", "## Sources", "", "_[#N ¶P]: log position N, paragraph P of the source._", ""]
-    out += [f"- `{cid}` — {_md(text)}" for cid, text in rows]
+    out += [f"- {mdsafe.code(cid)} — {text}" for cid, text in rows]
     return out
+
+
+def _seen(story: Mapping[str, Any]) -> str:
+    """" (first seen 2025-05-01)" for a story whose feed gave no usable date, else ""."""
+    day = published_label(story)
+    return f" ({_md(day)})" if day.startswith("first seen") else ""
 
 
 def _section(title: str, lines: list[str]) -> list[str]:
@@ -53,7 +63,7 @@ def status(report: Mapping[str, Any]) -> str:
     legend = Legend()
     out = ["# Policy status", "", f"_{_md(header(report))}_"]
     for p in report.get("policies") or ():
-        out += ["", f"## {_md(p.get('title') or UNTRACKED)}", "", f"`{p['id']}`", ""]
+        out += ["", f"## {_md(p.get('title') or UNTRACKED)}", "", mdsafe.code(p["id"]), ""]
         state = str(p.get("status") or EMPTY).replace("_", " ")
         if p.get("status_note"):
             state += f" ({p['status_note']})"
@@ -96,8 +106,8 @@ def status(report: Mapping[str, Any]) -> str:
             for m in p.get("milestones") or ()])
         follow = p.get("follow_ups") or {}
         out += _section("Follow-ups", [
-            f"- [{_md(s.get('title'))}]({s['url']}) {legend.note(story_source(s))}"
-            if s.get("url") else _bullet(str(s.get("title")), legend.note(story_source(s)))
+            f"- {mdsafe.link(s.get('title'), s.get('url'))}{_seen(s)} "
+            f"{legend.note(story_source(s))}"
             for s in follow.get("stories") or ()])
     out += _legend(legend)
     return "\n".join(out) + "\n"
@@ -138,4 +148,5 @@ def catalogue_document(_event_types: Iterable[EventType]) -> str:
 RENDERERS: dict[Kind, Renderer] = {
     "status": page(status), "timeline": page(timeline), "diff": page(diff),
     "catalogue": page(catalogue_document), "claims": claims.markdown,
+    "news": lists.news_markdown, "explain": explain.markdown,
 }

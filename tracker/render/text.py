@@ -17,6 +17,7 @@ from tracker.render.facts import (
     header,
     label,
     milestone_line,
+    published_label,
     story_source,
     with_dating,
 )
@@ -115,7 +116,7 @@ def status(report: Mapping[str, Any]) -> str:
             for m in p.get("milestones") or ()])
         follow = p.get("follow_ups") or {}
         out += _section("Follow-ups", [
-            (str(s.get("published") or "")[:10] or EMPTY, str(s.get("title")),
+            (published_label(s) or EMPTY, str(s.get("title")),
              legend.note(story_source(s))) for s in follow.get("stories") or ()])
     out += _legend(legend)
     return "\n".join(out) + "\n"

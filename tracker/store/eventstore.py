@@ -52,10 +52,13 @@ class VerifyResult:
 
 @dataclass(frozen=True, slots=True)
 class Head:
-    """The last event of the log (position 0 and the genesis hash when it is empty)."""
+    """The last event of the log (position 0 and the genesis hash when it is empty).
+
+    Kept elsewhere, it is what a later ``verify --against`` checks the log still holds."""
 
     position: int
     hash: str
+    recorded_at: datetime | None = None
 
 
 class EventStore:
@@ -170,6 +173,24 @@ class EventStore:
             row = c.exec_driver_sql(
                 "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1").first()
         return Head(int(row[0]), str(row[1])) if row else Head(0, GENESIS_HASH)
+
+    def last(self, *, conn: sa.Connection | None = None) -> RecordedEvent | None:
+        """The last event as stored (not upcast), or None for an empty log."""
+        with self._using(conn) as c:
+            rows = c.exec_driver_sql(
+                f"SELECT {COLUMN_LIST} FROM events ORDER BY position DESC LIMIT 1").all()
+        found = decode_rows(rows, upcast=False)
+        return found[0] if found else None
+
+    def hash_at(self, position: int, *, conn: sa.Connection | None = None) -> str | None:
+        """The stored hash of the event at ``position`` (the genesis hash at 0), None if absent."""
+        if position == 0:
+            return GENESIS_HASH
+        with self._using(conn) as c:
+            mark = "?" if is_sqlite(c) else "%s"
+            value = c.exec_driver_sql(f"SELECT hash FROM events WHERE position = {mark}",
+                                      (position,)).scalar()
+        return None if value is None else str(value)
 
     def stream_version(self, stream_id: str, *, conn: sa.Connection | None = None) -> int:
         with self._using(conn) as c:
