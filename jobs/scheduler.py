@@ -20,9 +20,11 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from tracker.jobs.alerts import sync_alerts_job
 
 from tracker.app import open_tracker
 from tracker.feeds import subscriptions
+from tracker.ingest.timing import MAX_INTERVAL_SECONDS
 
 INGEST_JOB = "tracker.jobs.ingest:ingest_feed"
 SYNC_ID = "sync-feeds"
@@ -44,8 +46,12 @@ def build_scheduler(database_url: str, workers: int = 4) -> BackgroundScheduler:
     return scheduler
 
 
-def sync_jobs(database_url: str, scheduler: BackgroundScheduler) -> set[str]:
-    """Make the scheduler's feed jobs match the subscriptions in the log; returns job ids."""
+def sync_jobs(database_url: str, scheduler: BackgroundScheduler,
+              lease_seconds: int | None = None) -> set[str]:
+    """Make the scheduler's feed jobs match the subscriptions in the log; returns job ids.
+
+    A job's interval is the feed's (at most a year); ``lease_seconds`` goes to every job
+    (None: the setting each job reads when it runs)."""
     tracker = open_tracker(database_url)
     try:
         subs = subscriptions(tracker)
@@ -56,30 +62,35 @@ def sync_jobs(database_url: str, scheduler: BackgroundScheduler) -> set[str]:
         if job.id.startswith("feed:") and job.id not in wanted:
             scheduler.remove_job(job.id)
             log.info("removed job %s", job.id)
+    kwargs = {"lease_seconds": lease_seconds} if lease_seconds is not None else {}
     for job_id, sub in wanted.items():
+        every = int(min(sub.every_seconds, MAX_INTERVAL_SECONDS))
         existing = scheduler.get_job(job_id)
         if existing is not None and getattr(existing.trigger, "interval", None) is not None \
-                and existing.trigger.interval.total_seconds() == sub.every_seconds:
+                and existing.trigger.interval.total_seconds() == every \
+                and dict(existing.kwargs) == kwargs:
             continue
         first_run = {} if existing is not None else {"next_run_time": datetime.now(UTC)}
-        scheduler.add_job(INGEST_JOB, "interval", seconds=sub.every_seconds, id=job_id,
-                          args=[database_url, sub.name], replace_existing=True,
+        scheduler.add_job(INGEST_JOB, "interval", seconds=every, id=job_id,
+                          args=[database_url, sub.name], kwargs=kwargs, replace_existing=True,
                           name=f"ingest {sub.name}", **first_run)
-        log.info("scheduled %s every %ss", job_id, sub.every_seconds)
+        log.info("scheduled %s every %ss", job_id, every)
+    sync_alerts_job(database_url, scheduler)  # every minute while an alert channel exists
     return set(wanted)
 
 
 def run(database_url: str, stop: threading.Event, *, sync_seconds: int = 60,
-        on_start: Any = None) -> None:
-    """Run until ``stop`` is set; shut down cleanly, letting running jobs finish."""
+        on_start: Any = None, lease_seconds: int | None = None) -> None:
+    """Run until ``stop`` is set; shut down cleanly, letting running jobs finish (each holds
+    its feed's lease, renewed, until its unit of work is done, then hands it back)."""
     scheduler = build_scheduler(database_url)
     scheduler.start()
     try:
-        sync_jobs(database_url, scheduler)
+        sync_jobs(database_url, scheduler, lease_seconds)
         with contextlib.suppress(JobLookupError):  # persisted by earlier versions
             scheduler.remove_job(SYNC_ID, jobstore="default")
         scheduler.add_job(sync_jobs, "interval", seconds=sync_seconds, id=SYNC_ID,
-                          args=[database_url, scheduler], jobstore=LOCAL,
+                          args=[database_url, scheduler, lease_seconds], jobstore=LOCAL,
                           replace_existing=True, name="sync feed jobs")
         if on_start is not None:
             on_start(scheduler)

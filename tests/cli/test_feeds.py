@@ -43,7 +43,7 @@ def subscribe_samples(url: str, server: FeedServer,
                       names: tuple[str, ...] = SAMPLE_NAMES) -> dict[str, str]:
     urls = server.serve_samples(names)
     for name, feed_url in urls.items():
-        ok(url, "feeds", "add", name, feed_url)
+        ok(url, "feeds", "add", name, feed_url, "--allow-private")
     return urls
 
 
@@ -54,10 +54,10 @@ def test_feeds_add_list_and_change(url, server) -> None:
     feed_url = server.url(DELTA)
 
     added = ok(url, "feeds", "add", DELTA, feed_url, "--every", "1h30m", "--tag", "trade",
-               "--tag", "hk")
+               "--tag", "hk", "--allow-private")
 
     assert added.stdout.strip() == f"following {DELTA}: {feed_url} every 90m"
-    ok(url, "feeds", "add", HARBOUR, server.url(HARBOUR))
+    ok(url, "feeds", "add", HARBOUR, server.url(HARBOUR), "--allow-private")
     listed = ok(url, "feeds", "list").stdout.splitlines()
     assert len(listed) == 2
     assert re.fullmatch(rf"{DELTA}\s+90m\s+{re.escape(feed_url)}\s+\[trade, hk\]", listed[0])
@@ -98,7 +98,8 @@ def test_feeds_add_local_path_needs_allow_local(url) -> None:
 
 @pytest.mark.parametrize("interval", ["30s", "soon", "1h and a bit", "0m"])
 def test_feeds_add_refuses_a_bad_interval(url, server, interval) -> None:
-    result = cli(url, "feeds", "add", DELTA, server.url(DELTA), "--every", interval)
+    result = cli(url, "feeds", "add", DELTA, server.url(DELTA), "--every", interval,
+                 "--allow-private")
 
     one_line_error(result, 2, "interval")
     assert ok(url, "feeds", "list").stdout == "no feeds followed\n"

@@ -122,6 +122,26 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+@contextlib.contextmanager
+def interrupt_on_sigterm() -> Iterator[None]:
+    """SIGTERM (systemd, ``timeout``, ``kill``) interrupts as Ctrl-C does: the work in hand is
+    handed back (an ingest releases its feed's lease) and the command exits as interrupted."""
+
+    def handler(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+        installed = True
+    except ValueError:  # not the main thread (e.g. under a test runner): no handler
+        installed = False
+    try:
+        yield
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 @click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--database-url", "database_url_opt", envvar="TRACKER_DATABASE_URL", metavar="URL",
               help="sqlite:///path.db, postgresql://user@host/db, or a file path. "
@@ -143,4 +163,14 @@ def main(ctx: click.Context, database_url_opt: str | None) -> None:
 
 
 # The command modules attach their commands to ``main``, so they are imported once it exists.
-from tracker.cli import claims, dossier, feeds, log, rules, sources, stories  # noqa: E402, F401
+from tracker.cli import (  # noqa: E402, F401
+    alerts,
+    claims,
+    dossier,
+    feeds,
+    log,
+    rules,
+    sources,
+    stories,
+)
+from tracker.cli import report as _report  # noqa: E402, F401
