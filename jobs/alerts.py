@@ -12,6 +12,8 @@ import logging
 import os
 from typing import Any, Final
 
+from tracker.jobs import outcome as job_outcome
+
 from tracker.alerts import service
 from tracker.alerts.channels import Senders
 from tracker.alerts.outbox import EMAIL, WEBHOOK
@@ -31,6 +33,7 @@ def _ignore(_text: str) -> None:
 
 def send_alerts(database_url: str) -> service.SendSummary:
     """Deliver what is pending to the webhook and email channels of ``database_url``."""
+    job_outcome.begin()
     settings = AlertSettings.from_env()
     tracker = open_tracker(database_url)
     try:
@@ -46,6 +49,8 @@ def send_alerts(database_url: str) -> service.SendSummary:
             log.warning("alerts %s", outcome.line())
         elif outcome.delivered:
             log.info("alerts %s", outcome.line())
+    if summary.failed:
+        job_outcome.failed(f"{len(summary.failed)} channel(s) not delivered to")
     return summary
 
 

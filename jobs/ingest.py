@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from tracker.jobs import outcome as job_outcome
+
 from tracker.app import open_tracker
 from tracker.config import lease_seconds as configured_lease
 from tracker.errors import UsageError
@@ -22,6 +24,7 @@ def ingest_feed(database_url: str, feed: str | None = None,
     what is due: backoff after failures, Retry-After and a feed's TTL hold for the scheduler
     as they do for cron. ``lease_seconds``: ``tracker schedule --lease``, else the setting
     (``TRACKER_LEASE_SECONDS``, two minutes by default)."""
+    job_outcome.begin()
     lease = lease_seconds if lease_seconds is not None else configured_lease()
     tracker = open_tracker(database_url)
     try:
@@ -33,4 +36,6 @@ def ingest_feed(database_url: str, feed: str | None = None,
         tracker.close()
     for outcome in summary.outcomes:
         (log.warning if outcome.status == "failed" else log.info)("%s", outcome.line())
+    if summary.failed:
+        job_outcome.failed(f"{len(summary.failed)} feed(s) failed")
     return summary

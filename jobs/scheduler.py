@@ -20,6 +20,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from tracker.jobs import outcome as job_outcome
 from tracker.jobs.alerts import sync_alerts_job
 
 from tracker.app import open_tracker
@@ -35,7 +36,29 @@ LOCAL = "local"
 log = logging.getLogger("tracker.schedule")
 
 
+class _NoSuccessAfterFailure(logging.Filter):
+    """APScheduler says a job "executed successfully" whenever its function returned; a job
+    that noted a failure (``tracker.jobs.outcome``: a feed failed, a channel was not
+    delivered to) is logged at WARNING as finished with failures instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == 'Job "%s" executed successfully':
+            failure = job_outcome.take()
+            if failure is not None:
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
+                record.msg = 'Job "%s" finished with failures: %s'
+                record.args = (*(record.args or ("?",)), failure)
+        return True
+
+
+def _quiet_success_after_failure() -> None:
+    executor_log = logging.getLogger("apscheduler.executors.default")
+    if not any(isinstance(f, _NoSuccessAfterFailure) for f in executor_log.filters):
+        executor_log.addFilter(_NoSuccessAfterFailure())
+
+
 def build_scheduler(database_url: str, workers: int = 4) -> BackgroundScheduler:
+    _quiet_success_after_failure()
     tracker = open_tracker(database_url)
     scheduler = BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=tracker.engine, tablename=JOB_TABLE),

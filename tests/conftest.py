@@ -47,6 +47,28 @@ def require_pg() -> None:
         pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _utc_unless_told(monkeypatch) -> None:
+    """Times read and shown in UTC, whatever zone the machine running the tests is set to
+    (a test about zones sets its own: ``--tz``, or ``TRACKER_TZ``)."""
+    monkeypatch.setenv("TRACKER_TZ", "UTC")
+
+
+@pytest.fixture(autouse=True)
+def _no_terminal_width(monkeypatch) -> None:
+    """Text laid out as for a pipe (100 columns), whatever COLUMNS the runner was started
+    with (pytest-xdist's workers see 80); a test about widths sets its own."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(monkeypatch, tmp_path_factory) -> None:
+    """No config file from the machine running the tests (tests of the config file name
+    theirs: ``--config``, ``TRACKER_CONFIG``, or ``XDG_CONFIG_HOME``)."""
+    monkeypatch.delenv("TRACKER_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.getbasetemp() / "no-config"))
+
+
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'tracker.db'}"

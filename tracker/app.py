@@ -70,10 +70,12 @@ def open_tracker(url: str, clock: Clock = system_clock,
     import's target) is left as it is.
     """
     tracker = connect(url, clock)
-    if migrate.current_revision(tracker.engine) is None and _is_empty(tracker.engine):
+    current = migrate.current_revision(tracker.engine)  # one query: no Alembic unless migrating
+    if current is None and _is_empty(tracker.engine):
         migrate.upgrade(tracker.engine,
                         then=_mark_first_use(clock) if on_new_database is not None else None)
-    migrate.require_current(tracker.engine)
+        current = migrate.current_revision(tracker.engine)
+    migrate.check_current(current)
     if on_new_database is not None and not tracker.read_only and _first_use_unfinished(tracker):
         on_new_database(tracker)
         with write_connection(tracker.engine) as conn, conn.begin():

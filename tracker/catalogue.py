@@ -92,7 +92,9 @@ _TYPES: tuple[EventType, ...] = (
     # -- the dossier -------------------------------------------------------------------------
     EventType(POLICY_TRACKED, 1, "A policy enters the dossier.",
               {**_P, "title": "short title", "summary": "one-paragraph paraphrase",
-               "jurisdictions": "list of places it applies to"},
+               "jurisdictions": "list of places it applies to",
+               "timezone": "optional IANA time zone (Asia/Hong_Kong) its dates and times are "
+                           "read and shown in unless the user sets one (--tz, TRACKER_TZ)"},
               ("policy_id", "title")),
     EventType(POLICY_STATUS_CHANGED, 1, "The policy's lifecycle status moved.",
               {**_P, "status": "one of " + ", ".join(STATUSES), "note": "why, in a phrase",

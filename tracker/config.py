@@ -1,5 +1,6 @@
-"""Where the database lives: ``--database-url``, else ``TRACKER_DATABASE_URL``, else an SQLite
-file in the user's data directory (XDG on Linux); how long a feed's lease holds."""
+"""Where the database lives: ``--database-url``, else ``TRACKER_DATABASE_URL``, else the config
+file's ``database_url`` (:mod:`tracker.settings` resolves the three), else an SQLite file in the
+user's data directory (XDG on Linux); how long a feed's lease holds."""
 
 from __future__ import annotations
 

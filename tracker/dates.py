@@ -17,7 +17,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Final, Literal, get_args
 
 Precision = Literal["instant", "day", "month", "year", "undated"]
@@ -84,6 +84,22 @@ def truncate(dt: datetime, precision: str) -> datetime:
     if precision == "year":
         return dt.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
     raise ValueError(f"unknown precision {precision!r}")
+
+
+#: The precisions that name a calendar period (the rest are an instant, or no date at all).
+CALENDAR: Final = frozenset({"day", "month", "year"})
+
+
+def on_calendar(dt: datetime, precision: str, zone: tzinfo) -> datetime:
+    """Where a recorded date falls for a reader in ``zone``, as a UTC instant.
+
+    A year, month or day is a calendar period, stored from UTC midnight: "April 2025" ends at
+    midnight on 1 May wherever it is read, so it has happened by the end of April in any zone.
+    An instant (and ``UNDATED_AT``) is the same moment everywhere and stays as it is.
+    """
+    if precision not in CALENDAR:
+        return utc(dt)
+    return utc(dt).replace(tzinfo=None).replace(tzinfo=zone).astimezone(UTC)
 
 
 def read_instant(text: str) -> datetime:

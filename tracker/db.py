@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
-import tenacity
 from sqlalchemy.engine import URL, Engine, make_url
 
 from tracker.events import canonical_json
+
+if TYPE_CHECKING:
+    import tenacity
 
 WRITE = "tracker_write"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -145,6 +147,8 @@ def retrying(fn: Callable[..., T]) -> Callable[..., T]:
 
 
 def _retrier() -> tenacity.Retrying:
+    import tenacity  # imported at the first unit of work, not at start-up
+
     disconnects = 0
 
     def give_up(state: tenacity.RetryCallState) -> bool:

@@ -27,7 +27,7 @@ from tracker.claim_state import Settled, settle
 from tracker.claims import AcceptancePolicy, policy_from_data
 from tracker.dates import iso
 from tracker.db import masked, write_connection
-from tracker.errors import DuplicateEventError, TrackerError, UsageError
+from tracker.errors import AlreadyError, DuplicateEventError, TrackerError, UsageError
 from tracker.events import NewEvent, RecordedEvent, deterministic_id
 from tracker.limits import MAX_POSITION
 from tracker.projections import PROJECTIONS, Doc
@@ -45,7 +45,7 @@ from tracker.seeding import (
     packaged_acceptance_policy,
     packaged_seed_files,
 )
-from tracker.when import When
+from tracker.when import When, parse_when
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +163,8 @@ def state_docs(tracker: Tracker, *, as_of: When | None = None,
     known = list(tracker.store.read(types=types, recorded_until=recorded_until))
     in_world = known if world_as_of is None else [
         e for e in known
-        if e.type in KNOWN_NOW_TYPES or e.occurred_until <= world_as_of.before]
+        if e.type in KNOWN_NOW_TYPES or world_as_of.reached(e.occurred_until,
+                                                             e.occurred_precision)]
     policies = [doc for _key, doc in sorted(fold_all(policy, in_world).items())]
     return StateDocs(policies, fold_all(actor, known), _tiers(fold_all(publisher, known)),
                      acceptance, in_world[-1].position if in_world else 0)
@@ -192,27 +193,57 @@ def status(tracker: Tracker, *, as_of: When | None = None,
     """The state of every tracked policy, now or as of a past date on either time axis; the
     state moves only through accepted claims."""
     docs = state_docs(tracker, as_of=as_of, world_as_of=world_as_of)
-    return status_report(docs.policies, docs.actors, position=docs.position,
-                         as_of=iso(as_of.recorded_until) if as_of else None,
-                         world_as_of=iso(world_as_of.before) if world_as_of else None,
-                         settled=docs.settled())
+    report = status_report(docs.policies, docs.actors, position=docs.position,
+                           as_of=iso(as_of.recorded_until) if as_of else None,
+                           world_as_of=iso(world_as_of.before) if world_as_of else None,
+                           settled=docs.settled())
+    return labelled(report, as_of=as_of, world_as_of=world_as_of)
+
+
+def labelled(report: dict[str, Any], **bounds: When | None) -> dict[str, Any]:
+    """``report`` with ``<name>_label`` beside each bound given: what it means in words, in
+    the user's zone ("end of 2024 (2024-12-31 23:59 HKT)"), for headers to show."""
+    for name, bound in bounds.items():
+        if bound is not None:
+            report[f"{name}_label"] = bound.label()
+    return report
 
 
 def timeline(tracker: Tracker, *, since: When | None = None,
              until: When | None = None) -> dict[str, Any]:
+    """What happened in the world, in world order: from the start of ``since``'s period to
+    the end of ``until``'s (dates from the record read on the calendar of the user's zone)."""
     projector(tracker).catch_up(["timeline"])
     entries = [doc for _key, doc in load_docs(tracker.engine, "timeline")]
+    bound = since or until
+    zone = bound.zone if bound is not None else None
     report = timeline_report(entries, iso(since.start) if since else None,
-                             iso(until.before) if until else None)
+                             iso(until.before) if until else None, zone=zone)
     report["since"], report["until"] = (since.text if since else None,
                                         until.text if until else None)
-    return report
+    return labelled(report, since=since.as_lower() if since else None, until=until)
 
 
-def diff(tracker: Tracker, *, since: When, until: When | None = None) -> dict[str, Any]:
-    """What the log learnt between two recorded times: facts added, changed, retracted."""
-    before = status(tracker, as_of=since)
-    after = status(tracker, as_of=until) if until else status(tracker)
+def diff(tracker: Tracker, *, since: When | None = None, until: When | None = None,
+         recorded_since: When | None = None, as_of: When | None = None) -> dict[str, Any]:
+    """What changed between two states: facts added, changed, retracted.
+
+    On the world axis, from the state of the world at the start of ``since``'s period to its
+    state at the end of ``until``'s (default now); on the log's, from what it knew at the start
+    of ``recorded_since``'s period to what it knew at the end of ``as_of``'s (default now).
+    Either axis or both."""
+    if until is not None and since is None:
+        raise UsageError("diff --until needs --since: both are world time")
+    if as_of is not None and recorded_since is None:
+        raise UsageError("diff --as-of needs --recorded-since: both are log time")
+    if since is None and recorded_since is None:
+        raise UsageError("diff needs --since WHEN (world time) or --recorded-since WHEN "
+                         "(log time)")
+    if since is not None and until is None:  # the world as it stands now, nothing planned
+        until = parse_when("now", since.now, since.zone)
+    before = status(tracker, as_of=recorded_since.as_lower() if recorded_since else None,
+                    world_as_of=since.as_lower() if since else None)
+    after = status(tracker, as_of=as_of, world_as_of=until if since else None)
     return diff_report(before, after)
 
 
@@ -275,8 +306,8 @@ def retract(tracker: Tracker, position: int, reason: str, actor: str = "cli") ->
         tracker.store.lock(conn)
         existing = tracker.store.by_ids([event.event_id], conn=conn).get(event.event_id)
         if existing is not None:
-            raise UsageError(f"position {position} was already retracted "
-                             f"(at {existing.position})")
+            raise AlreadyError(f"position {position} was already retracted "
+                               f"(at {existing.position})")
         withdrawn = [_retraction(tracker, fact, f"withdrawn with position {position}: "
                                  f"{reason.strip()}", actor)
                      for fact in facts_resting_on(tracker, target, conn)]
@@ -341,8 +372,8 @@ def correct(tracker: Tracker, position: int, changes: dict[str, Any], reason: st
         existing = tracker.store.by_ids([retraction.event_id], conn=conn).get(
             retraction.event_id)
         if existing is not None:
-            raise UsageError(f"position {position} was already retracted "
-                             f"(at {existing.position}); correct the replacement instead")
+            raise AlreadyError(f"position {position} was already retracted "
+                               f"(at {existing.position}); correct the replacement instead")
         out = tracker.store.append_in(conn, CORRECTIONS_STREAM, [retraction])
         out += tracker.store.append_in(conn, target.stream_id, [replacement])
     return out

@@ -28,3 +28,21 @@ def unique_id(ids: Iterable[str], typed: str, *, kind: str, listed_by: str,
     if len(found) > 1:
         raise UsageError(f"{kind} id {typed!r} is ambiguous: give more characters")
     return found[0]
+
+
+def short_ids(ids: Iterable[str], *, minimum: int = MIN_PREFIX,
+              id_prefix: str = "") -> dict[str, str]:
+    """Each id's shortest prefix that names it alone among ``ids`` (what a person types to
+    act on it): at least ``minimum`` characters after ``id_prefix``, which is kept."""
+    ordered = sorted(set(ids))
+    out: dict[str, str] = {}
+    for i, full in enumerate(ordered):
+        need = len(id_prefix) + minimum if full.startswith(id_prefix) else minimum
+        for other in (ordered[i - 1] if i else None,
+                      ordered[i + 1] if i + 1 < len(ordered) else None):
+            if other is not None:
+                common = next((n for n, (a, b) in enumerate(zip(full, other, strict=False))
+                               if a != b), min(len(full), len(other)))
+                need = max(need, common + 1)
+        out[full] = full[:need]
+    return out

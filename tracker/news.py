@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from tracker.app import Tracker
@@ -15,43 +17,79 @@ from tracker.catalogue import (
     ITEM_TYPES,
     SUBSCRIPTION_TYPES,
 )
-from tracker.dates import utc
+from tracker.dates import iso, read_instant, utc
 from tracker.db import write_connection
-from tracker.dossier import CORRECTIONS_STREAM, withdrawal
+from tracker.dossier import CORRECTIONS_STREAM, labelled, withdrawal
 from tracker.events import NewEvent, RecordedEvent, canonical_json, deterministic_id
 from tracker.ingest import extract, relevance
-from tracker.ingest.decide import Outlet, Plan, Prepared, decide_story, feed_stream
+from tracker.ingest.decide import Outlet, Plan, Prepared, StoryWorkspace, feed_stream
 from tracker.ingest.knowledge import Knowledge
 from tracker.ingest.parse import Item
 from tracker.ingest.subscriptions import current
+from tracker.lookup import short_ids
 from tracker.projections.stories import Stories, combined
 from tracker.rules_log import rules_by_policy
 from tracker.story_explain import explain_report
-from tracker.story_identity import find_story, kept_story, story_docs
+from tracker.story_identity import STORY_PREFIX, find_story, kept_story, story_docs
 from tracker.when import When
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 STORIES = Stories()
 
 
-def news(tracker: Tracker, *, since: When | None = None) -> dict[str, Any]:
-    """Stories, newest first, each with every source that carried it and its facts."""
-    shown = combined(story_docs(tracker))  # analysts' merges and splits applied
-    cutoff = since.start.strftime("%Y-%m-%dT%H:%M:%S") if since is not None else ""
+def news(tracker: Tracker, *, since: When | None = None, limit: int | None = None,
+         feed: str | None = None, policy: str | None = None,
+         until: When | None = None) -> dict[str, Any]:
+    """Stories by publication date (the feed's, else when first seen), newest first, each with
+    every source that carried it and its facts: those published from ``since`` on, carried by
+    ``feed``, about ``policy``; the first ``limit`` of them (None: all). ``total`` counts every
+    story that matched, so a reader knows what the limit left out; ``short_id`` is the
+    shortest prefix of a story's id that names it alone (what `tracker stories` takes).
+    ``since`` counts from the start of its period, ``until`` to its end, in the user's zone (a
+    story published at 07:00 on a Saturday in Hong Kong is a Saturday story there)."""
+    all_docs = story_docs(tracker)
+    shown = combined(all_docs)  # analysts' merges and splits applied
+    short = short_ids(all_docs, id_prefix=STORY_PREFIX)
     ordered = sorted((STORIES.sort_key(key, doc), doc) for key, doc in shown.items())
-    docs = [doc for sort_key, doc in reversed(ordered) if sort_key >= cutoff]
+    docs = [doc for _sort_key, doc in reversed(ordered) if _published_within(doc, since, until)]
+    if feed is not None:
+        docs = [d for d in docs if any(s.get("feed") == feed for s in d.get("sources", []))]
+    if policy is not None:
+        docs = [d for d in docs if policy in _policies(d)]
+    total = len(docs)
     stories = [{
-        "id": d.get("story_id"), "title": d.get("title"), "url": d.get("url"),
+        "id": d.get("story_id"), "short_id": short.get(str(d.get("story_id")),
+                                                       d.get("story_id")),
+        "title": d.get("title"), "url": d.get("url"),
         "published": d.get("published"),
         "published_source": d.get("published_source") or "feed", "score": d.get("score"),
-        "policies": d.get("policy_ids") or ([d["policy_id"]] if d.get("policy_id") else []),
+        "policies": _policies(d),
         "matched": d.get("matched", []),
         "sources": [{"feed": s.get("feed"), "link": s.get("link"), "title": s.get("title"),
                      "position": s.get("position")} for s in d.get("sources", [])],
         "facts": _distinct_facts(d.get("facts", [])), "revisions": len(d.get("revisions", [])),
         "position": d.get("position"),
-    } for d in docs]
-    return {"since": since.text if since else None, "count": len(stories), "stories": stories}
+    } for d in (docs if limit is None else docs[:limit])]
+    report = {"since": iso(since.start) if since else None,
+              "until": iso(until.before) if until else None, "feed": feed, "policy": policy,
+              "limit": limit, "count": len(stories), "total": total, "stories": stories}
+    return labelled(report, since=since.as_lower() if since else None, until=until)
+
+
+def _published_within(doc: Mapping[str, Any], since: When | None, until: When | None) -> bool:
+    """Whether a story was published from the start of ``since`` to the end of ``until``."""
+    if since is None and until is None:
+        return True
+    try:
+        published = utc(read_instant(str(doc.get("published") or "")))
+    except ValueError:  # no date at all: nothing places it within a window
+        return False
+    return (since is None or published >= since.start) and \
+        (until is None or published < until.before)
+
+
+def _policies(doc: Mapping[str, Any]) -> list[str]:
+    return list(doc.get("policy_ids") or ([doc["policy_id"]] if doc.get("policy_id") else []))
 
 
 def _distinct_facts(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -76,14 +114,41 @@ class ReclassifyResult:
     rules_version: str
 
 
+#: Changed decisions recorded per transaction.
+RECLASSIFY_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """One item's decision under one dossier's rules that differs from the one recorded."""
+
+    feed: str
+    item_key: str
+    original: RecordedEvent
+    data: Mapping[str, Any]
+    policy_id: str
+    decision: relevance.Decision
+    was_relevant: bool
+
+    @property
+    def up(self) -> bool:
+        return self.decision.relevant and not self.was_relevant
+
+    @property
+    def down(self) -> bool:
+        return self.was_relevant and not self.decision.relevant
+
+
 def reclassify(tracker: Tracker, rules: Mapping[str, relevance.Rules] | None = None,
                progress: Callable[[int], None] | None = None) -> ReclassifyResult:
     """Re-run each dossier's relevance rules (``rules``: per policy, default the active ones
     of every tracked dossier) over every recorded item; record only changed decisions.
 
     An item that becomes relevant to a dossier gets its story (and that dossier's facts) now,
-    as ingest would have done. Each changed decision is one transaction; the stories are read
-    from the log once and then only what each transaction finds appended since. A decision
+    as ingest would have done. Every decision is made first; the changed ones are then
+    recorded :data:`RECLASSIFY_BATCH` to a transaction, in order, each seeing the stories
+    those before it made. The stories are read from the log once, at the first item that
+    becomes relevant, and then only what each transaction finds appended since. A decision
     recorded before many dossiers (no ``policy_id``) stands for every dossier.
     """
     rules = rules or rules_by_policy(tracker)  # re-applies the active rules
@@ -99,14 +164,7 @@ def reclassify(tracker: Tracker, rules: Mapping[str, relevance.Rules] | None = N
             content[key] = event.data
         elif key in content:
             content[key] = {**content[key], **event.data}
-    knowledge = Knowledge(tracker.store)
-    subs = current(tracker.store.read(types=SUBSCRIPTION_TYPES))
-    facts_by_item: dict[tuple[str, str, str], list[RecordedEvent]] = {}
-    for fact in tracker.store.read(types=[FACT_EXTRACTED]):
-        source = fact.meta.get("source") or {}
-        facts_by_item.setdefault((str(source.get("feed")), str(source.get("item_key")),
-                                  str(fact.data.get("policy_id"))), []).append(fact)
-    changed = up = down = 0
+    changes: list[_Change] = []
     for (feed, item_key), original in recorded.items():
         if progress is not None:
             progress(1)
@@ -120,46 +178,87 @@ def reclassify(tracker: Tracker, rules: Mapping[str, relevance.Rules] | None = N
                     and before.data.get("score") == decision.score \
                     and before.data.get("tier", decision.tier) == decision.tier:
                 continue
-            changed += 1
             was_relevant = bool(before.data["relevant"]) if before is not None else False
-            content_hash = str(data.get("content_hash", ""))
-            classified = NewEvent(
-                ITEM_CLASSIFIED,
-                {"item_key": item_key, "feed": feed, "policy_id": policy_id,
-                 "relevant": decision.relevant,
-                 "score": decision.score, "threshold": decision.threshold,
-                 "matched": list(decision.matched), "rules_version": decision.rules_version,
-                 "content_hash": content_hash, "reclassified": True, "tier": decision.tier},
-                original.occurred_at, meta={"actor": "reclassify",
-                                            "causation_id": original.event_id},
-                event_id=deterministic_id("reclassified", feed, item_key, policy_id,
-                                          decision.rules_version, content_hash,
-                                          str(decision.score), str(decision.tier)))
-            with write_connection(tracker.engine) as conn, conn.begin():
-                tracker.store.lock(conn)
-                plan = Plan(((feed_stream(feed), classified),))
-                if decision.relevant and not was_relevant:
-                    up += 1
-                    known = knowledge.refresh(conn, EPOCH)
-                    sub = subs.get(feed)
-                    outlet = Outlet(sub.publisher, sub.tier) if sub is not None \
-                        else Outlet(feed)
-                    story = decide_story(
-                        feed, _prepared(item_key, original, data, {policy_id: decision}),
-                        known, actor="ingest@reclassify", outlet=outlet)
-                    plan = Plan(plan.events + story.events)
-                elif was_relevant and not decision.relevant:
-                    down += 1
-                    plan = Plan(plan.events + tuple(
-                        (CORRECTIONS_STREAM, withdrawal(
-                            fact, f"no longer relevant under rules {decision.rules_version}",
-                            "reclassify", tracker.now()))
-                        for fact in facts_by_item.get((feed, item_key, policy_id), ())))
-                plan = plan.without(knowledge.stored(conn, plan))
-                for stream_id, new_events in plan.by_stream().items():
-                    tracker.store.append_in(conn, stream_id, new_events)
+            changes.append(_Change(feed, item_key, original, data, policy_id, decision,
+                                   was_relevant))
+    if changes:
+        recording = _Recording(tracker)
+        for start in range(0, len(changes), RECLASSIFY_BATCH):
+            recording.record(changes[start:start + RECLASSIFY_BATCH])
     versions = ", ".join(dict.fromkeys(r.version for r in rules.values()))
-    return ReclassifyResult(len(recorded), changed, up, down, versions)
+    return ReclassifyResult(len(recorded), len(changes), sum(c.up for c in changes),
+                            sum(c.down for c in changes), versions)
+
+
+class _Recording:
+    """What recording changed decisions needs across its transactions: the stories (read
+    once, then only what was appended since), subscriptions, and facts by item."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker = tracker
+        self.knowledge = Knowledge(tracker.store)
+        self.subs = current(tracker.store.read(types=SUBSCRIPTION_TYPES))
+        self.facts_by_item: dict[tuple[str, str, str], list[RecordedEvent]] = {}
+        for fact in tracker.store.read(types=[FACT_EXTRACTED]):
+            source = fact.meta.get("source") or {}
+            self.facts_by_item.setdefault(
+                (str(source.get("feed")), str(source.get("item_key")),
+                 str(fact.data.get("policy_id"))), []).append(fact)
+
+    def record(self, batch: list[_Change]) -> None:
+        """One transaction: each change's events, in order, as if each had been recorded on
+        its own (a story one change makes is there for the next), less what the log holds."""
+        tracker = self.tracker
+        with write_connection(tracker.engine) as conn, conn.begin():
+            tracker.store.lock(conn)
+            space: StoryWorkspace | None = None
+            events: list[tuple[str, NewEvent]] = []
+            for change in batch:
+                mine: list[tuple[str, NewEvent]] = [(feed_stream(change.feed),
+                                                     _classified(change))]
+                if change.up:
+                    if space is None:
+                        space = StoryWorkspace(self.knowledge.refresh(conn, EPOCH))
+                    sub = self.subs.get(change.feed)
+                    outlet = Outlet(sub.publisher, sub.tier) if sub is not None \
+                        else Outlet(change.feed)
+                    story = space.attach(
+                        change.feed, _prepared(change.item_key, change.original, change.data,
+                                               {change.policy_id: change.decision}),
+                        actor="ingest@reclassify", outlet=outlet)
+                    mine += story.events
+                elif change.down:
+                    mine += [(CORRECTIONS_STREAM, withdrawal(
+                        fact, f"no longer relevant under rules {change.decision.rules_version}",
+                        "reclassify", tracker.now()))
+                        for fact in self.facts_by_item.get(
+                            (change.feed, change.item_key, change.policy_id), ())]
+                events += [(stream_id, event) for stream_id, stream_events
+                           in Plan(tuple(mine)).by_stream().items() for event in stream_events]
+            seen = self.knowledge.stored(conn, Plan(tuple(events)))
+            fresh = []
+            for stream_id, event in events:  # the first of an id; none the log holds
+                if event.event_id not in seen:
+                    seen.add(event.event_id)
+                    fresh.append((stream_id, event))
+            for stream_id, run in groupby(fresh, key=itemgetter(0)):
+                tracker.store.append_in(conn, stream_id, [event for _s, event in run])
+
+
+def _classified(change: _Change) -> NewEvent:
+    decision, content_hash = change.decision, str(change.data.get("content_hash", ""))
+    return NewEvent(
+        ITEM_CLASSIFIED,
+        {"item_key": change.item_key, "feed": change.feed, "policy_id": change.policy_id,
+         "relevant": decision.relevant,
+         "score": decision.score, "threshold": decision.threshold,
+         "matched": list(decision.matched), "rules_version": decision.rules_version,
+         "content_hash": content_hash, "reclassified": True, "tier": decision.tier},
+        change.original.occurred_at, meta={"actor": "reclassify",
+                                           "causation_id": change.original.event_id},
+        event_id=deterministic_id("reclassified", change.feed, change.item_key,
+                                  change.policy_id, decision.rules_version, content_hash,
+                                  str(decision.score), str(decision.tier)))
 
 
 def _prepared(item_key: str, original: RecordedEvent, data: Mapping[str, Any],

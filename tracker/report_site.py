@@ -24,7 +24,7 @@ from tracker.app import Tracker
 from tracker.catalogue import RETRACTED, STORY_CORRECTION_TYPES, SUBSCRIPTION_TYPES
 from tracker.claim_state import Settled
 from tracker.dates import iso, parse_date, period_end, utc
-from tracker.dossier import KNOWN_NOW_TYPES, state_docs
+from tracker.dossier import KNOWN_NOW_TYPES, labelled, state_docs
 from tracker.errors import UsageError
 from tracker.events import canonical_json, deterministic_id
 from tracker.ingest.subscriptions import current
@@ -59,6 +59,7 @@ def gather(tracker: Tracker, *, policy: str | None = None, as_of: When | None = 
                            as_of=iso(as_of.recorded_until) if as_of else None,
                            world_as_of=iso(world_as_of.before) if world_as_of else None,
                            settled=settled)
+    status = labelled(status, as_of=as_of, world_as_of=world_as_of)
     dossier_facts = {d["policy_id"]: policy_report(d, docs.actors)["facts"] for d in policies}
     recorded_until = as_of.recorded_until if as_of else None
     subs = current(tracker.store.read(types=SUBSCRIPTION_TYPES, recorded_until=recorded_until))
@@ -82,7 +83,7 @@ def _stories(tracker: Tracker, as_of: When | None, world_as_of: When | None) -> 
                                recorded_until=as_of.recorded_until if as_of else None)
     always = KNOWN_NOW_TYPES | STORY_CORRECTION_TYPES | {RETRACTED}
     events = [e for e in known if world_as_of is None or e.type in always
-              or e.occurred_until <= world_as_of.before]
+              or world_as_of.reached(e.occurred_until, e.occurred_precision)]
     return combined(fold_all(STORIES, events))
 
 
@@ -125,6 +126,7 @@ def site_report(status: Mapping[str, Any], stories: Mapping[str, Doc],
     return {
         "position": status.get("position"), "as_of": status.get("as_of"),
         "world_as_of": status.get("world_as_of"), "policy": policy,
+        **{k: status[k] for k in ("as_of_label", "world_as_of_label") if k in status},
         "policies": policies, "stories": rows,
         "changes": [{**c, "recorded_at": recorded.get(c["position"])}
                     for c in sorted(changes, key=lambda c: (-c["position"], c["id"]))],

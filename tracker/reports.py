@@ -9,10 +9,11 @@ add detail and may grow.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from tracker.claim_state import Settled, merge_into_report
-from tracker.dates import iso, parse_date, period_end
+from tracker.dates import UNDATED, on_calendar, parse_date, period_end, read_instant, utc
 from tracker.projections.base import Doc
 
 #: Keyed facts listed first, in this order; the rest follow in the order they were recorded.
@@ -145,15 +146,34 @@ def policy_report(doc: Doc, actor_docs: Mapping[str, Doc]) -> dict[str, Any]:
                           "kind": (actor_docs.get(a) or {}).get("kind")}
                          for a in doc.get("stakeholders") or ()],
         "follow_ups": {
-            "stories": [{k: s.get(k) for k in ("story_id", "title", "url", "published",
-                                                  "published_source", "position")}
-                        for s in doc.get("stories") or ()],
+            **_follow_up_stories(doc),
             "news_facts": [{"story_id": n.get("story_id"), "kind": n.get("kind"),
                             "value": n.get("value"), "sentence": n.get("sentence"),
                             "confidence": n.get("confidence"), "position": n["position"],
                             "sources": _sources(n["sources"])}
                            for n in doc.get("news_facts") or ()],
         },
+    }
+
+
+def _follow_up_stories(doc: Doc) -> dict[str, Any]:
+    """The newest follow-up stories by publication date, and whether more exist: ``total``
+    counts them while the document holds them all (null past ``STORIES_KEPT``: "at least")."""
+    from tracker.projections.policy_state import STORIES_KEPT, STORIES_SHOWN
+    from tracker.projections.shared import current, item
+
+    history = doc.get("history")
+    live = ([item(e) for _s, e in current(history, "story:")] if isinstance(history, dict)
+            else list(doc.get("stories") or ()))
+    live.sort(key=lambda s: (str(s.get("published") or ""), s.get("position") or 0),
+              reverse=True)
+    shown = live[:STORIES_SHOWN]
+    return {
+        "stories": [{k: s.get(k) for k in ("story_id", "title", "url", "published",
+                                           "published_source", "position")} for s in shown],
+        "shown": len(shown),
+        "total": len(live) if len(live) < STORIES_KEPT else None,
+        "more": len(live) > len(shown),
     }
 
 
@@ -177,29 +197,40 @@ def status_report(policy_docs: list[Doc], actor_docs: dict[str, Doc], *, positio
     }
 
 
-def _period(text: str | None, *, end: bool) -> str | None:
+def _period(text: str | None, *, end: bool) -> datetime | None:
     """The start (or the end) of the period an ISO year, month, day or instant names."""
     if not text:
         return None
     start, precision = parse_date(text)
-    return iso(period_end(start, precision) if end else start)
+    return utc(period_end(start, precision) if end else start)
+
+
+def _instant(text: Any, precision: str, zone: tzinfo) -> datetime | None:
+    """A timeline entry's ISO start or end as the instant it is for a reader in ``zone``."""
+    return on_calendar(read_instant(str(text)), precision, zone) if text else None
 
 
 def timeline_report(entries: Sequence[Doc], since: str | None,
-                    until: str | None) -> dict[str, Any]:
+                    until: str | None, zone: tzinfo | None = None) -> dict[str, Any]:
     """Timeline entries whose period overlaps ``since``..``until`` (both named periods included).
 
     An entry known only to the month, such as "2025-04", is kept for ``since`` "2025-04-20".
+    Entries dated to a day, month or year are read on the calendar of ``zone`` (default UTC):
+    April ends at midnight on 1 May there. Undated entries are left out by ``since`` (nothing
+    places them after a date) and kept, first, by ``until``.
     """
     lower = _period(since, end=False)
     upper = _period(until, end=True)
+    zone = zone or UTC
     kept = []
     for entry in entries:
-        start = entry.get("occurred_start") or ""
-        finish = entry.get("occurred_until") or start
-        if lower is not None and finish <= lower and start < lower:
+        precision = str(entry.get("precision") or "instant")
+        start = _instant(entry.get("occurred_start"), precision, zone)
+        finish = _instant(entry.get("occurred_until"), precision, zone) or start
+        if lower is not None and (precision == UNDATED or start is None or finish is None
+                                  or (finish <= lower and start < lower)):
             continue
-        if upper is not None and start >= upper:
+        if upper is not None and start is not None and start >= upper:
             continue
         kept.append(entry)
     kept.sort(key=lambda e: (e.get("occurred_start") or "", e.get("position") or 0))
@@ -244,6 +275,10 @@ def _policy_diff(before: Mapping[str, Any] | None,
     }
 
 
+#: Which state of the log a report shows (the labels say the bounds in words).
+_VIEW = ("position", "as_of", "world_as_of", "as_of_label", "world_as_of_label")
+
+
 def diff_report(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     """What changed between two status reports: facts added, changed and withdrawn."""
     old = {p["id"]: p for p in before.get("policies") or ()}
@@ -256,8 +291,8 @@ def diff_report(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str
                                                     "questions_opened", "questions_closed")):
             policies.append(diff)
     return {
-        "before": {k: before.get(k) for k in ("position", "as_of", "world_as_of")},
-        "after": {k: after.get(k) for k in ("position", "as_of", "world_as_of")},
+        "before": {k: before.get(k) for k in _VIEW if k in before or "label" not in k},
+        "after": {k: after.get(k) for k in _VIEW if k in after or "label" not in k},
         "added_policies": [i for i in new if i not in old],
         "removed_policies": [i for i in old if i not in new],
         "policies": policies,

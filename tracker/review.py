@@ -14,7 +14,7 @@ from tracker.claim_state import claim_rows
 from tracker.claims import STATES
 from tracker.db import write_connection
 from tracker.dossier import state_docs
-from tracker.errors import UsageError
+from tracker.errors import AlreadyError, UsageError
 from tracker.events import NewEvent, RecordedEvent, deterministic_id
 from tracker.lookup import unique_id
 from tracker.when import When
@@ -48,11 +48,11 @@ def record_decision(tracker: Tracker, claim_id: str, verdict: str, text: str | N
     claim = _find(tracker, claim_id)
     decided_by = claim["decided_by"]
     if decided_by.get("by") == "analyst":
-        raise UsageError(f"claim {claim['id'][:8]} was already {claim['state']} by an analyst "
-                         f"(position {decided_by.get('position')})")
+        raise AlreadyError(f"claim {claim['id'][:8]} was already {claim['state']} by an "
+                           f"analyst (position {decided_by.get('position')})")
     if verdict == "accepted" and claim["state"] == "accepted":
-        raise UsageError(f"claim {claim['id'][:8]} is already accepted "
-                         f"(rule {decided_by.get('rule')} {decided_by.get('version')})")
+        raise AlreadyError(f"claim {claim['id'][:8]} is already accepted "
+                           f"(rule {decided_by.get('rule')} {decided_by.get('version')})")
     data: dict[str, Any] = {"policy_id": claim["policy_id"], "claim_id": claim["id"]}
     if verdict == "accepted":
         event_type = CLAIM_ACCEPTED
@@ -66,6 +66,6 @@ def record_decision(tracker: Tracker, claim_id: str, verdict: str, text: str | N
     with write_connection(tracker.engine) as conn, conn.begin():
         tracker.store.lock(conn)
         if tracker.store.by_ids([event.event_id], conn=conn):
-            raise UsageError(f"claim {claim['id'][:8]} was already decided by an analyst")
+            raise AlreadyError(f"claim {claim['id'][:8]} was already decided by an analyst")
         [recorded] = tracker.store.append_in(conn, f"claims:{claim['policy_id']}", [event])
     return claim, recorded

@@ -21,7 +21,7 @@ from tracker.app import Tracker
 from tracker.catalogue import POLICY_TRACKED, RULES_SET
 from tracker.dates import iso
 from tracker.db import write_connection
-from tracker.errors import UsageError
+from tracker.errors import AlreadyError, UsageError
 from tracker.events import NewEvent, RecordedEvent, deterministic_id
 from tracker.ingest import relevance
 from tracker.seeding import DossierRules, packaged_dossier_ids
@@ -134,8 +134,9 @@ def set_rules(tracker: Tracker, path: str | Path, policy_id: str,
         latest = _latest(tracker, policy_id, conn)
         if latest is not None and latest.data.get("version") == rules.version:
             if latest.data.get("text") != text:
-                raise UsageError(f"{file}: version {rules.version} is already in force with "
-                                 "different rules: give the changed rules a new version")
+                raise AlreadyError(f"{file}: version {rules.version} is already in force "
+                                   "with different rules: give the changed rules a new "
+                                   "version")
             return ActiveRules(policy_id, rules, str(latest.data.get("source")), latest), False
         if latest is not None and tracker.store.by_ids([event.event_id], conn=conn):
             # these exact rules were in force before: record putting them back

@@ -24,12 +24,14 @@ from tracker.catalogue import (
     COMMENTARY_RECORDED,
     FEED_SUBSCRIBED,
     POLICY_STATUS_CHANGED,
+    POLICY_TRACKED,
     STANCES,
     STATUSES,
     missing_fields,
 )
 from tracker.claims import DEFAULT_TIER, TIERS, AcceptancePolicy, is_tier, parse_policy
 from tracker.dates import PRECISIONS, UNDATED, UNDATED_AT, parse_date
+from tracker.errors import UsageError
 from tracker.events import NewEvent, deterministic_id
 from tracker.ingest.subscriptions import (
     check_name,
@@ -40,6 +42,7 @@ from tracker.ingest.subscriptions import (
 )
 from tracker.limits import JsonTooDeep, load_json
 from tracker.resources import seeds_dir
+from tracker.zones import zone_named
 
 SEED_ACTOR = "seed"
 #: Files in the seeds package that are not dossiers.
@@ -101,6 +104,11 @@ def _check_data(event_type: str, data: Mapping[str, Any]) -> str | None:
         return f"status {data['status']!r} is not one of {', '.join(STATUSES)}"
     if event_type == COMMENTARY_RECORDED and data["stance"] not in STANCES:
         return f"stance {data['stance']!r} is not one of {', '.join(STANCES)}"
+    if event_type == POLICY_TRACKED and "timezone" in data:
+        try:
+            zone_named(str(data["timezone"]), "timezone")
+        except UsageError as exc:
+            return str(exc).split(":")[0]
     for field, value in data.items():
         choices = _choices(event_type, field)
         if choices is not None and value not in choices:

@@ -18,7 +18,7 @@ from tracker.app import Tracker
 from tracker.catalogue import STORY_MERGED, STORY_SPLIT
 from tracker.dates import iso, utc
 from tracker.db import write_connection
-from tracker.errors import UsageError
+from tracker.errors import AlreadyError, UsageError
 from tracker.events import NewEvent, RecordedEvent, deterministic_id
 from tracker.ingest.decide import new_story_id, story_stream
 from tracker.lookup import MIN_PREFIX, unique_id
@@ -75,7 +75,8 @@ def merge(tracker: Tracker, kept: str, merged: str, note: str | None = None,
         raise UsageError(f"cannot merge story {a} into itself")
     for sid in (a, b):
         if docs[sid].get("merged_into"):
-            raise UsageError(f"story {sid} was already merged into {kept_story(docs, sid)}")
+            raise AlreadyError(f"story {sid} was already merged into "
+                               f"{kept_story(docs, sid)}")
     data: dict[str, Any] = {"story_id": a, "merged_id": b}
     if note and note.strip():
         data["note"] = note.strip()

@@ -15,7 +15,7 @@ from tests.alerts.conftest import SECRET, Mailbox, Receiver, append, served
 from tests.support.feed_server import SAMPLE_NAMES, FeedServer
 from tracker.app import Tracker
 from tracker.cli import main
-from tracker.errors import EXIT_SOME_ALERTS_FAILED, EXIT_USAGE
+from tracker.errors import EXIT_ALREADY, EXIT_SOME_ALERTS_FAILED, EXIT_USAGE
 
 DELTA, GANGZHE, HARBOUR = SAMPLE_NAMES
 SEP_30 = datetime(2025, 9, 30, tzinfo=UTC)
@@ -60,9 +60,9 @@ def test_add_list_remove_and_their_refusals(tracker, receiver) -> None:
     ok(tracker, "alerts", "add", "daily", "digest", "--policy", "hk-zhejiang-supply-chain",
        "--min-score", "15")
     ok(tracker, "alerts", "add", "analysts", "mailto:analysts@example.org")
-    listed = ok(tracker, "alerts", "list").stdout.splitlines()
-    assert [line.split()[0] for line in listed] == ["analysts", "daily", "hook"]
-    assert "on all" in listed[0] and "0 delivered, 0 pending" in listed[0]
+    listed = _channels(ok(tracker, "alerts", "list").stdout)
+    assert [block.split()[0] for block in listed] == ["analysts", "daily", "hook"]
+    assert "on all changes" in listed[0] and "0 delivered, 0 pending" in listed[0]
     assert "policy hk-zhejiang-supply-chain" in listed[1]
     rows = json.loads(ok(tracker, "alerts", "list", "--format", "json").stdout)
     hook = next(r for r in rows if r["name"] == "hook")
@@ -88,8 +88,20 @@ def test_add_list_remove_and_their_refusals(tracker, receiver) -> None:
         (("test", "nobody"), ("no alert channel",)),
         (("send", "--channel", "nobody"), ("no alert channel",)),
     ]:
-        one_line_error(cli(tracker, "alerts", *args), EXIT_USAGE, *fragments)
-    assert ok(tracker, "alerts", "list").stdout.count("\n") == 2
+        code = EXIT_ALREADY if fragments == ("exists",) else EXIT_USAGE
+        one_line_error(cli(tracker, "alerts", *args), code, *fragments)
+    assert len(_channels(ok(tracker, "alerts", "list").stdout)) == 2
+
+
+def _channels(text: str) -> list[str]:
+    """`alerts list` text: a block per channel (its first line unindented), the count last."""
+    blocks: list[str] = []
+    for line in text.splitlines():
+        if line.startswith(" ") and blocks:
+            blocks[-1] += " " + line.strip()
+        elif line.strip() and not line.endswith(("channel", "channels")):
+            blocks.append(line)
+    return blocks
 
 
 def test_list_says_when_there_is_no_channel(tracker) -> None:

@@ -35,7 +35,7 @@ from tracker.alerts.outbox import CHECKPOINT_LAG
 from tracker.alerts.settings import AlertSettings
 from tracker.app import Tracker
 from tracker.catalogue import CATALOGUE, missing_fields
-from tracker.errors import EXIT_SOME_ALERTS_FAILED, UsageError
+from tracker.errors import EXIT_SOME_ALERTS_FAILED, AlreadyError, UsageError
 
 MAY_21 = datetime(2025, 5, 21, tzinfo=UTC)
 SEP_30 = datetime(2025, 9, 30, tzinfo=UTC)
@@ -216,7 +216,7 @@ def test_filters_a_removed_channel_and_a_policy_nobody_tracks(tracker, receiver,
     add_hook(tracker, receiver, on=["claim.pending"], policy_id="hk-zhejiang-supply-chain")
     with pytest.raises(UsageError, match="no tracked policy"):
         service.add_channel(tracker, "other", "digest", policy_id="nope")
-    with pytest.raises(UsageError, match="exists"):
+    with pytest.raises(AlreadyError, match="exists"):
         service.add_channel(tracker, "hook", "digest")
     append(tracker, served(40), served(55, "SCMP", "press", claim_id="press", item="item-2",
                                        as_of=SEP_30))

@@ -21,6 +21,7 @@ from tests.support.markdown import as_read
 from tracker.app import Tracker, open_tracker
 from tracker.cli import main
 from tracker.dossier import load_seeds
+from tracker.errors import EXIT_ALREADY
 from tracker.events import NewEvent
 
 JUNE_30 = datetime(2025, 6, 30, tzinfo=UTC)
@@ -199,7 +200,6 @@ def test_retracting_an_item_withdraws_the_claims_it_carried(tracker) -> None:
     (("claims", "accept", "no-such-claim"), "no claim"),
     (("claims", "accept", "abc"), "too short"),
     (("claims", "reject", "c40-claim"), "--reason"),
-    (("claims", "accept", "c40-claim"), "already accepted"),
     (("claims", "--state", "bogus"), "bogus"),
     (("claims", "--policy", "no-such-policy"), "no policy"),
 ])
@@ -215,10 +215,19 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tracker, args, fragment
     assert tracker.store.head() == head
 
 
+def test_accepting_an_accepted_claim_is_refused_as_already_done(tracker) -> None:
+    append(tracker, served(40, "HKSAR Government", "official", claim_id="c40-claim"))
+    head = tracker.store.head()
+    result = cli(tracker, "claims", "accept", "c40-claim")
+    assert result.exit_code == EXIT_ALREADY and "already accepted" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert tracker.store.head() == head
+
+
 def test_deciding_a_claim_an_analyst_decided_is_refused(tracker) -> None:
     append(tracker, served(12, "Blog", "unrated", claim_id="twelve-claim"))
     ok(tracker, "claims", "reject", "twelve-c", "--reason", "rumour")
     head = tracker.store.head()
     result = cli(tracker, "claims", "accept", "twelve-c")
-    assert result.exit_code == 2 and "already rejected by an analyst" in result.stderr
+    assert result.exit_code == EXIT_ALREADY and "already rejected by an analyst" in result.stderr
     assert tracker.store.head() == head

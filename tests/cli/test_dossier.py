@@ -3,6 +3,7 @@ retract, correct, seed and catalogue."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from tracker.app import open_tracker
 from tracker.catalogue import CATALOGUE, RETRACTED
 from tracker.cli import main
 from tracker.dates import UNDATED_AT, period_end
+from tracker.errors import EXIT_ALREADY
 from tracker.projections import PROJECTIONS
 from tracker.projections.fold import wanted_types
 from tracker.projections.timeline import Timeline
@@ -212,8 +214,10 @@ def _timeline_seed_periods() -> list[tuple[datetime, datetime]]:
 
 def _timeline_counts(url: str, *args: str) -> tuple[int, int, int]:
     text = ok(url, "timeline", *args).output
-    header = re.match(r"Timeline \(.* (\d+) entries\)", text.splitlines()[0])
-    assert header, text.splitlines()[0]
+    title = " ".join(itertools.takewhile(lambda line: line and not line.startswith(" "),
+                                         text.splitlines()))  # the title may wrap
+    header = re.match(r"Timeline \(.* (\d+) entries\)", title)
+    assert header, title
     body = text.split("\nSources")[0]
     markers = len(re.findall(r"\[#\d+", body))
     report = json.loads(ok(url, "timeline", *args, "--format", "json").output)
@@ -233,9 +237,9 @@ def test_timeline_counts_agree_across_formats(sqlite_url):
         (len(overlapping),) * 3
 
 
-def test_diff_since_before_seeds_lists_added_facts(sqlite_url):
+def test_diff_recorded_since_before_seeds_lists_added_facts(sqlite_url):
     seeded_at(sqlite_url)
-    report = json.loads(ok(sqlite_url, "diff", "--since", "2025-12-31", "--format",
+    report = json.loads(ok(sqlite_url, "diff", "--recorded-since", "2025-12-31", "--format",
                            "json").output)
     assert report["before"]["position"] == 0
     [change] = report["policies"]
@@ -245,12 +249,14 @@ def test_diff_since_before_seeds_lists_added_facts(sqlite_url):
     assert all(f["sources"] for f in change["added"])
     assert change["changed"] == [] and change["retracted"] == []
 
-    text = ok(sqlite_url, "diff", "--since", "2025-12-31").output
+    text = ok(sqlite_url, "diff", "--recorded-since", "2025-12-31").output
     purpose = seed_position(sqlite_url, "fact-purpose")
     assert any(r.startswith("+ purpose") and f"[#{purpose} " in r for r in text_rows(text))
-    # nothing was learnt after the seeds were recorded
-    after = json.loads(ok(sqlite_url, "diff", "--since", "2026-01-01", "--format",
-                          "json").output)
+    # the seeds were recorded at the start of 2026-01-01: in that day, nothing after it
+    assert json.loads(ok(sqlite_url, "diff", "--recorded-since", "2026-01-01", "--format",
+                         "json").output)["policies"]
+    after = json.loads(ok(sqlite_url, "diff", "--recorded-since", "2026-01-01T00:01",
+                          "--format", "json").output)
     assert after["policies"] == []
 
 
@@ -318,7 +324,8 @@ def test_retract_errors_are_one_line(sqlite_url):
     retraction = int(re.search(r"recorded at (\d+)", first.output).group(1))
     head = max(e["position"] for e in events(sqlite_url))
 
-    line = assert_one_line_error(run(sqlite_url, "retract", str(target), "--reason", "again"))
+    line = assert_one_line_error(run(sqlite_url, "retract", str(target), "--reason", "again"),
+                                 EXIT_ALREADY)  # not a usage error: the log already holds it
     assert "already retracted" in line
     line = assert_one_line_error(run(sqlite_url, "retract", "9999", "--reason", "x"))
     assert "9999" in line and str(head) in line

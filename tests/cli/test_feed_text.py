@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def follow(url: str, tmp_path: Path, name: str, fixture: str, *extra: str) -> Pa
 def hostile(sqlite_url: str, tmp_path: Path) -> str:
     follow(sqlite_url, tmp_path, "hostile", "hostile_markdown.xml",
            "--publisher", HOSTILE_PUBLISHER, "--tier", "official")
-    assert "hostile: 2 new item(s), 2 new stor" in ok(sqlite_url, "ingest", "--feed",
+    assert "hostile: 2 new items, 2 new stories" in ok(sqlite_url, "ingest", "--feed",
                                                      "hostile").stdout
     return sqlite_url
 
@@ -99,7 +100,7 @@ def test_unknown_dates_are_shown_as_first_seen(sqlite_url: str, tmp_path: Path) 
 
     text = ok(sqlite_url, "news").stdout
     assert f"first seen {day}  [Click]" in text
-    assert "2025-04-29  Hong Kong and Zhejiang" in text
+    assert re.search(r"2025-04-29 +Hong Kong and Zhejiang", text)
     assert f"first seen {day}" in as_read(ok(sqlite_url, "news", "--format", "markdown").stdout)
     status = " ".join(ok(sqlite_url, "status").stdout.split())
     assert f"first seen {day} [Click]" in status
@@ -110,7 +111,8 @@ def test_unknown_dates_are_shown_as_first_seen(sqlite_url: str, tmp_path: Path) 
            "mechanism serves first 12 firms (first seen: the feed gave no usable date)" in timeline
     assert "(first seen: the feed gave no usable date), cited at" in timeline  # its source
     explained = ok(sqlite_url, "news", "--explain", undated["id"]).stdout
-    assert f"first seen {undated['published'][:19]}" in explained
+    # the instant in the zone shown (UTC in the tests), without microseconds
+    assert f"first seen {undated['published'][:19].replace('T', ' ')} UTC" in explained
 
 
 def test_a_truncated_item_is_completed_by_a_later_fetch_and_never_cut_again(
@@ -126,11 +128,11 @@ def test_a_truncated_item_is_completed_by_a_later_fetch_and_never_cut_again(
     full = (cut + 'more">details</a> were still being settled.</p>]]></description></item>'
             "</channel></rss>")
     rewrite(path, full, 1)
-    assert "1 revision(s)" in ok(sqlite_url, "ingest", "--feed", "cut").stdout
+    assert "1 revision," in ok(sqlite_url, "ingest", "--feed", "cut").stdout
     [revised] = [e["data"] for e in logged_events(sqlite_url, "item.revised")]
     assert revised["truncated"] is False
     assert revised["summary"].endswith("Officials said the details were still being settled.")
 
     rewrite(path, cut, 2)  # cut off again: the full text stands
-    assert "0 revision(s)" in ok(sqlite_url, "ingest", "--feed", "cut").stdout
+    assert "0 revisions" in ok(sqlite_url, "ingest", "--feed", "cut").stdout
     assert len(logged_events(sqlite_url, "item.revised")) == 1

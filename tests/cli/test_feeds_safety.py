@@ -63,7 +63,7 @@ def test_allow_private_is_recorded_and_honoured(url, server: FeedServer) -> None
     assert subscribed(url, DELTA)[0]["allow_private"] is True
     assert subscribed(url, "elsewhere")[0]["allow_private"] is False
     ingested = ok(url, "ingest", "--feed", DELTA)
-    assert f"{DELTA}: 6 new item(s)" in ingested.stdout
+    assert f"{DELTA}: 6 new items" in ingested.stdout
     assert len(server.seen(DELTA)) == 1
     # given once it stays: adding the feed again without it changes nothing
     ok(url, "feeds", "add", DELTA, feed_url)
@@ -79,7 +79,7 @@ def test_allow_private_given_later_is_recorded_as_a_change(url, server: FeedServ
     [changed] = [e["data"] for e in logged_events(url, "feed.changed")
                  if e["data"]["name"] == DELTA]
     assert changed == {"name": DELTA, "url": feed_url, "allow_private": True}
-    assert f"{DELTA}: 6 new item(s)" in ok(url, "ingest", "--feed", DELTA).stdout
+    assert f"{DELTA}: 6 new items" in ok(url, "ingest", "--feed", DELTA).stdout
 
 
 def test_a_feed_logged_without_the_permission_is_refused_when_fetched(

@@ -15,6 +15,7 @@ from tests.support.cli import cli, logged_events, ok
 from tests.support.feed_server import FeedServer
 from tests.support.paths import SEEDS
 from tracker.app import open_tracker
+from tracker.errors import EXIT_ALREADY
 from tracker.ingest.relevance import load_rules
 
 POLICY = "hk-zhejiang-supply-chain"
@@ -83,7 +84,7 @@ def test_set_records_the_file_and_show_reports_it(url, tmp_path) -> None:
     assert report["set_at"] == event["recorded_at"]
     text = ok(url, "rules", "show").stdout
     assert f"#{event['position']}" in text and "test-set.1" in text
-    assert re.search(r"(?m)^context\s+\d+ term\(s\), threshold 4$", text)
+    assert re.search(r"(?m)^context\s+\d+ terms, threshold 4$", text)
 
 
 def test_bad_file_is_one_line_exit_2_and_nothing_written(url, tmp_path) -> None:
@@ -120,7 +121,7 @@ def test_same_version_twice_records_nothing(url, tmp_path) -> None:
     path.write_text(path.read_text(encoding="utf-8").replace("threshold = 5", "threshold = 6"),
                     encoding="utf-8")
     changed = cli(url, "rules", "set", str(path))
-    assert changed.exit_code == 2 and "new version" in changed.stderr
+    assert changed.exit_code == EXIT_ALREADY and "new version" in changed.stderr
     assert logged_events(url) == after_first
 
 

@@ -120,8 +120,8 @@ def test_set_tier_records_an_event_and_changes_the_listing(url) -> None:
     assert xinhua["sources"] == [{"position": rated["position"], "citation": {}}]
     after = ok(url, "sources").stdout.splitlines()
     assert after[1].startswith("Harbour Daily ")
-    assert re.fullmatch(rf"Xinhua\s+aggregator\s+analyst #{rated['position']}\s+x-en", after[2])
-    assert after[3].strip() == "note: rewrites others; its sources give wire"
+    assert re.fullmatch(rf"Xinhua\s+aggregator\s+analyst #{rated['position']}\s+x-en "
+                        r"\(note: rewrites others; its sources give wire\)", after[2])
 
 
 def test_a_retracted_rating_gives_back_the_tier_the_feeds_give(url) -> None:

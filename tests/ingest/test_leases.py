@@ -139,7 +139,7 @@ def test_sigterm_mid_fetch_hands_the_lease_back(db_url, server) -> None:
     server.serve_samples((DELTA,))
     again = ok(db_url, "ingest")  # the feed is fetched at once, not skipped as busy
 
-    assert f"{DELTA}: 6 new item(s)" in again.stdout
+    assert f"{DELTA}: 6 new items" in again.stdout
     assert "busy" not in again.stdout
     assert len(server.seen(DELTA)) == 2
 
@@ -174,9 +174,9 @@ def test_a_busy_feed_is_in_the_summary_as_text_and_json(db_url, server) -> None:
     assert text.exit_code == 0, text.output
     lines = text.stdout.splitlines()
     assert f"{DELTA}: busy: leased by {ELSEWHERE} until {stamp(until)}" in lines
-    assert any(line.startswith(f"{HARBOUR}: 6 new item(s)") for line in lines)
-    assert re.fullmatch(r"ingest: 1 feed\(s\) polled, 0 failed, 0 not due, 1 busy; "
-                        r"6 new item\(s\), \d+ new stor\(y/ies\)", lines[-1]), lines[-1]
+    assert any(line.startswith(f"{HARBOUR}: 6 new items") for line in lines)
+    assert re.fullmatch(r"ingest: 1 feed polled, 0 failed, 0 not due, 1 busy; "
+                        r"6 new items, \d+ new stories", lines[-1]), lines[-1]
     assert server.seen(DELTA) == []
 
     as_json = cli(db_url, "ingest", "--feed", DELTA, "--format", "json")
@@ -390,7 +390,8 @@ def test_a_connection_dropped_twice_fails_the_pass_and_hands_the_feed_back(
 
     monkeypatch.setattr(tracker.store, "append_in", always_lose_the_connection)
     try:
-        with pytest.raises(sa.exc.OperationalError, match="terminating connection"):
+        with pytest.raises(sa.exc.OperationalError,
+                           match="terminating connection|connection is lost|server closed"):
             ingest(tracker)
     finally:
         admin.dispose()

@@ -197,7 +197,8 @@ def test_world_as_of_shows_what_had_happened_in_the_world_by_then(report_log: Lo
     assert rate_steps(before)[0] == "2025-04=145"
     assert rate_steps(after)[0] == "2025-04=145 2025-05-14=30"
     assert TARIFF_STORY["title"] not in before and TARIFF_STORY["title"] in after
-    assert "by 2025-05-11" in before  # the view line names the bound
+    # the view line names the bound: the end of the day asked about, never the day after
+    assert "by end of 2025-05-10 (23:59 UTC)" in before and "2025-05-11" not in before
 
 
 def test_policy_narrows_the_site_to_one_dossier(report_log: Log, tmp_path) -> None:

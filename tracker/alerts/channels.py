@@ -22,7 +22,7 @@ import smtplib
 import ssl
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -224,12 +224,16 @@ class Sender(Protocol):
         """Deliver, or raise :class:`DeliveryError`; returns the receiver's answer."""
 
 
-def read_secret(channel: Channel, environ: Mapping[str, str]) -> bytes | None:
-    if channel.secret_env is None:
+def read_secret(channel: Channel, environ: Mapping[str, str],
+                secret_envs: Mapping[str, str] | None = None) -> bytes | None:
+    """The channel's signing secret, from the variable the config file names for it, else
+    the one it was added with (None: unsigned)."""
+    variable = (secret_envs or {}).get(channel.name) or channel.secret_env
+    if variable is None:
         return None
-    secret = environ.get(channel.secret_env)
+    secret = environ.get(variable)
     if not secret:
-        raise DeliveryError(f"environment variable {channel.secret_env} (the secret of "
+        raise DeliveryError(f"environment variable {variable} (the secret of "
                             f"{channel.name}) is not set", permanent=True)
     return secret.encode("utf-8")
 
@@ -242,9 +246,10 @@ class WebhookSender:
     clock: Clock
     environ: Mapping[str, str]
     timeout: tuple[float, float] = (10.0, 20.0)
+    secret_envs: Mapping[str, str] = field(default_factory=dict)
 
     def send(self, channel: Channel, change: Change, key: str, *, test: bool = False) -> str:
-        secret = read_secret(channel, self.environ)
+        secret = read_secret(channel, self.environ, self.secret_envs)
         body = body_of(payload(channel, change, key, test=test))
         timestamp = str(int(self.clock().timestamp()))
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
@@ -290,8 +295,8 @@ def _smtp(host: str, port: int, timeout: float) -> smtplib.SMTP:
 
 @dataclass
 class EmailSender:
-    """One message per change over SMTP: STARTTLS whenever the server offers it, and the
-    password sent only over TLS."""
+    """One message per change over SMTP: STARTTLS whenever the server offers it (required or
+    never, as ``smtp.starttls`` says), and the password sent only over TLS."""
 
     smtp: SmtpSettings
     clock: Clock
@@ -319,7 +324,10 @@ class EmailSender:
         try:
             with self.connect(settings.host, settings.port, settings.timeout) as smtp:
                 smtp.ehlo()
-                secure = smtp.has_extn("starttls")
+                secure = settings.starttls is not False and smtp.has_extn("starttls")
+                if settings.starttls and not secure:
+                    raise DeliveryError(f"SMTP server {settings.host} offers no STARTTLS "
+                                        "(smtp.starttls = true requires it)", permanent=True)
                 if secure:
                     smtp.starttls(context=ssl.create_default_context())
                     smtp.ehlo()
@@ -390,7 +398,8 @@ class Senders:
     def default(cls, settings: AlertSettings, clock: Clock, out: Callable[[str], None],
                 environ: Mapping[str, str], *, resolver: netpolicy.Resolver | None = None,
                 sleep: Sleep = time.sleep) -> Senders:
-        return cls(WebhookSender(make_client(resolver), clock, environ, settings.timeout),
+        return cls(WebhookSender(make_client(resolver), clock, environ, settings.timeout,
+                                 settings.secret_envs),
                    EmailSender(settings.smtp, clock, environ), DigestSender(out), sleep)
 
 

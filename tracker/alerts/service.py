@@ -51,7 +51,13 @@ from tracker.catalogue import (
 )
 from tracker.dates import iso
 from tracker.db import masked, retrying, write_connection
-from tracker.errors import EXIT_OK, EXIT_SOME_ALERTS_FAILED, TrackerError, UsageError
+from tracker.errors import (
+    EXIT_OK,
+    EXIT_SOME_ALERTS_FAILED,
+    AlreadyError,
+    TrackerError,
+    UsageError,
+)
 from tracker.events import NewEvent, RecordedEvent
 from tracker.seeding import packaged_acceptance_policy
 
@@ -127,8 +133,8 @@ def add_channel(tracker: Tracker, name: str, target: str, *, on: Sequence[str] =
     with write_connection(tracker.engine) as conn, conn.begin():
         tracker.store.lock(conn)
         if name in channels(_alert_events(tracker, conn)):
-            raise UsageError(f"alert channel {name!r} exists: remove it first "
-                             f"(`tracker alerts remove {name}`)")
+            raise AlreadyError(f"alert channel {name!r} exists: remove it first "
+                               f"(`tracker alerts remove {name}`)")
         data["since"] = tracker.store.head(conn=conn)
         tracker.store.append_in(conn, stream(name), [NewEvent(
             ALERT_CHANNEL_ADDED, data, tracker.now(), meta={"actor": "cli"})])

@@ -1,5 +1,8 @@
-"""Alert settings in one place: SMTP, retries, the default story score. Read from the
-environment (and command-line options) today; a config file can build the same values later."""
+"""Alert settings in one place: SMTP, retries, the default story score, webhook secrets.
+
+Each value comes from a command-line option, else the environment, else the config file
+(``[smtp]`` and ``[alerts]`` in ``tracker.toml``, read by :mod:`tracker.settings`), else its
+default."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ ENV_SMTP_PORT: Final = "TRACKER_SMTP_PORT"
 ENV_SMTP_USER: Final = "TRACKER_SMTP_USER"
 ENV_SMTP_PASSWORD_ENV: Final = "TRACKER_SMTP_PASSWORD_ENV"
 ENV_SMTP_FROM: Final = "TRACKER_SMTP_FROM"
+ENV_SMTP_STARTTLS: Final = "TRACKER_SMTP_STARTTLS"
 ENV_MIN_SCORE: Final = "TRACKER_ALERT_MIN_SCORE"
 ENV_ATTEMPTS: Final = "TRACKER_ALERT_ATTEMPTS"
 #: Where the SMTP password is read from when no other variable is named.
@@ -34,6 +38,9 @@ class SmtpSettings:
     password_env: str = DEFAULT_PASSWORD_ENV
     sender: str = "tracker@localhost"
     timeout: float = 30.0
+    #: True: STARTTLS required (a server without it is refused); False: never used (a local
+    #: relay); None: used whenever the server offers it.
+    starttls: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,21 +56,37 @@ class AlertSettings:
     backoff_max: float = 30.0
     #: Webhook timeouts: (connect, read) seconds.
     timeout: tuple[float, float] = (10.0, 20.0)
+    #: Per channel name, the variable holding its signing secret (the config file's
+    #: ``[alerts.channels.NAME] secret_env``), in place of the one the channel was added with.
+    secret_envs: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None,
+                 file: Mapping[str, Any] | None = None,
+                 secret_envs: Mapping[str, str] | None = None,
                  **options: Any) -> AlertSettings:
-        """Settings from ``TRACKER_SMTP_*`` and ``TRACKER_ALERT_*``; ``options`` given (not
-        None) win: ``smtp_host``, ``smtp_port``, ``smtp_user``, ``smtp_password_env``,
-        ``smtp_from``, ``min_score``, ``attempts``."""
+        """Settings from ``options`` given (not None: ``smtp_host``, ``smtp_port``,
+        ``smtp_user``, ``smtp_password_env``, ``smtp_from``, ``smtp_starttls``,
+        ``min_score``, ``attempts``), else ``TRACKER_SMTP_*`` and ``TRACKER_ALERT_*``, else
+        ``file`` (the config file's values by dotted key: ``smtp.host``...; by default the
+        config file in force), else the defaults."""
         env = os.environ if environ is None else environ
+        if file is None or secret_envs is None:
+            from tracker import settings as config_file
+
+            loaded = config_file.current(env)
+            file = loaded.file.values if file is None else file
+            secret_envs = loaded.channel_secrets() if secret_envs is None else secret_envs
 
         def pick(option: str, variable: str) -> str | None:
             value = options.get(option)
             if value is not None:
                 return str(value)
             found = env.get(variable)
-            return found if found else None
+            if found:
+                return found
+            key = _FILE_KEYS[option]
+            return str(file[key]) if file.get(key) is not None else None
 
         smtp = SmtpSettings()
         host = pick("smtp_host", ENV_SMTP_HOST)
@@ -73,14 +96,41 @@ class AlertSettings:
             port=_integer(port, "SMTP port", 1, 65535) if port else smtp.port,
             user=pick("smtp_user", ENV_SMTP_USER),
             password_env=pick("smtp_password_env", ENV_SMTP_PASSWORD_ENV) or smtp.password_env,
-            sender=pick("smtp_from", ENV_SMTP_FROM) or smtp.sender)
+            sender=pick("smtp_from", ENV_SMTP_FROM) or smtp.sender,
+            starttls=_starttls(options.get("smtp_starttls"), env.get(ENV_SMTP_STARTTLS),
+                               file.get("smtp.starttls")))
         score = pick("min_score", ENV_MIN_SCORE)
         attempts = pick("attempts", ENV_ATTEMPTS)
         return cls(smtp=smtp,
                    min_story_score=_number(score, "minimum story score") if score
                    else DEFAULT_MIN_SCORE,
                    attempts=_integer(attempts, "alert attempts", 1, 20) if attempts
-                   else DEFAULT_ATTEMPTS)
+                   else DEFAULT_ATTEMPTS,
+                   secret_envs=dict(secret_envs))
+
+
+#: The config file's key for each option.
+_FILE_KEYS: Final = {"smtp_host": "smtp.host", "smtp_port": "smtp.port",
+                     "smtp_user": "smtp.user", "smtp_password_env": "smtp.password_env",
+                     "smtp_from": "smtp.from", "min_score": "alerts.min_score",
+                     "attempts": "alerts.attempts"}
+
+
+def _starttls(option: Any, variable: str | None, from_file: Any) -> bool | None:
+    """``smtp.starttls``: True (required), False (never) or None (whenever offered)."""
+    if isinstance(option, bool):
+        return option
+    if variable:
+        text = variable.strip().lower()
+        if text in ("true", "yes", "1", "on", "require", "required"):
+            return True
+        if text in ("false", "no", "0", "off", "never"):
+            return False
+        if text == "auto":
+            return None
+        raise UsageError(f"{ENV_SMTP_STARTTLS} must be true, false or auto, not "
+                         f"{variable[:40]!r}")
+    return from_file if isinstance(from_file, bool) else None
 
 
 def _integer(text: str, what: str, low: int, high: int) -> int:

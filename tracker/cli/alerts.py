@@ -7,13 +7,12 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from tracker.alerts import service
+from tracker import lazy
 from tracker.alerts.changes import KINDS
-from tracker.alerts.channels import Senders
 from tracker.alerts.outbox import CHANNEL_KINDS, EMAIL, WEBHOOK
 from tracker.alerts.settings import (
     DEFAULT_MIN_SCORE,
@@ -27,9 +26,16 @@ from tracker.alerts.settings import (
     ENV_SMTP_USER,
     AlertSettings,
 )
-from tracker.cli import Context, format_option, main, pass_ctx
+from tracker.cli import Context, format_option, main, pass_ctx, show
 from tracker.errors import TrackerError
 from tracker.render import Format
+
+if TYPE_CHECKING:
+    from tracker.alerts import channels, service
+    from tracker.alerts.channels import Senders
+else:  # imported when used: other commands start without httpx and smtplib
+    channels = lazy.module("tracker.alerts.channels")
+    service = lazy.module("tracker.alerts.service")
 
 
 def _echo(text: str) -> None:
@@ -41,11 +47,13 @@ def _json(value: Any) -> None:
 
 
 def smtp_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The SMTP settings email channels use, each also read from the environment."""
+    """The SMTP settings email channels use, each also read from the environment, else from
+    the config file's [smtp] table (tracker config show)."""
     options = [
         click.option("--smtp-host", envvar=ENV_SMTP_HOST, metavar="HOST",
-                     help=f"SMTP server for email channels (${ENV_SMTP_HOST}; default "
-                          "localhost)."),
+                     help=f"SMTP server for email channels (${ENV_SMTP_HOST}, else the "
+                          "config file's [smtp] host, port, user, password_env, from, "
+                          "starttls; default localhost)."),
         click.option("--smtp-port", envvar=ENV_SMTP_PORT, type=click.IntRange(1, 65535),
                      metavar="PORT", help=f"Its port (${ENV_SMTP_PORT}; default 25)."),
         click.option("--smtp-user", envvar=ENV_SMTP_USER, metavar="USER",
@@ -66,7 +74,7 @@ def _settings(**options: Any) -> AlertSettings:
 
 
 def _senders(ctx: Context, settings: AlertSettings) -> Senders:
-    return Senders.default(settings, ctx.tracker.clock, _echo, os.environ)
+    return channels.Senders.default(settings, ctx.tracker.clock, _echo, os.environ)
 
 
 @main.group()
@@ -122,30 +130,17 @@ def alerts_add(ctx: Context, name: str, target: str, on: tuple[str, ...],
 
 
 @alerts.command("list")
-@format_option("text", "json")
+@format_option()
 @pass_ctx
 def alerts_list(ctx: Context, fmt: Format) -> None:
     """The channels, with what each received, what waits for it and its last failure.
 
     \b
-    Example:
+    Examples:
+        tracker alerts list
         tracker alerts list --format json
     """
-    rows = service.list_channels(ctx.tracker, _settings())
-    if fmt == "json":
-        _json(rows)
-        return
-    if not rows:
-        click.echo("no alert channels (add one with `tracker alerts add`)")
-    for row in rows:
-        on = "all" if tuple(row["on"]) == KINDS else ",".join(row["on"])
-        line = (f"{row['name']}  {row['kind']}  {row['target']}  on {on}  after position "
-                f"{row['since']}: {row['delivered']} delivered, {row['pending']} pending")
-        if row["policy_id"]:
-            line += f"; policy {row['policy_id']}"
-        if row["last_failure"]:
-            line += f"; last failure {row['last_failure_at']}: {row['last_failure']}"
-        click.echo(line)
+    show(service.list_channels(ctx.tracker, _settings()), "alerts", fmt)
 
 
 @alerts.command("remove")
@@ -155,7 +150,8 @@ def alerts_remove(ctx: Context, name: str) -> None:
     """Stop delivering to a channel (what it received stays in the log).
 
     \b
-    Example:
+    Examples:
+        tracker alerts add ops https://hooks.example.org/tracker
         tracker alerts remove ops
     """
     service.remove_channel(ctx.tracker, name)
@@ -208,12 +204,13 @@ def alerts_send(ctx: Context, names: tuple[str, ...], attempts: int | None, fmt:
     \b
     Examples:
         tracker alerts send
+        tracker alerts add daily digest
         tracker alerts send --channel daily | mail -s "tracker digest" analysts@example.org
     """
     settings = _settings(attempts=attempts, **smtp)
     printed: list[str] = []  # with --format json digests go in the report: stdout is JSON
-    senders = Senders.default(settings, ctx.tracker.clock,
-                              printed.append if fmt == "json" else _echo, os.environ)
+    senders = channels.Senders.default(settings, ctx.tracker.clock,
+                                       printed.append if fmt == "json" else _echo, os.environ)
     try:
         summary = service.send(ctx.tracker, settings, senders, names=names or None)
     finally:

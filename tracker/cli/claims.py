@@ -8,14 +8,16 @@ from tracker import review
 from tracker.claims import STATES
 from tracker.cli import Context, format_option, main, pass_ctx, show
 from tracker.render import Format
+from tracker.render.claims import value_text
 
 
 @main.group("claims", invoke_without_command=True)
 @click.option("--state", type=click.Choice([*STATES, "all"]), default="pending",
               show_default=True, help="Only claims in this state.")
 @click.option("--policy", "policy_id", metavar="ID", help="Only this policy's claims.")
-@click.option("--as-of", "as_of", metavar="WHEN", help="As the log knew them at WHEN.")
-@format_option("text", "json", "markdown")
+@click.option("--as-of", "as_of", metavar="WHEN",
+              help="Log time: as the log knew them by the end of WHEN.")
+@format_option()
 @click.pass_context
 def claims(click_ctx: click.Context, state: str, policy_id: str | None, as_of: str | None,
            fmt: Format) -> None:
@@ -29,8 +31,8 @@ def claims(click_ctx: click.Context, state: str, policy_id: str | None, as_of: s
     Examples:
         tracker claims
         tracker claims --state conflict --format json
-        tracker claims accept 3f2a9c41 --note "matches the government's press release"
-        tracker claims reject 3f2a9c41 --reason "single anonymous blog"
+        tracker claims accept 91a21dc7 --note "matches the government's press release"
+        tracker claims reject 8f4cb705 --reason "single unrated source; others say 20 firms"
     """
     if click_ctx.invoked_subcommand is not None:
         return
@@ -52,11 +54,11 @@ def accept(ctx: Context, claim_id: str, note: str | None) -> None:
 
     \b
     Example:
-        tracker claims accept 3f2a9c41 --note "confirmed by the bureau"
+        tracker claims accept ea5e1c78 --note "confirmed by the bureau"
     """
     claim, event = review.record_decision(ctx.tracker, claim_id, "accepted", note)
     click.echo(f"accepted claim {claim['id'][:8]} ({claim['slot']} = "
-               f"{claim['value']}) at position {event.position}")
+               f"{value_text(claim['value'])}) at position {event.position}")
 
 
 @claims.command("reject")
@@ -68,8 +70,8 @@ def reject(ctx: Context, claim_id: str, reason: str) -> None:
 
     \b
     Example:
-        tracker claims reject 3f2a9c41 --reason "rumour; denied by the government"
+        tracker claims reject 8f4cb705 --reason "rumour; denied by the government"
     """
     claim, event = review.record_decision(ctx.tracker, claim_id, "rejected", reason)
     click.echo(f"rejected claim {claim['id'][:8]} ({claim['slot']} = "
-               f"{claim['value']}) at position {event.position}")
+               f"{value_text(claim['value'])}) at position {event.position}")

@@ -40,17 +40,19 @@ def seed(ctx: Context, paths: tuple[str, ...]) -> None:
 
 @main.command("status")
 @click.option("--as-of", "as_of", metavar="WHEN",
-              help="What the log knew at WHEN (recorded time).")
-@click.option("--world-as-of", "world_as_of", metavar="WHEN",
-              help="What had happened in the world by WHEN, as known now.")
-@format_option("text", "json", "markdown")
+              help="Log time: what the log knew by the end of WHEN.")
+@click.option("--world-as-of", "--until", "world_as_of", metavar="WHEN",
+              help="World time: what had happened in the world by the end of WHEN, as known "
+                   "now.")
+@format_option()
 @pass_ctx
 def status(ctx: Context, as_of: str | None, world_as_of: str | None, fmt: Format) -> None:
     """The state of each tracked policy, every fact with its sources.
 
-    WHEN is an ISO date or time (2025-04-30, 2025-04, 2025, 2025-04-30T12:00Z) or a
-    relative form (7d, 12h, 2w), within the years 1900 to 2200. A date means the end of that
-    day (UTC).
+    WHEN is an ISO date or time (2025-04-30, 2025-04, 2025, 2025-04-30T12:00), now, today,
+    yesterday, or a time ago (7d, 1d12h, 2w, 3 days ago), within the years 1900 to 2200.
+    A period ends at its end in the time zone (--tz): 2024 is the end of 31 December 2024;
+    a bound is never later than now.
 
     \b
     Examples:
@@ -64,9 +66,11 @@ def status(ctx: Context, as_of: str | None, world_as_of: str | None, fmt: Format
 
 
 @main.command("timeline")
-@click.option("--since", metavar="WHEN", help="Only what happened from WHEN on.")
-@click.option("--until", metavar="WHEN", help="Only what happened up to WHEN.")
-@format_option("text", "json", "markdown")
+@click.option("--since", metavar="WHEN",
+              help="World time: only what happened from the start of WHEN on.")
+@click.option("--until", metavar="WHEN",
+              help="World time: only what happened by the end of WHEN.")
+@format_option()
 @pass_ctx
 def timeline(ctx: Context, since: str | None, until: str | None, fmt: Format) -> None:
     """What happened, in world order, each entry with its source.
@@ -81,22 +85,30 @@ def timeline(ctx: Context, since: str | None, until: str | None, fmt: Format) ->
 
 
 @main.command("diff")
-@click.option("--since", metavar="WHEN", required=True,
-              help="Compare the state the log knew at WHEN ...")
-@click.option("--until", metavar="WHEN", help="... with the state at WHEN (default: now).")
-@format_option("text", "json", "markdown")
+@click.option("--since", metavar="WHEN",
+              help="World time: compare the world as it stood at the start of WHEN ...")
+@click.option("--until", metavar="WHEN",
+              help="... with the world at the end of WHEN (default: now).")
+@click.option("--recorded-since", "recorded_since", metavar="WHEN",
+              help="Log time: compare what the log knew at the start of WHEN ...")
+@click.option("--as-of", "as_of", metavar="WHEN",
+              help="... with what it knew at the end of WHEN (default: now).")
+@format_option()
 @pass_ctx
-def diff(ctx: Context, since: str, until: str | None, fmt: Format) -> None:
-    """Facts added, changed and retracted between two recorded times, with sources.
+def diff(ctx: Context, since: str | None, until: str | None, recorded_since: str | None,
+         as_of: str | None, fmt: Format) -> None:
+    """Facts added, changed and retracted between two states, with sources: in the world
+    (--since, --until: what happened) or in the log (--recorded-since, --as-of: what the
+    tracker learnt), or both.
 
     \b
     Examples:
-        tracker diff --since 7d
-        tracker diff --since 2026-01-01 --until 2026-02-01 --format json
+        tracker diff --since 2025-05
+        tracker diff --recorded-since today
+        tracker diff --recorded-since 2026-01-01 --as-of 2026-01-31 --format json
     """
-    since_when = ctx.when(since)
-    assert since_when is not None
-    report = dossier.diff(ctx.tracker, since=since_when, until=ctx.when(until))
+    report = dossier.diff(ctx.tracker, since=ctx.when(since), until=ctx.when(until),
+                          recorded_since=ctx.when(recorded_since), as_of=ctx.when(as_of))
     show(report, "diff", fmt)
 
 
@@ -127,9 +139,16 @@ def replay(ctx: Context, names: tuple[str, ...]) -> None:
 def retract(ctx: Context, position: int, reason: str) -> None:
     """Withdraw the event at POSITION: projections drop what it set; the log keeps both.
 
+    This withdraws the event permanently. The retraction is itself an event in the log, but
+    it cannot be undone: a retraction is never retracted, and the withdrawn event cannot be
+    recorded again. To change a value rather than withdraw it, use `tracker correct`. Find
+    the position first with `tracker log --type TYPE` (below, the seeded view of an unnamed
+    investor).
+
     \b
-    Example:
-        tracker retract 12 --reason "figure misreported; see correction"
+    Examples:
+        tracker log --type commentary.recorded
+        tracker retract 50 --reason "unattributed view; the source cannot be checked"
     """
     event = dossier.retract(ctx.tracker, position, reason)
     click.echo(f"retracted position {position} (retraction recorded at {event.position})")
@@ -160,9 +179,15 @@ def _changes(assignments: tuple[str, ...]) -> dict[str, Any]:
 def correct(ctx: Context, position: int, assignments: tuple[str, ...], reason: str) -> None:
     """Record a correction: the event at POSITION is retracted and a corrected copy appended.
 
+    The event at POSITION is withdrawn permanently (as `tracker retract` does), in the same
+    transaction as its corrected copy; the copy is an event like any other and can itself be
+    corrected. Find the position first with `tracker log --type TYPE` (below, the seeded
+    count of project agreements signed on the visit).
+
     \b
-    Example:
-        tracker correct 14 --set project_count=52 --reason "official list has 52 projects"
+    Examples:
+        tracker log --type agreement.signed
+        tracker correct 40 --set project_count=52 --reason "official list has 52 projects"
     """
     changes = _changes(assignments)
     out = dossier.correct(ctx.tracker, position, changes, reason)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import json
 import sys
 from typing import Any
 
@@ -36,7 +34,8 @@ def db_upgrade(ctx: Context) -> None:
     A schema from a newer tracker (a revision this one does not know) is left alone: exit 8.
 
     \b
-    Example:
+    Examples:
+        tracker db upgrade
         tracker --database-url postgresql://localhost/tracker db upgrade
     """
     before, after = app.db_upgrade(ctx.url)
@@ -47,25 +46,23 @@ def db_upgrade(ctx: Context) -> None:
 
 
 @db.command("current")
+@format_option()
 @pass_ctx
-def db_current(ctx: Context) -> None:
+def db_current(ctx: Context, fmt: Format) -> None:
     """Show the schema revision of the database and the newest one this tracker knows.
 
     Exits 8 when the database was migrated by a newer tracker.
 
     \b
-    Example:
+    Examples:
         tracker db current
+        tracker db current --format json
     """
     current, head = app.db_current(ctx.url)
     if current != head:
         migrate.refuse_newer(current)
-    state = "up to date" if current == head else "behind: run `tracker db upgrade`"
-    click.echo(f"{masked(ctx.url)}: revision {current or 'none'} (newest {head}, {state})")
-
-
-#: Events rendered and printed at a time by ``tracker log``.
-LOG_PAGE = 1000
+    show({"database": masked(ctx.url), "revision": current, "newest": head,
+          "up_to_date": current == head}, "db", fmt)
 
 
 @main.command("log")
@@ -75,26 +72,27 @@ LOG_PAGE = 1000
 @click.option("--after", type=POSITION_OR_START, default=0, metavar="N",
               help="Only events after position N.")
 @click.option("--limit", type=COUNT, metavar="N", help="At most N events.")
-@format_option("text", "jsonl")
+@format_option(stream=True)
 @pass_ctx
 def log(ctx: Context, stream_id: str | None, types: tuple[str, ...], after: int,
         limit: int | None, fmt: Format) -> None:
-    """Print events from the log, oldest first.
+    """Print events from the log, oldest first: in text a line each, cut to the width (the
+    other formats hold every field).
 
     \b
     Examples:
         tracker log --limit 20
         tracker log --type policy.status_changed --format jsonl
-        tracker log --stream dossier:gba-cross-boundary --after 10
+        tracker log --stream dossier:hk-zhejiang-supply-chain --after 10
+        tracker log --format csv > log.csv
     """
     events = app.log_events(ctx.tracker, stream_id=stream_id, types=list(types), after=after,
                             limit=limit)
-    while page := list(itertools.islice(events, LOG_PAGE)):  # a log may not fit in memory
-        show(page, "log", fmt)
+    show(events, "log", fmt)  # printed a page at a time: a log may not fit in memory
 
 
 @main.command("head")
-@format_option("text", "json")
+@format_option()
 @pass_ctx
 def head(ctx: Context, fmt: Format) -> None:
     """Print the position and hash of the last event, to keep or publish elsewhere.
@@ -109,30 +107,31 @@ def head(ctx: Context, fmt: Format) -> None:
         tracker head --format json > head-2025-05-01.json
     """
     current = app.head(ctx.tracker)
-    if fmt == "json":
-        recorded = iso(current.recorded_at) if current.recorded_at is not None else None
-        click.echo(json.dumps({"position": current.position, "hash": current.hash,
-                               "recorded_at": recorded}, sort_keys=True))
-    else:
-        click.echo(app.head_line(current))
+    recorded = iso(current.recorded_at) if current.recorded_at is not None else None
+    show({"position": current.position, "hash": current.hash, "recorded_at": recorded},
+         "head", fmt)
 
 
 @main.command("verify")
 @click.option("--against", "against", type=click.File("r", encoding="utf-8"), metavar="FILE",
               help="Also check that the log still holds this head, saved earlier from "
                    "`tracker head` (either format).")
+@format_option()
 @pass_ctx
-def verify(ctx: Context, against: Any) -> None:
+def verify(ctx: Context, against: Any, fmt: Format) -> None:
     """Recompute the hash chain over the whole log, and check what it cannot show.
 
     Exits 0 when every event matches its hash and links to the one before it, the log still
     holds the head given with --against, and no projection is past the log's end; otherwise
-    prints the first problem on one line and exits 5.
+    prints the first problem on one line (on stderr; in the other formats, the report on
+    stdout) and exits 5.
 
     \b
     Examples:
         tracker verify
+        tracker head --format json > head-2025-05-01.json
         tracker verify --against head-2025-05-01.json
+        tracker verify --format json
     """
     saved = None
     if against is not None:
@@ -143,26 +142,29 @@ def verify(ctx: Context, against: Any) -> None:
                              "`tracker head`") from None
         saved = app.saved_head(text, against.name)
     result = app.verify(ctx.tracker, against=saved)
-    if result.ok:
-        holds = f"; holds the saved head (position {saved.position})" if saved else ""
-        click.echo(f"ok: {result.checked} events, hash chain intact{holds}")
-        return
-    if result.first_bad_position is None:
-        click.echo(f"broken: {result.reason}", err=True)
-    else:
-        click.echo(f"broken at position {result.first_bad_position}: {result.reason} "
-                   f"({result.checked} events before it are intact)", err=True)
-    sys.exit(EXIT_CHAIN_BROKEN)
+    report = {"ok": result.ok, "checked": result.checked,
+              "first_bad_position": result.first_bad_position,
+              "reason": None if result.ok else result.reason,
+              "against": {"position": saved.position, "hash": saved.hash} if saved else None}
+    if result.ok or fmt != "text":
+        show(report, "verify", fmt)
+    else:  # the problem is an error: one line on stderr
+        from tracker.render import output
+
+        click.echo(output(report, "verify", fmt).rstrip("\n"), err=True)
+    if not result.ok:
+        sys.exit(EXIT_CHAIN_BROKEN)
 
 
 @main.command("catalogue")
-@format_option("text", "markdown")
+@format_option()
 def catalogue_command(fmt: Format) -> None:
     """Every event type tracker records: its fields and schema version.
 
     \b
-    Example:
-        tracker catalogue --format markdown > docs/events.md
+    Examples:
+        tracker catalogue --format markdown > events.md
+        tracker catalogue --format csv
     """
     show(catalogue.types(), "catalogue", fmt)
 
@@ -178,7 +180,7 @@ def export(ctx: Context, fmt: Format, output: Any) -> None:
     \b
     Examples:
         tracker export -o log.jsonl
-        tracker export | tracker --database-url postgresql://localhost/tracker import -
+        tracker export | tracker import - --database-url copy.db
     """
     from tracker.transfer import export_events
 
@@ -195,7 +197,9 @@ def import_command(ctx: Context, file: Any) -> None:
     skipped, so importing twice changes nothing; a log that differs is refused.
 
     \b
-    Example:
+    Examples:
+        tracker export -o log.jsonl
+        tracker import log.jsonl --database-url copy.db
         tracker --database-url postgresql://localhost/tracker import log.jsonl
     """
     from tracker.transfer import import_events

@@ -45,7 +45,8 @@ class PositionType(click.ParamType):
 
 
 class IntervalType(click.ParamType):
-    """A polling interval (30m, 1h, 1h30m, 1d): at least a minute, at most a year.
+    """A polling interval in the one duration grammar (30m, 1h30m, 1d12h, 1w): at least a
+    minute, at most a year.
 
     The text is checked here and handed on as written; ``parse_interval`` holds the bounds.
     """

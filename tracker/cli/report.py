@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tracker import report_site
 from tracker.cli import Context, main, pass_ctx
-from tracker.render import html
 
 
 @main.command("report")
@@ -18,9 +16,10 @@ from tracker.render import html
                    "is replaced whole).")
 @click.option("--policy", "policy_id", metavar="ID", help="Only this dossier.")
 @click.option("--as-of", "as_of", metavar="WHEN",
-              help="What the log knew at WHEN (recorded time).")
-@click.option("--world-as-of", "world_as_of", metavar="WHEN",
-              help="What had happened in the world by WHEN, as known now.")
+              help="Log time: what the log knew by the end of WHEN.")
+@click.option("--world-as-of", "--until", "world_as_of", metavar="WHEN",
+              help="World time: what had happened in the world by the end of WHEN, as known "
+                   "now.")
 @pass_ctx
 def report(ctx: Context, fmt: str, output: str, policy_id: str | None, as_of: str | None,
            world_as_of: str | None) -> None:
@@ -37,9 +36,12 @@ def report(ctx: Context, fmt: str, output: str, policy_id: str | None, as_of: st
     \b
     Examples:
         tracker report -o report && xdg-open report/index.html
-        tracker report --format html -o /tmp/may --world-as-of 2025-05-31
-        tracker report -o hkz --policy hk-zhejiang-supply-chain --as-of 7d
+        tracker report --format html -o may --world-as-of 2025-05-31
+        tracker report -o hkz --policy hk-zhejiang-supply-chain --as-of now
     """
+    from tracker import report_site  # imported when used: other commands start faster
+    from tracker.render import html
+
     with report_site.collector_paused():
         site = report_site.gather(ctx.tracker, policy=policy_id, as_of=ctx.when(as_of),
                                   world_as_of=ctx.when(world_as_of))

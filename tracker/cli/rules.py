@@ -20,7 +20,7 @@ def rules() -> None:
     \b
     Examples:
         tracker rules show
-        tracker rules set my-rules.toml --policy gba-cross-boundary
+        tracker rules set my-rules.toml --policy hk-zhejiang-supply-chain
     """
 
 
@@ -53,7 +53,7 @@ def rules_set(ctx: Context, file: str, policy_id: str | None) -> None:
 
 @rules.command("show")
 @_POLICY
-@format_option("text", "json")
+@format_option()
 @pass_ctx
 def rules_show(ctx: Context, policy_id: str | None, fmt: Format) -> None:
     """The active rules: version, when and by which event they were set, terms per tier.

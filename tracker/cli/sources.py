@@ -10,7 +10,7 @@ from tracker.render import Format
 
 
 @main.group(invoke_without_command=True)
-@format_option("text", "json")
+@format_option()
 @click.pass_context
 def sources(click_ctx: click.Context, fmt: Format) -> None:
     """Publishers, strongest tier first: the tier in force, who set it (a feed, a seed source

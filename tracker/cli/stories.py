@@ -16,8 +16,8 @@ def stories() -> None:
 
     \b
     Examples:
-        tracker stories merge st-3f2a9c st-81d0be --note "same listing, two outlets"
-        tracker stories split st-3f2a9c guid:hbd-2025-06-18-0233
+        tracker stories merge st-451173ef st-cdb15add --note "English and Chinese reports"
+        tracker stories split st-b9f24a9a guid:hbd-2025-06-18-0233
     """
 
 
@@ -32,7 +32,7 @@ def merge(ctx: Context, story: str, merged: str, note: str | None) -> None:
 
     \b
     Example:
-        tracker stories merge st-3f2a9c st-81d0be --note "English and Chinese releases"
+        tracker stories merge st-451173ef st-cdb15add --note "English and Chinese reports"
     """
     from tracker import story_identity  # imported when used: `tracker --help` stays fast
 
@@ -54,7 +54,7 @@ def split(ctx: Context, story: str, item: str, note: str | None) -> None:
 
     \b
     Example:
-        tracker stories split st-3f2a9c guid:hbd-2025-06-18-0233 --note "a different listing"
+        tracker stories split st-b9f24a9a guid:hbd-2025-06-18-0233 --note "a different listing"
     """
     from tracker import story_identity  # imported when used: `tracker --help` stays fast
 

@@ -31,7 +31,13 @@ from tracker.dates import date_label, iso
 from tracker.events import NewEvent, canonical_json, deterministic_id
 from tracker.ingest import extract, identity, parse, relevance
 from tracker.ingest.claim_text import ClaimDraft, claims_of
-from tracker.ingest.matching import StoryCandidate, StoryMatch, find_story, joining_story
+from tracker.ingest.matching import (
+    StoryCandidate,
+    StoryIndex,
+    StoryMatch,
+    find_story,
+    joining_story,
+)
 
 STORY_WINDOW_DAYS = 14
 #: What a source's date is when its feed gave none usable.
@@ -111,6 +117,9 @@ class Known:
     ``merged_into``: stories an analyst merged, to the story they joined. A merged story stays
     in ``stories`` under its own id as a candidate naming the story it joined, so its title,
     links and items match that story.
+    ``index``: the candidate index ``decide`` matches through, a cache carried from each
+    ``Known`` to those derived from it (so one pass indexes each story once); it never
+    changes what ``decide`` decides.
     """
 
     items: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -119,6 +128,7 @@ class Known:
     stored_ids: frozenset[str] = frozenset()
     position: int = 0
     merged_into: Mapping[str, str] = field(default_factory=dict)
+    index: StoryIndex = field(default_factory=StoryIndex, compare=False, repr=False)
 
     def with_items(self, found: Mapping[str, Mapping[str, Any]]) -> Known:
         return replace(self, items={**self.items, **found},
@@ -138,7 +148,7 @@ class Known:
             elif event.type in (ITEM_RECORDED, ITEM_REVISED):
                 items[event.event_id] = event.data
         return Known(items, stories, latest, frozenset(ids),
-                     self.position if position is None else position, merged_into)
+                     self.position if position is None else position, merged_into, self.index)
 
     def candidates(self, since: datetime) -> dict[str, StoryCandidate]:
         """The stories seen in the world from ``since`` on (the matching window)."""
@@ -290,7 +300,7 @@ def decide(feed: str, prepared: list[Prepared], known: Known, *, fetched_at: dat
     if not prepared:
         return Plan()
     earliest = min(p.item.published for p in prepared)
-    candidates = known.candidates(earliest - timedelta(days=STORY_WINDOW_DAYS))
+    candidates = known.index.sync(known.candidates(earliest - timedelta(days=STORY_WINDOW_DAYS)))
     item_story = {key: c.story_id for c in candidates.values() for key in c.item_keys}
     out: list[tuple[str, NewEvent]] = []
     stream = feed_stream(feed)
@@ -321,15 +331,140 @@ def decide_story(feed: str, p: Prepared, known: Known, *, actor: str,
         meta = source_meta(actor, feed, p, carrier)
         return Plan(tuple((story_stream(carrier), event) for event in _facts_of(
             feed, p, carrier, meta, outlet or Outlet(feed))))
-    candidates = known.candidates(p.item.published - timedelta(days=STORY_WINDOW_DAYS))
+    candidates = known.index.sync(
+        known.candidates(p.item.published - timedelta(days=STORY_WINDOW_DAYS)))
     return Plan(tuple(_attach_story(feed, p, candidates, actor, outlet or Outlet(feed))))
 
 
-def _attach_story(feed: str, p: Prepared, candidates: dict[str, StoryCandidate],
+class StoryWorkspace:
+    """``known``'s stories while a run of late attachments changes them (``tracker
+    reclassify``): :meth:`attach` plans what :func:`decide_story` would plan against
+    ``known`` with every earlier attachment of the run recorded and read back, but folds each
+    in at once (as ``Known.with_events`` folds them) and matches through one index over every
+    story, the window an item asks for being a filter on it rather than a copy. So a run is
+    linear in its items, where reading ``Known`` again for each was quadratic.
+    """
+
+    def __init__(self, known: Known) -> None:
+        self.stories: dict[str, StoryCandidate] = dict(known.stories)
+        self.latest: dict[str, datetime] = dict(known.latest)
+        self.merged_into: dict[str, str] = dict(known.merged_into)
+        self.index = known.index.sync(self.stories)
+        self._stored = known.stored_ids
+        self._planned: set[str] = set()
+        self._holders: dict[str, set[str]] = {}
+        self._hold_all()
+
+    def attach(self, feed: str, p: Prepared, *, actor: str,
+               outlet: Outlet | None = None) -> Plan:
+        """:func:`decide_story` for ``p``, as if everything attached before were recorded."""
+        outlet = outlet or Outlet(feed)
+        holders = self._holders.get(p.key)
+        if holders:  # decide_story's carrier: the first story, in order, that holds the item
+            carrier = self.stories[min(holders, key=self.index.position)].story_id
+            meta = source_meta(actor, feed, p, carrier)
+            return Plan(tuple((story_stream(carrier), event)
+                              for event in _facts_of(feed, p, carrier, meta, outlet)))
+        window = _Window(self, p.item.published - timedelta(days=STORY_WINDOW_DAYS))
+        events = _attach_story(feed, p, window, actor, outlet)
+        self._fold([event for _stream, event in events], window.written)
+        return Plan(tuple(events))
+
+    def _fold(self, events: list[NewEvent], written: Mapping[str, StoryCandidate]) -> None:
+        """Fold the story events of one attachment in; what attaching wrote to the index as
+        it decided (its working copy) gives way to what they fold into."""
+        folded = [e for e in events if e.type in STORY_IDENTITY_TYPES
+                  and e.event_id not in self._stored and e.event_id not in self._planned]
+        self._planned.update(e.event_id for e in folded)
+        if any(e.type in (STORY_MERGED, STORY_SPLIT) for e in folded):
+            for event in folded:
+                _fold_story(self.stories, self.latest, self.merged_into, event)
+            self.index.sync(self.stories)
+            self._hold_all()
+            return
+        touched = set(written)
+        for event in folded:
+            sid = str(event.data["story_id"])
+            touched.add(self.merged_into.get(sid, sid))
+        before = {key: self.stories.get(key) for key in touched}
+        for event in folded:
+            _fold_story(self.stories, self.latest, self.merged_into, event)
+        for key in touched:
+            story = self.stories.get(key)
+            if story is None:
+                if key in self.index:
+                    del self.index[key]
+                continue
+            self.index[key] = story
+            self._hold(key, before[key], story)
+
+    def _hold_all(self) -> None:
+        self._holders = {}
+        for key, story in self.stories.items():
+            for item_key in story.item_keys:
+                self._holders.setdefault(item_key, set()).add(key)
+
+    def _hold(self, key: str, old: StoryCandidate | None, new: StoryCandidate) -> None:
+        before = old.item_keys if old is not None else frozenset()
+        for item_key in before - new.item_keys:
+            self._holders[item_key].discard(key)
+        for item_key in new.item_keys - before:
+            self._holders.setdefault(item_key, set()).add(key)
+
+
+class _Window:
+    """The stories of a workspace seen from ``since`` on (what ``Known.candidates(since)``
+    gives), and the working copy attaching one item writes as it decides (kept apart from the
+    workspace's stories, which fold the item's events afterwards)."""
+
+    def __init__(self, space: StoryWorkspace, since: datetime) -> None:
+        self.space = space
+        self.since = since
+        self.written: dict[str, StoryCandidate] = {}
+
+    def _seen(self, key: str) -> bool:
+        if key in self.written:
+            return True
+        latest = self.space.latest.get(key)
+        return latest is not None and latest >= self.since
+
+    def __getitem__(self, key: str) -> StoryCandidate:
+        if key in self.written:
+            return self.written[key]
+        if not self._seen(key):
+            raise KeyError(key)
+        return self.space.stories[key]
+
+    def __setitem__(self, key: str, story: StoryCandidate) -> None:
+        self.written[key] = story
+        self.space.index[key] = story
+
+    def likely(self, item: parse.Item) -> list[StoryCandidate]:
+        return [self[key] for key in self.space.index.likely_keys(item) if self._seen(key)]
+
+    def story_keys(self, story_id: str) -> list[str]:
+        return [key for key in self.space.index.story_keys(story_id) if self._seen(key)]
+
+    def of_story(self, story_id: str) -> list[StoryCandidate]:
+        return [self[key] for key in self.story_keys(story_id)]
+
+
+class _Candidates(Protocol):
+    """What attaching an item reads and writes: a :class:`StoryIndex`, or a window on one."""
+
+    def __getitem__(self, key: str) -> StoryCandidate: ...
+    def __setitem__(self, key: str, story: StoryCandidate) -> None: ...
+    def likely(self, item: parse.Item) -> list[StoryCandidate]: ...
+    def of_story(self, story_id: str) -> list[StoryCandidate]: ...
+    def story_keys(self, story_id: str) -> list[str]: ...
+
+
+def _attach_story(feed: str, p: Prepared, candidates: _Candidates,
                   actor: str, outlet: Outlet) -> list[tuple[str, NewEvent]]:
     """Attach a relevant item to its story (a new one, or one it corroborates) with its facts;
-    ``candidates`` (the caller's working copy) learns it, so later items of the feed match."""
-    match = find_story(p.item, candidates.values(), window_days=STORY_WINDOW_DAYS)
+    ``candidates`` (the caller's working copy) learns it, so later items of the feed match.
+    Only the stories the index finds the item may match are weighed (the same outcome)."""
+    match = find_story(p.item, candidates.likely(p.item), window_days=STORY_WINDOW_DAYS)
     story_id = match.story_id
     link = {p.item.link} if p.item.link else set()
     meta = source_meta(actor, feed, p, story_id)
@@ -363,23 +498,25 @@ def _attach_story(feed: str, p: Prepared, candidates: dict[str, StoryCandidate],
         (stream, event) for event in _facts_of(feed, p, story_id, meta, outlet)]
 
 
-def _join(p: Prepared, candidates: dict[str, StoryCandidate], match: StoryMatch,
+def _join(p: Prepared, candidates: _Candidates, match: StoryMatch,
           actor: str) -> list[tuple[str, NewEvent]]:
     """A ``story.merged`` when the item ties its story to another begun apart (see
     :func:`matching.joining_story`): the earlier story is kept, the evidence is the note."""
-    other = joining_story(p.item, candidates.values(), match, window_days=STORY_WINDOW_DAYS)
+    if match.story_id is None or not match.strong:
+        return []
+    other = joining_story(p.item, (), match, window_days=STORY_WINDOW_DAYS,
+                          likely=candidates.likely(p.item), of_story=candidates.of_story)
     if other is None or other.story_id is None or match.story_id is None:
         return []
-    started = {sid: min(c.published for c in candidates.values() if c.story_id == sid)
+    started = {sid: min(c.published for c in candidates.of_story(sid))
                for sid in (match.story_id, other.story_id)}
     kept, merged = sorted(started, key=lambda sid: (started[sid], sid))
     note = f"joined by {p.item.title[:120]!r}: {match.reason}; and {other.reason}"
     event = NewEvent(STORY_MERGED, {"story_id": kept, "merged_id": merged, "note": note},
                      p.item.published, meta={"actor": actor, "automatic": True},
                      event_id=deterministic_id("story-merged", merged))
-    for key, candidate in list(candidates.items()):
-        if candidate.story_id == merged:
-            candidates[key] = replace(candidate, story_id=kept)
+    for key in candidates.story_keys(merged):
+        candidates[key] = replace(candidates[key], story_id=kept)
     return [(story_stream(kept), event)]
 
 

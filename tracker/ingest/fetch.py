@@ -15,7 +15,9 @@ the bytes the server sent, so they go back as the same bytes.
 from __future__ import annotations
 
 import email.utils
+import functools
 import re
+import ssl
 import threading
 import time
 import zlib
@@ -234,15 +236,24 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """The verifying TLS context every pool of the process shares: loading the CA bundle
+    costs about 10 ms, and it was paid twice for every client (twice per feed before a pass
+    shared one client)."""
+    return httpx.create_ssl_context()
+
+
 class _DeadlineTransport(httpx.HTTPTransport):
     """httpx's transport over a connection pool whose sockets honour the deadline and the
     network policy."""
 
     def __init__(self, allow_private: bool, resolver: netpolicy.Resolver,
                  internal: Internal) -> None:
-        super().__init__(retries=0)
+        context = _ssl_context()
+        super().__init__(verify=context, retries=0)  # its own pool is replaced below
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), max_connections=10,
+            ssl_context=context, max_connections=10,
             max_keepalive_connections=5, keepalive_expiry=5.0,
             network_backend=_GuardedBackend(allow_private, resolver, internal))
 

@@ -1,9 +1,12 @@
 """Loading what ``decide`` needs from the log, once per pass, then only what is new.
 
-The first feed of a pass reads the stories of its matching window; later feeds read only the
-events appended since (on the writer's connection, under the append lock, so two workers cannot
-create the same story), plus their own items' records by id. A dry run folds in what it
-planned, so later feeds see it as they would have had it been recorded.
+The first feed of a pass reads the stories of its matching window, and :data:`READ_MARGIN`
+before it; later feeds read only the events appended since (on the writer's connection, under
+the append lock, so two workers cannot create the same story), plus their own items' records by
+id. The margin is what keeps that true: each feed's window starts at its own earliest item, and
+without it every feed whose items went back a minute further read the whole window again. A
+dry run folds in what it planned, so later feeds see it as they would have had it been
+recorded.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from tracker.ingest.decide import (
 )
 from tracker.store import EventStore
 
+#: How much further back than its first feed needs a pass reads the stories.
+READ_MARGIN = timedelta(days=STORY_WINDOW_DAYS)
+
 
 class Knowledge:
     """``Known``, carried across the feeds (or reclassified items) of one pass."""
@@ -37,6 +43,7 @@ class Knowledge:
         """Stories seen from ``since`` on, up to the log's head as ``conn`` sees it."""
         head = self.store.head(conn=conn)
         if self.since is None or since < self.since:
+            since -= READ_MARGIN
             found = self.store.read(types=STORY_IDENTITY_TYPES, occurred_since=since,
                                     until_position=head, conn=conn)
             self.known = Known().with_events(found, position=head).with_events(self.planned)

@@ -35,10 +35,10 @@ story's features are prepared once, when its :class:`StoryCandidate` is built.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from rapidfuzz import fuzz
@@ -62,9 +62,9 @@ from tracker.ingest.story_features import (
 
 __all__ = [
     "DEFAULT_WINDOW_DAYS", "EVENT_MIN_ENTITIES", "EVENT_WINDOW", "SIMILARITY_THRESHOLD",
-    "SOURCE_THRESHOLD", "HasTitle", "StoryCandidate", "StoryMatch", "StoryMember",
-    "find_story", "joining_story", "match_story", "normalise_title", "similarity",
-    "strip_publisher",
+    "SOURCE_THRESHOLD", "HasTitle", "StoryCandidate", "StoryIndex", "StoryMatch",
+    "StoryMember", "find_story", "joining_story", "match_story", "normalise_title",
+    "similarity", "strip_publisher",
 ]
 
 #: Titles at or above this similarity (0..1) within the window are one story. Chosen on the
@@ -84,6 +84,10 @@ EVENT_MIN_ENTITIES = 2
 EVENT_RECAP_WINDOW = timedelta(days=7)
 #: A publisher's releases of one announcement in two languages come out together.
 SIBLING_WINDOW = timedelta(minutes=15)
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 class HasTitle(Protocol):
@@ -134,6 +138,9 @@ class StoryCandidate:
     #: (title, signature) of the first write-up and of every member.
     prepared_faces: tuple[tuple[TitleFeatures, EventSignature], ...] = field(
         init=False, repr=False, compare=False)
+    #: When the earliest write-up came out, and the days ("MM-DD") around it a recap dates.
+    prepared_started: datetime = field(init=False, repr=False, compare=False)
+    prepared_recap_days: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         first = (title_features(self.title),
@@ -148,18 +155,50 @@ class StoryCandidate:
                 faces[headline.text] = (headline,
                                         event_signature(member.title, "", member.published))
         object.__setattr__(self, "prepared_faces", tuple(faces.values()))
+        self._set_started(min([self.published, *(m.published for m in self.members)]))
+
+    def _set_started(self, started: datetime) -> None:
+        object.__setattr__(self, "prepared_started", started)
+        object.__setattr__(self, "prepared_recap_days", frozenset(
+            (started + timedelta(days=d)).strftime("%m-%d") for d in (-1, 0, 1)))
 
     @property
     def started(self) -> datetime:
         """When the story's earliest write-up came out (a copy met first may be a later one)."""
-        return min([self.published, *(m.published for m in self.members)])
+        return self.prepared_started
 
     def joined(self, title: str, published: datetime, link: str | None = None,
                item_key: str | None = None) -> StoryCandidate:
-        """This story with one more write-up."""
-        return replace(self, links=self.links | ({link} if link else set()),
-                       item_keys=self.item_keys | ({item_key} if item_key else set()),
-                       members=self.members + (StoryMember(title, published),))
+        """This story with one more write-up.
+
+        What is prepared grows by the new write-up alone when it is the latest (the usual
+        case); a write-up older than one the story holds reorders the faces, which are then
+        prepared again whole."""
+        links = self.links | {link} if link and link not in self.links else self.links
+        item_keys = self.item_keys | {item_key} if item_key and item_key not in self.item_keys \
+            else self.item_keys
+        members = self.members + (StoryMember(title, published),)
+        if any(m.published > published for m in self.members):
+            return replace(self, links=links, item_keys=item_keys, members=members)
+        grown: StoryCandidate = object.__new__(StoryCandidate)
+        for name in ("story_id", "title", "published", "summary", "pinned",
+                     "prepared_title", "prepared_signature"):
+            object.__setattr__(grown, name, getattr(self, name))
+        object.__setattr__(grown, "links", links)
+        object.__setattr__(grown, "item_keys", item_keys)
+        object.__setattr__(grown, "members", members)
+        object.__setattr__(grown, "prepared_links", self.prepared_links.with_url(link))
+        headline = title_features(title)
+        faces = self.prepared_faces
+        if all(face.text != headline.text for face, _signature in faces):
+            faces += ((headline, event_signature(title, "", published)),)
+        object.__setattr__(grown, "prepared_faces", faces)
+        if published < self.prepared_started:
+            grown._set_started(published)
+        else:
+            object.__setattr__(grown, "prepared_started", self.prepared_started)
+            object.__setattr__(grown, "prepared_recap_days", self.prepared_recap_days)
+        return grown
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +301,8 @@ def _event_evidence(item: EventSignature, story: EventSignature,
                     same_site: bool = False,
                     near_title: bool = False,
                     story_start: datetime | None = None,
-                    first_report: bool = True) -> _Evidence | None:
+                    first_report: bool = True,
+                    recap_days: frozenset[str] | None = None) -> _Evidence | None:
     """(strength, reason) when two write-ups tell one event by signature, else None.
 
     A key number both headlines give is strong evidence (:data:`EVENT_WINDOW`); one found
@@ -271,7 +311,8 @@ def _event_evidence(item: EventSignature, story: EventSignature,
     within :data:`EVENT_BODY_WINDOW` of the story's
     first report (``story_start``), and only against that report: ``story`` may be a later
     write-up the story carries, and a reaction's lede repeats the figures of every write-up of
-    the news it reacts to. Without numbers: see :func:`_wordless_evidence`."""
+    the news it reacts to. Without numbers: see :func:`_wordless_evidence`. ``recap_days``:
+    the days around ``story_start`` (:attr:`StoryCandidate.prepared_recap_days`)."""
     apart = abs(item.published - story.published)
     since_start = apart if story_start is None else abs(item.published - story_start)
     found = None
@@ -279,7 +320,7 @@ def _event_evidence(item: EventSignature, story: EventSignature,
         found = _close_evidence(item, story, min_entities, same_site, near_title, apart,
                                 since_start, first_report)
     if found is None and first_report and story_start is not None:
-        return _recap_evidence(item, story, story_start, since_start)
+        return _recap_evidence(item, story, story_start, since_start, recap_days)
     return found
 
 
@@ -351,22 +392,27 @@ def _wordless_evidence(item: EventSignature, story: EventSignature, entities: fr
 
 
 def _recap_evidence(item: EventSignature, story: EventSignature, story_start: datetime,
-                    since_start: timedelta) -> _Evidence | None:
+                    since_start: timedelta,
+                    recap_days: frozenset[str] | None = None) -> _Evidence | None:
     """A later recap of the event (a weekly newsletter, a client alert): it dates what it tells
     to the day the story broke, within :data:`EVENT_RECAP_WINDOW` of the story's first report,
     or to a date that report gives ("effective May 14") within :data:`EVENT_WINDOW` (later, that
     date is news of its own: the cut taking effect), and names a party of the story beyond the
     dossier's topic; no number or act of its own disagrees."""
-    if since_start > EVENT_RECAP_WINDOW:
+    if since_start > EVENT_RECAP_WINDOW or not item.dates_named:  # no date: nothing recapped
         return None
-    broke = {(story_start + timedelta(days=d)).strftime("%m-%d") for d in (-1, 0, 1)}
-    story_dates = {v for u, v in story.numbers if u == "date"}
-    dated = sorted({v for u, v in item.numbers if u == "date" and v in broke}
-                   | (item.dates_named & story_dates if since_start <= EVENT_WINDOW else set()))
-    entities, distinctive = item.entities & story.entities, item.distinctive & story.distinctive
-    if not dated or not distinctive or len(entities) < EVENT_MIN_ENTITIES \
-            or item.conflicts(story, anywhere=True) \
-            or item.actions and story.actions and not item.actions & story.actions:
+    distinctive = item.distinctive & story.distinctive
+    entities = item.entities & story.entities
+    if not distinctive or len(entities) < EVENT_MIN_ENTITIES \
+            or item.actions and story.actions and not item.actions & story.actions \
+            or item.conflicts(story, anywhere=True):
+        return None
+    broke = recap_days if recap_days is not None else frozenset(
+        (story_start + timedelta(days=d)).strftime("%m-%d") for d in (-1, 0, 1))
+    dated = sorted(item.key_dates & broke
+                   | (item.dates_named & story.key_dates if since_start <= EVENT_WINDOW
+                      else frozenset()))
+    if not dated:
         return None
     month, day = dated[0].split("-")
     days = EVENT_RECAP_WINDOW.days
@@ -414,27 +460,33 @@ def find_story(
     best_published: datetime | None = None
     best_features: TitleFeatures | None = None
     for candidate in candidates:
-        if keys & candidate.item_keys:
+        if keys and not keys.isdisjoint(candidate.item_keys):
             return StoryMatch(candidate.story_id, 1.0, "same guid")
-        if link and link in candidate.prepared_links.links:
+        links = candidate.prepared_links
+        if link and link in links.links:
             return StoryMatch(candidate.story_id, 1.0, "same link")
-        if article and by_article is None and article in candidate.prepared_links.article_ids:
+        if article and by_article is None and article in links.article_ids:
             by_article = StoryMatch(candidate.story_id, 1.0, f"same article id {article}")
         if abs(item.published - candidate.published) > window:
             continue
         score, face = _best_face(features, candidate)
-        same_site = site is not None and site in candidate.prepared_links.sites
+        same_site = site is not None and site in links.sites
         # an aggregator's copy of a site the story carries needs one entity less
-        min_entities = EVENT_MIN_ENTITIES - (source in candidate.prepared_links.sites)
+        min_entities = EVENT_MIN_ENTITIES - (source in links.sites)
+        started = candidate.prepared_started
         for index, (_title, story_signature) in enumerate(candidate.prepared_faces):
-            if not (story_signature.entities & signature.entities
-                    or story_signature.numbers & signature.numbers):  # block: nothing shared
-                continue
+            if story_signature.entities.isdisjoint(signature.entities) \
+                    and story_signature.numbers.isdisjoint(signature.numbers):
+                continue  # block: nothing shared
+            if index and (abs(item.published - story_signature.published) > EVENT_WINDOW
+                          or signature.conflicts(story_signature)):
+                continue  # a later write-up: only close evidence, which these rule out
             evidence = _event_evidence(signature, story_signature, min_entities,
                                        same_site=same_site,
                                        near_title=score >= SOURCE_THRESHOLD,
-                                       story_start=candidate.started,
-                                       first_report=index == 0)
+                                       story_start=started,
+                                       first_report=index == 0,
+                                       recap_days=candidate.prepared_recap_days)
             # ties go to the event's first story, so copies met in any order land together
             if evidence is not None and (by_event is None or evidence[0] > by_event[0] or (
                     evidence[0] == by_event[0] and candidate.published < by_event[1])):
@@ -465,20 +517,32 @@ def find_story(
 
 
 def joining_story(item: HasTitle, candidates: Iterable[StoryCandidate], found: StoryMatch,
-                  *, window_days: int = DEFAULT_WINDOW_DAYS) -> StoryMatch | None:
+                  *, window_days: int = DEFAULT_WINDOW_DAYS,
+                  likely: Iterable[StoryCandidate] | None = None,
+                  of_story: Callable[[str], list[StoryCandidate]] | None = None,
+                  ) -> StoryMatch | None:
     """Another story ``item`` ties to as strongly as to the one it ``found``: later evidence
     that two stories begun apart (an English wire and a Chinese paper, each with its own
     copies) tell one event, so they become one. Both ties must be strong, the two stories
     must have begun within :data:`EVENT_WINDOW` of each other and not disagree on a headline
-    number, and neither may be an analyst's split."""
+    number, and neither may be an analyst's split. ``likely``: the candidates a
+    :class:`StoryIndex` found the item may match (the second story is one of them);
+    ``of_story``: the candidates of one story (:meth:`StoryIndex.of_story`), so that
+    ``candidates`` is not read through."""
     if found.story_id is None or not found.strong:
         return None
-    candidates = list(candidates)
-    mine = [c for c in candidates if c.story_id == found.story_id]
+    pool = list(candidates) if of_story is None or likely is None else []
+
+    def story(story_id: str) -> list[StoryCandidate]:
+        if of_story is not None:
+            return of_story(story_id)
+        return [c for c in pool if c.story_id == story_id]
+
+    mine = story(found.story_id)
     if not mine or any(c.pinned for c in mine):
         return None
     first = min(mine, key=lambda c: c.published)
-    others = [c for c in candidates
+    others = [c for c in (pool if likely is None else likely)
               if c.story_id != found.story_id and not c.pinned
               and abs(c.published - first.published) <= EVENT_WINDOW
               and not c.prepared_signature.conflicts(first.prepared_signature)]
@@ -486,7 +550,7 @@ def joining_story(item: HasTitle, candidates: Iterable[StoryCandidate], found: S
         return None
     second = find_story(item, others, window_days=window_days)
     if second.story_id is None or not second.strong \
-            or any(c.pinned for c in candidates if c.story_id == second.story_id):
+            or any(c.pinned for c in story(second.story_id)):
         return None
     return second
 
@@ -502,3 +566,307 @@ def match_story(
     :func:`find_story` without its evidence."""
     found = find_story(item, candidates, window_days=window_days, threshold=threshold)
     return found.story_id, found.similarity
+
+
+# -- the candidate index ----------------------------------------------------------------------
+
+#: A story's face (its first write-up, or a later headline) as the index holds it.
+_Face = tuple[TitleFeatures, EventSignature, bool]
+#: Close evidence needs the write-ups within EVENT_WINDOW (two days): faces are indexed by the
+#: day they came out, and this many days either side are looked at (a day more for datetimes
+#: in other zones).
+_NEAR_DAYS = 3
+
+
+def _add(postings: dict[_K, set[_V]], key: _K, value: _V) -> None:
+    found = postings.get(key)
+    if found is None:
+        postings[key] = {value}
+    else:
+        found.add(value)
+
+
+def _drop(postings: dict[_K, set[_V]], key: _K, value: _V) -> None:
+    found = postings.get(key)
+    if found is not None:
+        found.discard(value)
+        if not found:
+            del postings[key]
+
+
+def _union(postings: Mapping[_K, set[int]], keys: Iterable[_K]) -> set[int]:
+    out: set[int] = set()
+    for key in keys:
+        found = postings.get(key)
+        if found:
+            out |= found
+    return out
+
+
+def _without_conflicts(fids: set[int], units: Mapping[str, frozenset[str]],
+                       having_unit: Mapping[str, set[int]],
+                       having_value: Mapping[tuple[str, str], set[int]]) -> set[int]:
+    """``fids`` less the faces whose numbers conflict with ``units`` (:meth:`EventSignature.
+    conflicts`: a unit both give, and no value of it in common)."""
+    for unit, values in units.items():
+        with_unit = having_unit.get(unit)
+        if not with_unit or not fids:
+            continue
+        disagree = fids & with_unit
+        if disagree:
+            disagree -= _union(having_value, ((unit, value) for value in values))
+            fids = fids - disagree
+    return fids
+
+
+class StoryIndex(MutableMapping[str, StoryCandidate]):
+    """The candidates of a matching window (a mapping, in insertion order like a dict), with an
+    inverted index of what each of their faces could match on, so that :meth:`likely` names
+    the few an item may match instead of :func:`find_story` weighing every one.
+
+    What is left out could give :func:`find_story` no evidence (at its default threshold, or
+    any from :data:`SOURCE_THRESHOLD` up), by the rules that function applies:
+
+    - identity: a shared guid, canonical link or article id (looked up);
+    - title: a score of 0.75 needs a word or character in common and, when both titles give
+      numbers, the same numbers (different ones cost 0.6 of the score);
+    - event, close: a face within :data:`EVENT_WINDOW` whose headline numbers do not conflict;
+    - event, recap: a story's first report sharing a party beyond the dossier's topic, whose
+      numbers do not conflict anywhere, for an item that names a date.
+
+    So :func:`find_story` over ``likely(item)`` gives what it gives over all of them, except
+    the best similarity it reports when nothing matches. Assigning a story re-indexes it (a
+    story grown by one write-up costs that write-up); :meth:`sync` brings the index to another
+    mapping of stories, re-indexing only those that changed, so one index serves a whole pass.
+    Not for use by two threads at once.
+    """
+
+    def __init__(self, stories: Mapping[str, StoryCandidate] | None = None) -> None:
+        self._stories: dict[str, StoryCandidate] = {}
+        self._seq: dict[str, int] = {}
+        self._next_seq = 0
+        self._faces: dict[str, list[int]] = {}
+        self._face: dict[int, tuple[str, _Face]] = {}
+        self._next_fid = 0
+        self._by_item_key: dict[str, set[str]] = {}
+        self._by_story_id: dict[str, set[str]] = {}
+        self._by_link: dict[str, set[str]] = {}
+        self._by_article: dict[str, set[str]] = {}
+        self._by_numbers: dict[frozenset[str], set[int]] = {}
+        self._numberless_by_word: dict[str, set[int]] = {}
+        self._by_word: dict[str, set[int]] = {}
+        #: (day, the units its headline gives numbers in) -> faces; and (unit, value) -> faces
+        self._by_day_units: dict[int, dict[frozenset[str], set[int]]] = {}
+        self._by_title_value: dict[tuple[str, str], set[int]] = {}
+        self._first_by_distinctive: dict[str, set[int]] = {}
+        self._first_by_unit: dict[str, set[int]] = {}
+        self._first_by_value: dict[tuple[str, str], set[int]] = {}
+        if stories:
+            self.sync(stories)
+
+    # -- the mapping ---------------------------------------------------------------------
+
+    def __getitem__(self, key: str) -> StoryCandidate:
+        return self._stories[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._stories)
+
+    def __len__(self) -> int:
+        return len(self._stories)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._stories
+
+    def __setitem__(self, key: str, story: StoryCandidate) -> None:
+        old = self._stories.get(key)
+        if old is story:
+            return
+        if old is None:
+            self._seq[key] = self._next_seq
+            self._next_seq += 1
+        self._index_identity(key, old, story)
+        self._index_faces(key, old, story)
+        self._stories[key] = story
+        if old is None or old.story_id != story.story_id:
+            if old is not None:
+                _drop(self._by_story_id, old.story_id, key)
+            _add(self._by_story_id, story.story_id, key)
+
+    def __delitem__(self, key: str) -> None:
+        old = self._stories.pop(key)
+        self._index_identity(key, old, None)
+        _drop(self._by_story_id, old.story_id, key)
+        for fid in self._faces.pop(key, []):
+            self._unindex_face(fid)
+        del self._seq[key]
+
+    def sync(self, stories: Mapping[str, StoryCandidate]) -> StoryIndex:
+        """Make this index hold ``stories``, in their order, re-indexing only what changed."""
+        for key in [key for key in self._stories if key not in stories]:
+            del self[key]
+        for key, story in stories.items():
+            if self._stories.get(key) is not story:
+                self[key] = story
+        self._stories = {key: self._stories[key] for key in stories}
+        self._seq = {key: n for n, key in enumerate(stories)}
+        self._next_seq = len(stories)
+        return self
+
+    # -- lookups -------------------------------------------------------------------------
+
+    def likely(self, item: HasTitle) -> list[StoryCandidate]:
+        """The stories ``item`` may match, in this mapping's order (see the class)."""
+        return [self._stories[key] for key in self.likely_keys(item)]
+
+    def position(self, key: str) -> int:
+        """Where ``key`` comes in this mapping's order (larger: later)."""
+        return self._seq[key]
+
+    def story_keys(self, story_id: str) -> list[str]:
+        """The keys of the candidates of one story (its own, and those merged into it), in
+        this mapping's order."""
+        return sorted(self._by_story_id.get(story_id, ()), key=self._seq.__getitem__)
+
+    def of_story(self, story_id: str) -> list[StoryCandidate]:
+        """The candidates of one story, in this mapping's order."""
+        return [self._stories[key] for key in self.story_keys(story_id)]
+
+    def likely_keys(self, item: HasTitle) -> list[str]:
+        """The keys of :meth:`likely`."""
+        keys: set[str] = set()
+        for item_key in _item_keys(item):
+            keys |= self._by_item_key.get(item_key, set())
+        link = identity_link(item.link)
+        if link:
+            keys |= self._by_link.get(link, set())
+        article = article_id(item.link)
+        if article:
+            keys |= self._by_article.get(article, set())
+        features = title_features(item.title)
+        summary = getattr(item, "summary", "")
+        signature = event_signature(item.title, summary if isinstance(summary, str) else "",
+                                    item.published)
+        fids = self._title_faces(features)
+        fids |= self._close_faces(signature, item.published.toordinal())
+        if signature.dates_named and signature.distinctive:
+            firsts = _union(self._first_by_distinctive, signature.distinctive)
+            fids |= _without_conflicts(firsts, signature.units, self._first_by_unit,
+                                       self._first_by_value)
+        face = self._face
+        keys.update(face[fid][0] for fid in fids)
+        return sorted(keys, key=self._seq.__getitem__)
+
+    def _close_faces(self, signature: EventSignature, day: int) -> set[int]:
+        """Faces out within a few days of ``day`` whose headline numbers do not conflict with
+        the item's: those whose headlines give no number in a unit the item's does, whole, and
+        of the others those sharing a value in each unit both give."""
+        units = signature.title_units
+        days = range(day - _NEAR_DAYS, day + _NEAR_DAYS + 1)
+        found: set[int] = set()
+        for near in days:
+            groups = self._by_day_units.get(near)
+            if groups:
+                for given, fids in groups.items():
+                    if given.isdisjoint(units):
+                        found |= fids
+        if units:
+            agreeing = _union(self._by_title_value,
+                              ((unit, value) for unit, values in units.items()
+                               for value in values))
+            for fid in agreeing - found:
+                other = self._face[fid][1][1]
+                if other.published.toordinal() in days and not signature.conflicts(other):
+                    found.add(fid)
+        return found
+
+    def _title_faces(self, features: TitleFeatures) -> set[int]:
+        """Faces whose title may score 0.75 against ``features``."""
+        if not features.text:
+            return set()
+        words = features.tokens | features.char_set
+        if not features.numbers:
+            return _union(self._by_word, words)
+        return self._by_numbers.get(features.numbers, set()) \
+            | _union(self._numberless_by_word, words)
+
+    # -- indexing ------------------------------------------------------------------------
+
+    def _index_identity(self, key: str, old: StoryCandidate | None,
+                        new: StoryCandidate | None) -> None:
+        empty: frozenset[str] = frozenset()
+        for postings, before, after in (
+                (self._by_item_key, old.item_keys if old else empty,
+                 new.item_keys if new else empty),
+                (self._by_link, old.prepared_links.links if old else empty,
+                 new.prepared_links.links if new else empty),
+                (self._by_article, old.prepared_links.article_ids if old else empty,
+                 new.prepared_links.article_ids if new else empty)):
+            if before is after:
+                continue
+            for gone in before - after:
+                found = postings.get(gone)
+                if found is not None:
+                    found.discard(key)
+                    if not found:
+                        del postings[gone]
+            for came in after - before:
+                postings.setdefault(came, set()).add(key)
+
+    def _index_faces(self, key: str, old: StoryCandidate | None, new: StoryCandidate) -> None:
+        fids = self._faces.get(key, [])
+        faces = new.prepared_faces
+        kept = 0
+        if old is not None:
+            before = old.prepared_faces
+            if len(before) <= len(faces) and all(
+                    a[0] is b[0] and a[1] is b[1] for a, b in zip(before, faces, strict=False)):
+                kept = len(before)  # grown by a write-up: its earlier faces stay indexed
+            else:
+                for fid in fids:
+                    self._unindex_face(fid)
+                fids = []
+        for position in range(kept, len(faces)):
+            title, signature = faces[position]
+            fids.append(self._index_face(key, (title, signature, position == 0)))
+        self._faces[key] = fids
+
+    def _face_keys(self, face: _Face) -> Iterator[tuple[dict[Any, set[int]], Any]]:
+        title, signature, first = face
+        if title.text:
+            yield self._by_numbers, title.numbers
+            for word in title.tokens | title.char_set:
+                yield self._by_word, word
+                if not title.numbers:
+                    yield self._numberless_by_word, word
+        for unit, values in signature.title_units.items():
+            for value in values:
+                yield self._by_title_value, (unit, value)
+        if first:
+            for party in signature.distinctive:
+                yield self._first_by_distinctive, party
+            for unit, values in signature.units.items():
+                yield self._first_by_unit, unit
+                for value in values:
+                    yield self._first_by_value, (unit, value)
+
+    def _index_face(self, key: str, face: _Face) -> int:
+        fid = self._next_fid
+        self._next_fid += 1
+        self._face[fid] = (key, face)
+        for postings, posting_key in self._face_keys(face):
+            _add(postings, posting_key, fid)
+        signature = face[1]
+        groups = self._by_day_units.setdefault(signature.published.toordinal(), {})
+        _add(groups, frozenset(signature.title_units), fid)
+        return fid
+
+    def _unindex_face(self, fid: int) -> None:
+        _key, face = self._face.pop(fid)
+        for postings, posting_key in self._face_keys(face):
+            _drop(postings, posting_key, fid)
+        day = face[1].published.toordinal()
+        groups = self._by_day_units[day]
+        _drop(groups, frozenset(face[1].title_units), fid)
+        if not groups:
+            del self._by_day_units[day]

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -45,6 +45,9 @@ from tracker.ingest.knowledge import Knowledge
 from tracker.ingest.subscriptions import Subscription, current
 from tracker.rules_log import rules_by_policy
 from tracker.store.schema import feed_state
+
+if TYPE_CHECKING:
+    import httpx
 
 #: What a feed itself can get wrong: these are recorded as ``feed.failed`` and backed off.
 FEED_ERRORS: tuple[type[Exception], ...] = (fetch.FetchError, parse.FeedError)
@@ -171,23 +174,48 @@ def ingest(tracker: Tracker, *, feed: str | None = None, due_only: bool | None =
     knowledge = Knowledge(tracker.store)
     states = _states(tracker)
     now = utc(tracker.now())
-    for sub in sorted(subs.values(), key=lambda s: s.name):
-        if feed is not None and sub.name != feed:
-            continue
-        state = states.get(sub.name, {})
-        due_at = state.get("next_due_at")
-        if due_only and due_at is not None and utc(due_at) > now:
-            summary.not_due += 1
-            continue
-        job = _FeedJob(tracker, sub, state, rules, fetcher, rng, worker, dry_run, timeout,
-                       scheduled=due_only, knowledge=knowledge,
-                       lease=_Lease(lease_seconds, renew_every or lease_seconds / 3))
-        outcome = job.run()
-        if outcome is None:  # another worker polled it since the states were read
-            summary.not_due += 1
-            continue
-        summary.outcomes.append(outcome)
+    http = _PassClient() if fetcher is fetch.fetch else None  # a fetcher of its own: as is
+    try:
+        for sub in sorted(subs.values(), key=lambda s: s.name):
+            if feed is not None and sub.name != feed:
+                continue
+            state = states.get(sub.name, {})
+            due_at = state.get("next_due_at")
+            if due_only and due_at is not None and utc(due_at) > now:
+                summary.not_due += 1
+                continue
+            job = _FeedJob(tracker, sub, state, rules, fetcher, rng, worker, dry_run, timeout,
+                           scheduled=due_only, knowledge=knowledge,
+                           lease=_Lease(lease_seconds, renew_every or lease_seconds / 3),
+                           http=http)
+            outcome = job.run()
+            if outcome is None:  # another worker polled it since the states were read
+                summary.not_due += 1
+                continue
+            summary.outcomes.append(outcome)
+    finally:
+        if http is not None:
+            http.close()
     return summary
+
+
+class _PassClient:
+    """The HTTP client of one pass, made at its first fetch and shared by every feed (making
+    one, with its connection pools, cost about 40 ms a feed). Its transport keeps the pools of
+    feeds that may reach internal addresses apart from the others' (``fetch.make_client``)."""
+
+    def __init__(self) -> None:
+        self._client: httpx.Client | None = None
+
+    def get(self) -> httpx.Client:
+        if self._client is None:
+            self._client = fetch.make_client()
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
 
 def _states(tracker: Tracker) -> dict[str, dict[str, Any]]:
@@ -237,7 +265,8 @@ class _FeedJob:
                  rules: Mapping[str, relevance.Rules], fetcher: Fetcher, rng: random.Random,
                  worker: str,
                  dry_run: bool, timeout: Any, knowledge: Knowledge,
-                 scheduled: bool = False, lease: _Lease | None = None) -> None:
+                 scheduled: bool = False, lease: _Lease | None = None,
+                 http: _PassClient | None = None) -> None:
         self.tracker = tracker
         self.sub = sub
         self.state = state
@@ -253,6 +282,7 @@ class _FeedJob:
         self.knowledge = knowledge
         self.lease = lease or _Lease(LEASE_SECONDS, LEASE_SECONDS / 3)
         self.holder: tuple[str | None, datetime | None] = (None, None)
+        self.http = http
 
     def run(self) -> FeedOutcome | None:
         """The feed's outcome, or None when a scheduled run finds it no longer due."""
@@ -322,6 +352,8 @@ class _FeedJob:
                                   "allow_private": self.sub.allow_private}
         if self.timeout is not None:
             kwargs["timeout"] = self.timeout
+        if self.http is not None:
+            kwargs["client"] = self.http.get()
         result = self.fetcher(self.sub.url, **kwargs)
         if result.not_modified:
             if not self.dry_run:

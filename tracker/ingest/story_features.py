@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -237,13 +237,32 @@ class LinkFeatures:
     #: The sites the links are on (an aggregator's ``<source url>`` names one).
     sites: frozenset[str] = frozenset()
 
+    def with_url(self, url: str | None) -> LinkFeatures:
+        """These features with one more link's (a story that one more write-up joined)."""
+        link, article, site = _url_facts(url)
+        if (link is None or link in self.links) and (article is None
+                                                     or article in self.article_ids):
+            return self
+        return LinkFeatures(self.links | {link} if link else self.links,
+                            self.article_ids | {article} if article else self.article_ids,
+                            self.sites | {site} if site else self.sites)
+
+
+@lru_cache(maxsize=65536)
+def _url_facts(url: str | None) -> tuple[str | None, str | None, str | None]:
+    """(identity link, article id, site of the identity link) of one URL, cached: a story's
+    links are read again each time one more write-up joins it."""
+    link = identity_link(url)
+    host = urlsplit(link).hostname if link else None
+    return link, article_id(url), site_of(host) if host else None
+
 
 def link_features(urls: Iterable[str | None]) -> LinkFeatures:
-    urls = list(urls)
-    links = frozenset(link for link in map(identity_link, urls) if link)
+    facts = [_url_facts(url) for url in urls]
     return LinkFeatures(
-        links=links, article_ids=frozenset(found for found in map(article_id, urls) if found),
-        sites=frozenset(site_of(host) for link in links if (host := urlsplit(link).hostname)))
+        links=frozenset(link for link, _article, _site in facts if link),
+        article_ids=frozenset(article for _link, article, _site in facts if article),
+        sites=frozenset(site for _link, _article, site in facts if site))
 
 
 # -- event signature --------------------------------------------------------------------------
@@ -399,11 +418,21 @@ class EventSignature:
     cjk: bool = False
     #: Every date the text names, the dateline's too ("MM-DD").
     dates_named: frozenset[str] = frozenset()
+    #: The named parties, people, bodies and places beyond the dossier's own topic.
+    distinctive: frozenset[str] = field(init=False, compare=False, repr=False)
+    #: The key dates among ``numbers`` ("MM-DD").
+    key_dates: frozenset[str] = field(init=False, compare=False, repr=False)
+    #: The headline's numbers and all numbers by unit, dates left out: what
+    #: :meth:`conflicts` compares, prepared once.
+    title_units: dict[str, frozenset[str]] = field(init=False, compare=False, repr=False)
+    units: dict[str, frozenset[str]] = field(init=False, compare=False, repr=False)
 
-    @property
-    def distinctive(self) -> frozenset[str]:
-        """The named parties, people, bodies and places beyond the dossier's own topic."""
-        return self.entities - TOPIC_ENTITIES
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "distinctive", self.entities - TOPIC_ENTITIES)
+        object.__setattr__(self, "key_dates",
+                           frozenset(v for u, v in self.numbers if u == "date"))
+        object.__setattr__(self, "title_units", _by_unit(self.title_numbers))
+        object.__setattr__(self, "units", _by_unit(self.numbers))
 
     def shared(self, other: EventSignature) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
         return self.entities & other.entities, self.numbers & other.numbers
@@ -413,12 +442,22 @@ class EventSignature:
         are two events of one kind. ``anywhere``: headline or lede (for evidence that has no
         number of its own to go on, a lede's "30 firms" against a headline's "20" is enough
         doubt)."""
-        a = self.numbers if anywhere else self.title_numbers
-        b = other.numbers if anywhere else other.title_numbers
-        for unit in {u for u, _ in a} & {u for u, _ in b} - {"date"}:
-            if not {v for u, v in a if u == unit} & {v for u, v in b if u == unit}:
+        mine = self.units if anywhere else self.title_units
+        theirs = other.units if anywhere else other.title_units
+        for unit, values in mine.items():
+            found = theirs.get(unit)
+            if found is not None and values.isdisjoint(found):
                 return True
         return False
+
+
+def _by_unit(numbers: frozenset[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    """``numbers`` as unit -> values, dates left out (two dates never conflict)."""
+    units: dict[str, set[str]] = {}
+    for unit, value in numbers:
+        if unit != "date":
+            units.setdefault(unit, set()).add(value)
+    return {unit: frozenset(values) for unit, values in units.items()}
 
 
 def _numbers(text: str, published: datetime) -> frozenset[tuple[str, str]]:

@@ -19,15 +19,13 @@ from tracker.claims import DEFAULT_TIER, TIERS, is_tier
 from tracker.errors import UsageError
 from tracker.events import RecordedEvent
 from tracker.ingest import netpolicy
+from tracker.when import DURATION_FORMS, DurationError, duration_seconds
 
 MIN_INTERVAL_S = 60
 #: A feed polled less than once a year is not followed; a bound keeps due times in range.
 MAX_INTERVAL_S = 365 * 86400
-_MAX_INTERVAL_DIGITS = len(str(MAX_INTERVAL_S))
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DEFAULT_INTERVAL_S = 30 * 60
 MAX_PUBLISHER_CHARS = 100
-_DURATION = re.compile(r"(\d+)\s*(s|m|h|d)", re.I)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -51,14 +49,17 @@ class Subscription:
 
 
 def parse_interval(text: str) -> int:
-    """``30m``, ``1h``, ``1h30m``, ``90s``, ``1d`` -> seconds (one minute to 365 days)."""
-    raw = text.strip().lower()
+    """A polling interval in seconds, one minute to 365 days, in the duration grammar every
+    option shares (``tracker.when.duration_seconds``): ``30m``, ``1h30m``, ``1d12h``, ``1w``."""
     shown = repr(text if len(text) <= 40 else text[:40] + "...")
-    parts = _DURATION.findall(raw)
-    if not parts or _DURATION.sub("", raw).strip():
-        raise UsageError(f"cannot read interval {shown}: use forms like 30m, 1h, 1h30m, 1d")
-    if any(len(n.lstrip("0")) > _MAX_INTERVAL_DIGITS for n, _u in parts) or \
-            (seconds := sum(int(n) * _UNIT_S[u] for n, u in parts)) > MAX_INTERVAL_S:
+    try:
+        seconds = duration_seconds(text)
+    except DurationError as exc:
+        if not exc.too_large:
+            raise UsageError(f"cannot read interval {shown}: use a duration such as "
+                             f"{DURATION_FORMS}") from None
+        seconds = MAX_INTERVAL_S + 1
+    if seconds > MAX_INTERVAL_S:
         raise UsageError(f"interval {shown} is over the maximum of 365d")
     if seconds < MIN_INTERVAL_S:
         raise UsageError(f"interval {shown} is under the minimum of 1m")

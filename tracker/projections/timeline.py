@@ -38,10 +38,15 @@ SUMMARY_MAX = 160
 
 
 def _short(value: Any) -> str:
+    """A value as words ("first firms served, 20 firms"), never a Python or JSON repr."""
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
+        return ", ".join(_short(v) for v in value)
     if isinstance(value, Mapping):
-        return "; ".join(f"{k} {v}" for k, v in value.items() if v not in (None, "", []))
+        from tracker.render.words import mapping
+
+        return mapping(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     return str(value)
 
 
@@ -90,7 +95,8 @@ def summarise(event_type: str, data: Mapping[str, Any]) -> str:
     elif event_type == STORY_CREATED:
         line = f"Story: {data.get('title')}"
     elif event_type == FACT_EXTRACTED:
-        line = f"News fact [{data.get('kind')}]: {_short(data.get('value'))}"
+        kind = str(data.get("kind") or "fact").replace("_", " ")
+        line = f"News fact ({kind}): {_short(data.get('value'))}"
     else:
         line = event_type
     line = " ".join(line.split())
@@ -101,7 +107,7 @@ class Timeline(Projection):
     """One document per dossier or news event, sorted by when it happened in the world."""
 
     name = "timeline"
-    version = 2
+    version = 3  # 3: news facts' values as words
     types: frozenset[str] = DOSSIER_TYPES | FOLLOW_UP_TYPES
 
     def keys(self, event: RecordedEvent) -> Iterable[str]:

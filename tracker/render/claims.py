@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tracker.render import mdsafe
+from tracker import lookup
+from tracker.render import mdsafe, words
 from tracker.render.facts import EMPTY
+from tracker.zones import when_text
 
 _md = mdsafe.text
 
@@ -17,11 +19,19 @@ UNKNOWN = "unknown"
 
 
 def value_text(value: Any) -> str:
-    if value is None:
-        return UNKNOWN
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items() if v is not None)
-    return str(value).replace("_", " ")
+    """A claimed value as words: "more than 50", "in force", "20 firms"."""
+    return words.value(value)
+
+
+#: The shortest claim id prefix shown (claim ids are UUIDs).
+SHORT_ID = 8
+
+
+def short_ids(report: Mapping[str, Any]) -> dict[str, str]:
+    """Each listed claim's id cut to the shortest prefix (8 characters at least) that names it
+    alone among the claims listed: what `tracker claims accept|reject` takes."""
+    return lookup.short_ids((str(c["id"]) for c in report.get("claims") or ()),
+                            minimum=SHORT_ID)
 
 
 def who(sources: Sequence[Mapping[str, Any]]) -> str:
@@ -36,8 +46,8 @@ def who(sources: Sequence[Mapping[str, Any]]) -> str:
 def brief(claim: Mapping[str, Any]) -> str:
     """``40 (as at 2025-06-30; Government, official)``, hedged claims marked as such."""
     sources = claim.get("sources") or []
-    bits = [f"as at {claim.get('as_of')}" if claim.get("as_of_stated")
-            else f"reported {claim.get('as_of')}", who(sources)]
+    bits = [f"as at {when_text(claim.get('as_of'))}" if claim.get("as_of_stated")
+            else f"reported {when_text(claim.get('as_of'))}", who(sources)]
     if claim.get("hedged"):
         bits.append("hedged")
     return f"{value_text(claim.get('value'))} ({'; '.join(bits)})"
@@ -60,17 +70,19 @@ def settled_value(fact: Mapping[str, Any]) -> str:
     if fact.get("value") is None:
         return UNKNOWN
     sources = [s.get("citation") or {} for s in fact.get("sources") or ()]
-    return f"{value_text(fact['value'])} (as at {fact.get('as_of') or EMPTY}; {who(sources)})"
+    return (f"{value_text(fact['value'])} (as at {when_text(fact.get('as_of')) or EMPTY}; "
+            f"{who(sources)})")
 
 
 def text(report: Mapping[str, Any]) -> str:
     rows = report.get("claims") or []
+    short = short_ids(report)
     head = f"Claims: {report.get('count', len(rows))} {report.get('state')}"
     if report.get("policy_id"):
         head += f" (policy {report['policy_id']})"
     out = [head]
     for claim in rows:
-        out += ["", f"  {claim['id'][:8]}  {claim['slot']} = {brief(claim)}",
+        out += ["", f"  {short[str(claim['id'])]}  {claim['slot']} = {brief(claim)}",
                 f"    state: {claim['state']}" + _decided(claim.get("decided_by") or {})]
         for source in claim.get("sources") or ():
             hedge = f" [hedged: {source['hedge']}]" if source.get("hedge") else ""
@@ -94,11 +106,12 @@ def _decided(decided_by: Mapping[str, Any]) -> str:
 
 def markdown(report: Mapping[str, Any]) -> str:
     rows = report.get("claims") or []
+    short = short_ids(report)
     out = [f"# Claims: {_md(report.get('state'))}", ""]
     if not rows:
         out.append("None.")
     for claim in rows:
-        out += [f"## {mdsafe.code(claim['id'][:8])} {_md(claim['slot'])} = "
+        out += [f"## {mdsafe.code(short[str(claim['id'])])} {_md(claim['slot'])} = "
                 f"{_md(brief(claim))}", "",
                 f"State: **{_md(claim['state'])}**"
                 f"{_md(_decided(claim.get('decided_by') or {}))}", ""]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from tracker.zones import day_text, instant_text, when_text
+
 EMPTY = "—"
 #: The ``published_source`` of a story or item whose feed gave no usable date.
 FIRST_SEEN = "first_seen"
@@ -46,6 +48,19 @@ def _amount(value: Any, unit: Any, qualifier: Any = None) -> str:
     return f"{lead}{value} {unit}" if unit else f"{lead}{value}"
 
 
+def occurred(entry: Mapping[str, Any]) -> str:
+    """When an entry happened, as a reader sees it: a year, month or day as the record dates
+    it ("2025-04"), "undated", or an instant in the zone times are shown in, without
+    microseconds ("2025-05-03 07:00 HKT")."""
+    return when_text(entry.get("occurred_at"), entry.get("precision")) or \
+        str(entry.get("occurred_at"))
+
+
+def recorded(value: Any) -> str:
+    """A recorded time (``updated_at``, ``set_at``...) as a reader sees it; "—" when unset."""
+    return when_text(value) or EMPTY
+
+
 def dating(entry: Mapping[str, Any], with_date: bool = True) -> str:
     """How an entry is dated and sourced, when that needs saying, in parentheses:
     "(undated: why)", "(dated 2025-05, estimated: why)", "(dated 2025-04: late April)", "(the
@@ -57,7 +72,7 @@ def dating(entry: Mapping[str, Any], with_date: bool = True) -> str:
     if entry.get("precision") == "undated":
         when = "undated" if with_date else ""
     elif with_date and (estimated or note):
-        when = f"dated {entry.get('occurred_at')}" + (", estimated" if estimated else "")
+        when = f"dated {occurred(entry)}" + (", estimated" if estimated else "")
     elif estimated:
         when = "estimated"
     parts = [": ".join(p for p in (when, note) if p)]
@@ -201,17 +216,31 @@ def _ranges(positions: Sequence[int]) -> str:
 def header(report: Mapping[str, Any]) -> str:
     """Which state of the log a report shows: its position and both time axes."""
     bits = [f"position {report.get('position')}"]
-    bits.append(f"as of {report.get('as_of') or 'now'}")
+    bits.append(f"as of {report.get('as_of_label') or when_text(report.get('as_of')) or 'now'}")
     if report.get("world_as_of"):
-        bits.append(f"world as of {report['world_as_of']}")
+        bits.append("world as of "
+                    + (report.get("world_as_of_label") or when_text(report["world_as_of"])))
     return ", ".join(bits)
+
+
+def span_text(report: Mapping[str, Any]) -> str:
+    """The window a timeline shows: "start of 2025-04 (2025-04-01 00:00 HKT) to end of
+    2025-05 (2025-05-31 23:59 HKT)", "…" for a side left open."""
+    ends = [report.get(f"{side}_label") or report.get(side) or "…" for side in ("since", "until")]
+    return f"{ends[0]} to {ends[1]}"
 
 
 def published_label(entry: Mapping[str, Any], day_only: bool = True) -> str:
     """An item's or story's day, "2025-04-29" (its timestamp without ``day_only``); "first
     seen 2025-05-01" when its feed gave no usable date, so the day it was first fetched is
-    never read as its publication date."""
-    day = str(entry.get("published") or "")[:10 if day_only else None]
+    never read as its publication date. The day and time are those of the zone times are
+    shown in (``tracker.zones``), without microseconds."""
+    published = str(entry.get("published") or "")
+    try:
+        day = (day_text(published) if day_only else instant_text(published)) \
+            if published else ""
+    except ValueError:  # not an ISO instant: shown as recorded
+        day = published[:10 if day_only else None]
     if day and entry.get("published_source") == FIRST_SEEN:
         return f"first seen {day}"
     return day

@@ -111,6 +111,7 @@ def environment(xml: bool = False) -> Environment:
         "fact_value": _fact_value, "dating": facts.dating, "brief": claims.brief,
         "value_text": claims.value_text, "claim_word": _claim_word,
         "published": facts.published_label, "milestone": facts.milestone_line,
+        "recorded": facts.recorded,
         "change_title": _change_title, "describe": facts.describe,
     })
     env.globals.update({"csp": CSP})

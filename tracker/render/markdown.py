@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from tracker import catalogue
-from tracker.render import claims, explain, lists, mdsafe
+from tracker.render import claims, explain, lists, mdsafe, tables, words
 from tracker.render.facts import (
     EMPTY,
     UNTRACKED,
@@ -20,7 +20,10 @@ from tracker.render.facts import (
     header,
     label,
     milestone_line,
+    occurred,
     published_label,
+    recorded,
+    span_text,
     story_source,
     with_dating,
 )
@@ -78,7 +81,7 @@ def status(report: Mapping[str, Any]) -> str:
             role = f" — {party['role']}" if party.get("role") else ""
             out.append(_bullet(f"{party['name']}{role}", legend.note(party["sources"]),
                                "Party"))
-        out.append(_bullet(str(p.get("updated_at") or EMPTY), "", "Updated"))
+        out.append(_bullet(recorded(p.get("updated_at")), "", "Updated"))
         out += _section("Facts", [
             _bullet(claims.fact_line(f, fact_text),
                     legend.note(f["sources"]), label(f["key"]))
@@ -102,7 +105,7 @@ def status(report: Mapping[str, Any]) -> str:
             for o in p.get("outcomes") or ()])
         out += _section("Milestones", [
             _bullet(with_dating(milestone_line(m), m, with_date=False), legend.note(m["sources"]),
-                    str(m.get("occurred_at")))
+                    occurred(m))
             for m in p.get("milestones") or ()])
         follow = p.get("follow_ups") or {}
         out += _section("Follow-ups", [
@@ -115,13 +118,14 @@ def status(report: Mapping[str, Any]) -> str:
 
 def timeline(report: Mapping[str, Any]) -> str:
     legend = Legend()
-    span = f"{report.get('since') or '…'} to {report.get('until') or '…'}"
-    out = ["# Timeline", "", f"_{_md(span)}, {report.get('count', 0)} entries_", ""]
+    span = span_text(report)
+    count = words.plural(report.get("count", 0), "entry")
+    out = ["# Timeline", "", f"_{_md(span)}, {count}_", ""]
     for e in report.get("entries") or ():
         src = [{"position": e["position"], "citation": e.get("source") or {}}]
         out.append(_bullet(with_dating(e.get("summary") or e.get("type") or "", e,
                                        with_date=False), legend.note(src),
-                           str(e.get("occurred_at"))))
+                           occurred(e)))
     out += _legend(legend)
     return "\n".join(out) + "\n"
 
@@ -145,8 +149,57 @@ def catalogue_document(_event_types: Iterable[EventType]) -> str:
     return catalogue.render_markdown()
 
 
+#: Columns whose cells are links (to http(s) URLs only, else text).
+_LINK_COLUMNS = frozenset({"url", "link", "links", "target"})
+
+
+def _cell(column: str, value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return EMPTY
+    if column in _LINK_COLUMNS:
+        values = value if isinstance(value, (list, tuple)) else [value]
+        return ", ".join(mdsafe.autolink(v) for v in values)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_md(words.value(v, verbatim=True)) for v in value)
+    return _md(words.value(value, verbatim=True))
+
+
+def table(title: str, content: tables.Table, foot: str = "") -> str:
+    """A list as a Markdown table under a heading: a row per record, every cell escaped."""
+    columns, rows = content
+    out = [f"# {title}", ""]
+    if not rows:
+        return "\n".join([*out, "None.", ""])
+    out += ["| " + " | ".join(_md(c.replace("_", " ")) for c in columns) + " |",
+            "| " + " | ".join("---" for _ in columns) + " |"]
+    out += ["| " + " | ".join(_cell(c, v) for c, v in zip(columns, row, strict=True)) + " |"
+            for row in rows]
+    if foot:
+        out += ["", f"_{_md(foot)}_"]
+    return "\n".join(out) + "\n"
+
+
+def _listing(title: str, kind: Kind, what: str | None = None) -> Renderer:
+    build = tables.TABLES[kind]
+
+    def render(report: Any) -> str:
+        content = build(report)
+        return table(title, content, words.plural(len(content[1]), what) if what else "")
+
+    return render
+
+
 RENDERERS: dict[Kind, Renderer] = {
     "status": page(status), "timeline": page(timeline), "diff": page(diff),
     "catalogue": page(catalogue_document), "claims": claims.markdown,
     "news": lists.news_markdown, "explain": explain.markdown,
+    "feeds": _listing("Feeds", "feeds", "feed"),
+    "feed_health": _listing("Feed health", "feed_health", "feed"),
+    "sources": _listing("Publishers", "sources", "publisher"),
+    "log": _listing("Log", "log", "event"),
+    "rules": _listing("Relevance rules", "rules"),
+    "ingest": _listing("Ingest", "ingest", "feed"),
+    "verify": _listing("Verify", "verify"), "head": _listing("Head", "head"),
+    "db": _listing("Database", "db"),
+    "alerts": _listing("Alert channels", "alerts", "channel"),
 }
