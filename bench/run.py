@@ -1,32 +1,40 @@
-"""The performance suite: append, replay, status and ingest at several log sizes.
+"""The performance suite: append, replay, rebuild, status and ingest at several log sizes.
 
 For each backend and log size it builds a synthetic log shaped like tracker's (see
-``bench/workload.py``), then measures, each figure beside a baseline taken in the same run:
+``bench/workload.py``), then measures, each figure beside a baseline taken in the same run and
+interleaved with it (tracker, baseline, tracker, baseline...), the median of ``--repeat`` runs
+of each and the ratio of the medians:
 
 - append: batched (1,000 per transaction) and single-event appends against raw driver inserts
   of the same rows (``bench/append.py``), on a sample of at most ``--append-sample`` events;
-- replay: a full rebuild of every projection in a child process (its peak RSS too) against a
-  raw driver read of the same rows, JSON decoding and a trivial fold;
+- replay: the whole log read through ``EventStore.read`` and folded trivially (a count per
+  stream and type, a key per event) against a raw driver read of the same rows, ``json.loads``
+  of data and meta, and the same fold;
+- rebuild: a full rebuild of every projection in a child process (its peak RSS too) against a
+  raw driver read of each projection's rows, JSON decoding and the trivial fold;
 - status: the ``tracker status`` command as a whole process, now, ``--as-of`` the middle of
-  the recorded range and ``--world-as-of`` the middle of the world range;
+  the recorded range and ``--world-as-of`` the middle of the world range (start-up included);
 - ingest (once per backend): ~100 loopback feeds end to end through ``ingest``.
 
-    python bench/run.py [--backends sqlite,postgres] [--sizes 10000,100000] [--json PATH]
+    python bench/run.py [--backends sqlite,postgres] [--sizes 10000,100000,1000000]
+                        [--repeat 3] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -58,6 +66,7 @@ from tracker.projections.fold import wanted_types  # noqa: E402
 from tracker.projector import Projector  # noqa: E402
 
 DEFAULT_SIZES = "10000,100000"
+REPEAT = 3
 APPEND_SAMPLE = 100_000
 SINGLE_EVENTS = 2_000
 INGEST_FEEDS = 100
@@ -71,7 +80,78 @@ def _tracker_command() -> str:
     return str(beside) if beside.exists() else (shutil.which("tracker") or "tracker")
 
 
-# -- replay ----------------------------------------------------------------------------------
+# -- interleaved medians --------------------------------------------------------------------
+
+def interleaved(tracker: Callable[[], dict[str, Any]], baseline: Callable[[], dict[str, Any]],
+                repeat: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Run ``tracker`` and ``baseline`` alternately ``repeat`` times each (each returns at least
+    ``seconds`` and ``events``); the median run of each and the figures derived from them."""
+    ours: list[dict[str, Any]] = []
+    theirs: list[dict[str, Any]] = []
+    for _ in range(repeat):
+        ours.append(tracker())
+        theirs.append(baseline())
+    a, b = _median_run(ours), _median_run(theirs)
+    figures = {"eps": round(a["events"] / a["seconds"], 1),
+               "baseline_eps": round(b["events"] / b["seconds"], 1),
+               "ratio": round(b["seconds"] / a["seconds"], 3),
+               "all_seconds": [round(r["seconds"], 4) for r in ours],
+               "baseline_all_seconds": [round(r["seconds"], 4) for r in theirs]}
+    return a, b, figures
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+# -- replay: the store's read path -----------------------------------------------------------
+
+def _fold_row(counts: dict[tuple[str, str], int], keys: dict[str, int], stream_id: str,
+              type_: str, data: Any, position: int) -> None:
+    """The trivial fold both sides run: a count per stream and type, a key per event."""
+    key = (stream_id, type_)
+    counts[key] = counts.get(key, 0) + 1
+    first = next(iter(data.values()), None) if data else None
+    if isinstance(first, str):
+        keys[first] = position
+
+
+def measure_store_replay(url: str) -> dict[str, Any]:
+    """Read the whole log through ``EventStore.read`` (decoded, upcast) and fold it trivially."""
+    tracker = open_tracker(url)
+    try:
+        counts: dict[tuple[str, str], int] = {}
+        keys: dict[str, int] = {}
+        folded = 0
+        gc.collect()
+        start = time.perf_counter()
+        for event in tracker.store.read():
+            _fold_row(counts, keys, event.stream_id, event.type, event.data, event.position)
+            folded += 1
+        seconds = time.perf_counter() - start
+    finally:
+        tracker.close()
+    return {"seconds": seconds, "events": folded}
+
+
+def measure_raw_read(url: str) -> dict[str, Any]:
+    """The same rows with the raw driver, ``json.loads`` of data and meta, the same fold."""
+    loads = json.loads
+    counts: dict[tuple[str, str], int] = {}
+    keys: dict[str, int] = {}
+    folded = 0
+    gc.collect()
+    start = time.perf_counter()
+    for row in _raw_rows(url, None):
+        data = loads(row[9])
+        loads(row[10])
+        _fold_row(counts, keys, row[2], row[4], data, row[0])
+        folded += 1
+    return {"seconds": time.perf_counter() - start, "events": folded}
+
+
+# -- rebuild ---------------------------------------------------------------------------------
 
 def replay_child(url: str) -> dict[str, Any]:
     """Rebuild every projection (run in a child process); time, events folded, peak RSS."""
@@ -119,30 +199,32 @@ _RAW_COLUMNS = ("position", "event_id", "stream_id", "stream_version", "type", "
                 "hash")
 
 
-def _raw_rows(url: str, types: Sequence[str]) -> Iterator[Sequence[Any]]:
-    """The rows a projection reads, in position order, JSON as text, straight from the driver."""
+def _raw_rows(url: str, types: Sequence[str] | None) -> Iterator[Sequence[Any]]:
+    """The rows (of ``types``, or all), in position order, JSON as text, from the driver."""
     if url.startswith("sqlite"):
-        marks = ", ".join("?" * len(types))
+        where = f"WHERE type IN ({', '.join('?' * len(types))}) " if types is not None else ""
         with sqlite3.connect(sqlite_path(url)) as db:
-            cursor = db.execute(f"SELECT {', '.join(_RAW_COLUMNS)} FROM events "
-                                f"WHERE type IN ({marks}) ORDER BY position", list(types))
+            cursor = db.execute(f"SELECT {', '.join(_RAW_COLUMNS)} FROM events {where}"
+                                "ORDER BY position", list(types or ()))
             while rows := cursor.fetchmany(2000):
                 yield from rows
         return
     import psycopg
 
     columns = ", ".join(f"{c}::text" if c in ("data", "meta") else c for c in _RAW_COLUMNS)
+    where = "WHERE type = ANY(%s) " if types is not None else ""
     with psycopg.connect(psycopg_conninfo(url)) as pg, pg.cursor(name="bench") as named:
         named.itersize = 2000
-        named.execute(f"SELECT {columns} FROM events WHERE type = ANY(%s) ORDER BY position",
-                      (list(types),))
+        named.execute(f"SELECT {columns} FROM events {where}ORDER BY position",
+                      (list(types),) if types is not None else ())
         yield from named
 
 
 def measure_raw_replay(url: str) -> dict[str, Any]:
-    """Per projection: read its rows, decode data and meta, count them per stream and type."""
+    """Per projection: read its rows, decode data and meta, the trivial fold."""
     loads = json.loads
     folded = 0
+    gc.collect()
     start = time.perf_counter()
     for projection in PROJECTIONS.values():
         counts: dict[tuple[str, str], int] = {}
@@ -150,29 +232,24 @@ def measure_raw_replay(url: str) -> dict[str, Any]:
         for row in _raw_rows(url, sorted(wanted_types(projection))):
             data = loads(row[9])
             loads(row[10])
-            key = (row[2], row[4])
-            counts[key] = counts.get(key, 0) + 1
-            first = next(iter(data.values()), None) if data else None
-            if isinstance(first, str):
-                keys[first] = row[0]
+            _fold_row(counts, keys, row[2], row[4], data, row[0])
             folded += 1
     return {"seconds": time.perf_counter() - start, "events": folded}
 
 
 # -- status ----------------------------------------------------------------------------------
 
-def time_status(url: str, *args: str, repeat: int = 3) -> float:
-    """Best wall time of ``tracker --database-url URL status ARGS --format json``."""
-    best = float("inf")
+def time_status(url: str, *args: str, repeat: int = REPEAT) -> float:
+    """Median wall time of ``tracker --database-url URL status ARGS --format json``."""
+    times = []
     command = [_tracker_command(), "--database-url", url, "status", *args, "--format", "json"]
     for _ in range(repeat):
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True)
-        seconds = time.perf_counter() - start
+        times.append(time.perf_counter() - start)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}")
-        best = min(best, seconds)
-    return best
+    return statistics.median(times)
 
 
 # -- ingest ----------------------------------------------------------------------------------
@@ -281,25 +358,28 @@ def measure_ingest(backend: str, pg_url: str, feeds: int = INGEST_FEEDS,
 
 # -- one backend, one size -------------------------------------------------------------------
 
-def _append_figures(backend: str, size: int, pg_url: str, sample: int) -> dict[str, Any]:
+def _append_figures(backend: str, size: int, pg_url: str, sample: int,
+                    repeat: int) -> dict[str, Any]:
     count = min(size, sample)
-    rows = run_backend(backend, events=count, single_events=SINGLE_EVENTS, repeat=1,
+    rows = run_backend(backend, events=count, single_events=SINGLE_EVENTS, repeat=repeat,
                        pg_url=pg_url)
     out: dict[str, Any] = {"append_events": count}
     for row in rows:
         out[f"append_{row['mode']}_eps"] = row["tracker_events_per_s"]
         out[f"append_{row['mode']}_baseline_eps"] = row["baseline_events_per_s"]
         out[f"append_{row['mode']}_ratio"] = row["ratio"]
+        out[f"append_{row['mode']}_all_eps"] = row["tracker_all_events_per_s"]
+        out[f"append_{row['mode']}_baseline_all_eps"] = row["baseline_all_events_per_s"]
         out["append_baseline"] = row["baseline"]
     return out
 
 
-def measure(backend: str, size: int, pg_url: str, sample: int,
+def measure(backend: str, size: int, pg_url: str, sample: int, repeat: int = REPEAT,
             log: Any = print) -> dict[str, Any]:
     """Every figure for one backend and log size."""
-    record: dict[str, Any] = {"backend": backend, "size": size}
+    record: dict[str, Any] = {"backend": backend, "size": size, "repeats": repeat}
     log(f"[{backend} {size:,}] append")
-    record.update(_append_figures(backend, size, pg_url, sample))
+    record.update(_append_figures(backend, size, pg_url, sample, repeat))
     with fresh_database(backend, pg_url) as url:
         log(f"[{backend} {size:,}] building the log")
         clock = FakeClock()
@@ -311,34 +391,48 @@ def measure(backend: str, size: int, pg_url: str, sample: int,
         finally:
             tracker.close()
         log(f"[{backend} {size:,}] replay")
-        raw = measure_raw_replay(url)
-        rebuilt = measure_rebuild(url)
-        record.update(
-            replay_events=rebuilt["events"], replay_seconds=round(rebuilt["seconds"], 3),
-            replay_eps=round(rebuilt["events"] / rebuilt["seconds"], 1),
-            replay_baseline_eps=round(raw["events"] / raw["seconds"], 1),
-            replay_ratio=round(raw["seconds"] / rebuilt["seconds"], 3),
-            rebuild_peak_rss_mb=rebuilt["peak_rss_mb"])
-        if raw["events"] != rebuilt["events"]:
-            raise RuntimeError(f"rebuild folded {rebuilt['events']} events, "
-                               f"the raw read {raw['events']}")
+        read, raw_read, figures = interleaved(lambda: measure_store_replay(url),
+                                              lambda: measure_raw_read(url), repeat)
+        _same_events("replay", read, raw_read)
+        record.update(replay_events=read["events"], replay_seconds=round(read["seconds"], 3),
+                      **{f"replay_{k}": v for k, v in figures.items()})
+        log(f"[{backend} {size:,}] rebuild")
+        peaks: list[float] = []
+
+        def rebuilt() -> dict[str, Any]:
+            result = measure_rebuild(url)
+            peaks.append(result["peak_rss_mb"])
+            return result
+
+        rebuild, raw, figures = interleaved(rebuilt, lambda: measure_raw_replay(url), repeat)
+        _same_events("rebuild", rebuild, raw)
+        record.update(rebuild_events=rebuild["events"],
+                      rebuild_seconds=round(rebuild["seconds"], 3),
+                      **{f"rebuild_{k}": v for k, v in figures.items()},
+                      rebuild_peak_rss_mb=max(peaks), rebuild_all_peak_rss_mb=peaks)
         log(f"[{backend} {size:,}] status")
         as_of = middle_recorded().strftime("%Y-%m-%dT%H:%MZ")
         world = middle_world().strftime("%Y-%m-%d")
         record.update(
-            status_seconds=round(time_status(url), 3),
-            as_of=as_of, as_of_seconds=round(time_status(url, "--as-of", as_of), 3),
+            status_seconds=round(time_status(url, repeat=repeat), 3),
+            as_of=as_of, as_of_seconds=round(time_status(url, "--as-of", as_of, repeat=repeat), 3),
             world_as_of=world,
-            world_as_of_seconds=round(time_status(url, "--world-as-of", world), 3))
+            world_as_of_seconds=round(time_status(url, "--world-as-of", world, repeat=repeat), 3))
     return record
+
+
+def _same_events(figure: str, ours: dict[str, Any], baseline: dict[str, Any]) -> None:
+    if ours["events"] != baseline["events"]:
+        raise RuntimeError(f"{figure}: tracker folded {ours['events']} events, "
+                           f"the raw read {baseline['events']}")
 
 
 # -- reporting -------------------------------------------------------------------------------
 
 def table(records: Sequence[dict[str, Any]]) -> str:
     header = ("backend", "events", "append 1000/txn ev/s", "ratio", "append 1/txn ev/s", "ratio",
-              "replay ev/s", "ratio", "rebuild RSS MB", "status s", "as-of s",
-              "world-as-of s", "ingest items/s")
+              "replay ev/s", "ratio", "rebuild ev/s", "ratio", "rebuild RSS MB", "status s",
+              "as-of s", "world-as-of s", "ingest items/s")
 
     def eps(value: Any) -> str:
         return f"{value:,.0f}" if isinstance(value, int | float) else "-"
@@ -353,10 +447,40 @@ def table(records: Sequence[dict[str, Any]]) -> str:
             r["backend"], f"{r['events']:,}", eps(r.get("append_batched_eps")) + sample,
             ratio(r.get("append_batched_ratio")), eps(r.get("append_single_eps")),
             ratio(r.get("append_single_ratio")), eps(r["replay_eps"]), ratio(r["replay_ratio"]),
+            eps(r["rebuild_eps"]), ratio(r["rebuild_ratio"]),
             f"{r['rebuild_peak_rss_mb']:.0f}", f"{r['status_seconds']:.2f}",
             f"{r['as_of_seconds']:.2f}", f"{r['world_as_of_seconds']:.2f}",
             eps(r.get("ingest_items_per_s"))))
     return markdown_table(header, lines, right=set(range(1, len(header))))
+
+
+TARGETS: tuple[tuple[str, str, float], ...] = (
+    ("append_batched_ratio", "batched append >= 0.75x raw executemany (sqlite)", 0.75),
+    ("append_batched_ratio", "batched append >= 1.0x raw executemany (postgres)", 1.0),
+    ("append_single_ratio", "single-event append >= 0.5x raw", 0.5),
+    ("replay_ratio", "replay >= 0.6x raw read + json.loads + fold", 0.6),
+    ("rebuild_ratio", "rebuild of every projection >= 0.45x raw", 0.45),
+)
+
+
+def verdicts(records: Iterable[dict[str, Any]]) -> list[str]:
+    """One line per target and record: met or missed, with the figure."""
+    lines = []
+    for r in records:
+        for key, label, floor in TARGETS:
+            if "(sqlite)" in label and r["backend"] != "sqlite" or \
+                    "(postgres)" in label and r["backend"] != "postgres":
+                continue
+            value = r.get(key)
+            if isinstance(value, int | float):
+                state = "met" if value >= floor else "MISSED"
+                lines.append(f"{r['backend']:8s} {r['events']:>9,}  {label}: {value:.2f}x {state}")
+        rss = r.get("rebuild_peak_rss_mb")
+        if isinstance(rss, int | float):
+            state = "met" if rss < 150 else "MISSED"
+            lines.append(f"{r['backend']:8s} {r['events']:>9,}  rebuild peak RSS < 150 MB: "
+                         f"{rss:.0f} MB {state}")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -367,6 +491,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"comma-separated log sizes in events (default {DEFAULT_SIZES})")
     parser.add_argument("--append-sample", type=int, default=APPEND_SAMPLE,
                         help="at most this many events for the batched append figures")
+    parser.add_argument("--repeat", type=int, default=REPEAT,
+                        help=f"runs of each figure and of its baseline, interleaved; the median "
+                             f"counts (default {REPEAT})")
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
     parser.add_argument("--no-ingest", action="store_true", help="skip the ingest figure")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -395,7 +522,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ingest_figure = measure_ingest(backend, args.pg_url)
             ingests.append(ingest_figure)
         for size in sizes:
-            record = measure(backend, size, args.pg_url, args.append_sample, log)
+            record = measure(backend, size, args.pg_url, args.append_sample, args.repeat, log)
             record["ingest_items_per_s"] = ingest_figure["items_per_s"] if ingest_figure else None
             records.append(record)
     info = machine()
@@ -405,10 +532,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(json.dumps(document, indent=2))
     print()
     print(table(records))
-    print(f"\nratios: tracker / baseline in the same run; append on at most "
-          f"{args.append_sample:,} events; python {info['python']}, sqlite {info['sqlite']}, "
-          f"{os.cpu_count()} cpus" + (f", postgres {info['postgres']}" if "postgres" in info
-                                      else ""))
+    print(f"\nmedians of {args.repeat} runs, each interleaved with its baseline's; ratios: "
+          f"baseline time / tracker time; append on at most {args.append_sample:,} events; "
+          f"python {info['python']}, sqlite {info['sqlite']}, {os.cpu_count()} cpus"
+          + (f", postgres {info['postgres']}" if "postgres" in info else ""))
+    print()
+    print("\n".join(verdicts(records)))
     if args.json:
         args.json.write_text(json.dumps(document, indent=2) + "\n")
     return 0

@@ -10,7 +10,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ from tracker.dates import PRECISIONS, iso, period_end, truncate
 
 __all__ = [
     "GENESIS_HASH", "TRACKER_NAMESPACE", "NewEvent", "RecordedEvent", "canonical_json",
-    "chain_hash", "deterministic_id", "new_content", "recorded_hash",
+    "chain_hash", "deterministic_id", "new_content", "recorded_event", "recorded_hash",
 ]
 
 GENESIS_HASH = "0" * 64
@@ -61,9 +61,19 @@ class NewEvent:
                                                           self.occurred_precision))
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedEvent:
-    """An event as it stands in the log."""
+_FIELDS = ("position", "event_id", "stream_id", "stream_version", "type", "schema_version",
+           "occurred_at", "occurred_precision", "recorded_at", "data", "meta", "prev_hash",
+           "hash")
+_set = object.__setattr__
+
+
+class _EventSlots:
+    """Storage of a ``RecordedEvent``: its fields; ``_meta`` holds the meta mapping, or the
+    stored JSON text of it until first read (see ``recorded_event``)."""
+
+    __slots__ = ("position", "event_id", "stream_id", "stream_version", "type",
+                 "schema_version", "occurred_at", "occurred_precision", "recorded_at", "data",
+                 "_meta", "prev_hash", "hash")
 
     position: int
     event_id: str
@@ -75,9 +85,73 @@ class RecordedEvent:
     occurred_precision: str
     recorded_at: datetime
     data: Mapping[str, Any]
-    meta: Mapping[str, Any]
+    _meta: Mapping[str, Any] | str
     prev_hash: str
     hash: str
+
+
+class RecordedEvent(_EventSlots):
+    """An event as it stands in the log: an immutable value (assigning a field raises
+    ``dataclasses.FrozenInstanceError``), equal to another with the same fields.
+
+    Built like a frozen dataclass, ``RecordedEvent(position=..., ..., hash=...)``. The store
+    builds them with ``recorded_event`` instead, which costs a quarter as much and may leave
+    ``meta`` as its stored text, decoded on first read: most folds never look at it.
+    """
+
+    __slots__ = ()
+    __match_args__ = ("position", "event_id", "stream_id", "stream_version", "type",
+                      "schema_version", "occurred_at", "occurred_precision", "recorded_at",
+                      "data", "meta", "prev_hash", "hash")
+
+    def __init__(self, position: int, event_id: str, stream_id: str, stream_version: int,
+                 type: str, schema_version: int, occurred_at: datetime,
+                 occurred_precision: str, recorded_at: datetime, data: Mapping[str, Any],
+                 meta: Mapping[str, Any], prev_hash: str, hash: str) -> None:
+        for name, value in (("position", position), ("event_id", event_id),
+                            ("stream_id", stream_id), ("stream_version", stream_version),
+                            ("type", type), ("schema_version", schema_version),
+                            ("occurred_at", occurred_at),
+                            ("occurred_precision", occurred_precision),
+                            ("recorded_at", recorded_at), ("data", data), ("_meta", meta),
+                            ("prev_hash", prev_hash), ("hash", hash)):
+            _set(self, name, value)
+
+    @property
+    def meta(self) -> Mapping[str, Any]:
+        meta = self._meta
+        if type(meta) is str:  # stored text, not yet decoded (a meta is always an object)
+            meta = _decode_meta(meta)
+            _set(self, "_meta", meta)
+        return meta  # type: ignore[return-value]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def _values(self) -> tuple[Any, ...]:
+        return (self.position, self.event_id, self.stream_id, self.stream_version, self.type,
+                self.schema_version, self.occurred_at, self.occurred_precision,
+                self.recorded_at, self.data, self.meta, self.prev_hash, self.hash)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, RecordedEvent)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in zip(_FIELDS, self._values(),
+                                                                       strict=True))
+        return f"{self.__class__.__qualname__}({fields})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, self._values())
 
     @property
     def occurred_until(self) -> datetime:
@@ -117,6 +191,48 @@ class RecordedEvent:
             "prev_hash": self.prev_hash,
             "hash": self.hash,
         }
+
+
+_decode_meta = json.JSONDecoder().decode
+
+
+class _Filling(_EventSlots):
+    """The same storage, writable: ``recorded_event`` fills one, then makes it a
+    ``RecordedEvent`` (assigning ``__class__`` between classes of one layout)."""
+
+    __slots__ = ()
+
+    def __init__(self, position: int, event_id: str, stream_id: str, stream_version: int,
+                 type: str, schema_version: int, occurred_at: datetime,
+                 occurred_precision: str, recorded_at: datetime, data: Mapping[str, Any],
+                 meta: Mapping[str, Any] | str, prev_hash: str, hash: str) -> None:
+        self.position = position
+        self.event_id = event_id
+        self.stream_id = stream_id
+        self.stream_version = stream_version
+        self.type = type
+        self.schema_version = schema_version
+        self.occurred_at = occurred_at
+        self.occurred_precision = occurred_precision
+        self.recorded_at = recorded_at
+        self.data = data
+        self._meta = meta
+        self.prev_hash = prev_hash
+        self.hash = hash
+
+
+def recorded_event(position: int, event_id: str, stream_id: str, stream_version: int,
+                   type: str, schema_version: int, occurred_at: datetime,
+                   occurred_precision: str, recorded_at: datetime, data: Mapping[str, Any],
+                   meta: Mapping[str, Any] | str, prev_hash: str, hash: str) -> RecordedEvent:
+    """``RecordedEvent(...)``, positional, for the store's hot paths (about 0.3 µs against
+    1.2 µs). ``meta`` may be the stored canonical JSON text of the meta object: it is decoded
+    on first read. Trusted input only: nothing is checked."""
+    event: Any = _Filling(position, event_id, stream_id, stream_version, type, schema_version,
+                          occurred_at, occurred_precision, recorded_at, data, meta, prev_hash,
+                          hash)
+    event.__class__ = RecordedEvent
+    return event
 
 
 def new_content(event: NewEvent, stream_id: str) -> dict[str, Any]:

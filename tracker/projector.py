@@ -21,9 +21,10 @@ from tracker.db import is_sqlite, retrying, write_connection
 from tracker.errors import ProjectionAheadError
 from tracker.events import RecordedEvent
 from tracker.projections.base import Doc, Projection
-from tracker.projections.fold import apply, finish, wanted_types
+from tracker.projections.fold import apply_batch, finish, wanted_types
 from tracker.store import EventStore
-from tracker.store.codec import load_json
+from tracker.store.codec import decode_object, load_json
+from tracker.store.eventstore import fetch_rows
 from tracker.store.schema import projection_checkpoints, projection_rows
 
 Progress = Callable[[int], None]
@@ -117,8 +118,6 @@ class Projector:
             if not batch:
                 return 0, position
             docs = self._preload(conn, projection, batch)
-            dirty: set[str] = set()
-            sources: dict[str, int] = {}
             known = {e.position: e for e in batch}
 
             def target_of(pos: int) -> RecordedEvent | None:
@@ -130,10 +129,8 @@ class Projector:
                     projection_rows.c.key == key)).first()
                 return load_json(row.doc) if row else None
 
-            for event in batch:
-                for key in apply(projection, docs, event, load, target_of):
-                    dirty.add(key)
-                    sources[key] = event.position
+            sources = apply_batch(projection, docs, batch, load, target_of)
+            dirty = set(sources)
             for key in dirty:
                 docs[key] = finish(projection, docs[key])
             self._write(conn, projection, docs, dirty, sources)
@@ -145,19 +142,24 @@ class Projector:
 
     def _preload(self, conn: sa.Connection, projection: Projection,
                  batch: list[RecordedEvent]) -> dict[str, Doc | None]:
-        """Fetch every document the batch touches in a few queries instead of one per key."""
+        """Fetch every document the batch touches in a few queries instead of one per key,
+        through the DBAPI cursor, the stored JSON text decoded by the store's decoder."""
         keys: set[str] = set()
         for event in batch:
             if event.type != RETRACTED:
                 keys.update(projection.keys(event))
         docs: dict[str, Doc | None] = dict.fromkeys(keys)
         ordered = sorted(keys)
+        sqlite = is_sqlite(conn)
+        mark, doc = ("?", "doc") if sqlite else ("%s", "doc::text")
         for start in range(0, len(ordered), 500):
             chunk = ordered[start:start + 500]
-            for row in conn.execute(sa.select(projection_rows.c.key, projection_rows.c.doc).where(
-                    projection_rows.c.projection == projection.name,
-                    projection_rows.c.key.in_(chunk))):
-                docs[row.key] = load_json(row.doc)
+            rows = fetch_rows(conn, f"SELECT key, {doc} FROM {projection_rows.name} "
+                                    f"WHERE projection = {mark} "
+                                    f"AND key IN ({', '.join([mark] * len(chunk))})",
+                              (projection.name, *chunk))
+            for key, text in rows:
+                docs[key] = decode_object(text) if type(text) is str else load_json(text)
         return docs
 
     def _lock_checkpoint(self, conn: sa.Connection, projection: Projection) -> int:

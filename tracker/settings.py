@@ -56,6 +56,7 @@ from tracker.alerts.settings import (
     ENV_SMTP_PORT,
     ENV_SMTP_STARTTLS,
     ENV_SMTP_USER,
+    starttls_value,
 )
 from tracker.config import ENV_URL
 from tracker.errors import ConfigError, UsageError
@@ -125,16 +126,10 @@ def _env_name(value: Any) -> str:
 
 def _starttls(value: Any) -> bool | None:
     """``true``: required; ``false``: never; ``auto`` (or absent): whenever offered."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower() if isinstance(value, str) else None
-    if text in ("true", "yes", "1", "on", "require", "required"):
-        return True
-    if text in ("false", "no", "0", "off", "never"):
-        return False
-    if text == "auto":
-        return None
-    raise BadValue("must be true, false or auto")
+    try:
+        return starttls_value(value)
+    except ValueError as exc:
+        raise BadValue(str(exc)) from None
 
 
 def _zone(value: Any) -> str:

@@ -116,20 +116,31 @@ _FILE_KEYS: Final = {"smtp_host": "smtp.host", "smtp_port": "smtp.port",
                      "attempts": "alerts.attempts"}
 
 
+def starttls_value(value: Any) -> bool | None:
+    """``true``: STARTTLS required; ``false``: never; ``auto``: whenever offered (None).
+    Raises ValueError for anything else."""
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in ("true", "yes", "1", "on", "require", "required"):
+        return True
+    if text in ("false", "no", "0", "off", "never"):
+        return False
+    if text == "auto":
+        return None
+    raise ValueError("must be true, false or auto")
+
+
 def _starttls(option: Any, variable: str | None, from_file: Any) -> bool | None:
-    """``smtp.starttls``: True (required), False (never) or None (whenever offered)."""
+    """``smtp.starttls`` from the option, else the environment, else the config file."""
     if isinstance(option, bool):
         return option
     if variable:
-        text = variable.strip().lower()
-        if text in ("true", "yes", "1", "on", "require", "required"):
-            return True
-        if text in ("false", "no", "0", "off", "never"):
-            return False
-        if text == "auto":
-            return None
-        raise UsageError(f"{ENV_SMTP_STARTTLS} must be true, false or auto, not "
-                         f"{variable[:40]!r}")
+        try:
+            return starttls_value(variable)
+        except ValueError:
+            raise UsageError(f"{ENV_SMTP_STARTTLS} must be true, false or auto, not "
+                             f"{variable[:40]!r}") from None
     return from_file if isinstance(from_file, bool) else None
 
 

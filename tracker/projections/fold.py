@@ -50,6 +50,37 @@ def apply(projection: Projection, docs: MutableMapping[str, Doc | None], event: 
     return changed
 
 
+def apply_batch(projection: Projection, docs: MutableMapping[str, Doc | None],
+                events: Iterable[RecordedEvent], load: Callable[[str], Doc | None],
+                target_of: Callable[[int], RecordedEvent | None]) -> dict[str, int]:
+    """``apply`` each of ``events`` in order; returns the keys changed, each with the position
+    of the last event that changed it. The same fold as calling ``apply`` per event, without
+    its per-event set-up (the persistent projector's batches)."""
+    evolve, keys_of, types = projection.evolve_deferred, projection.keys, projection.types
+    changed: dict[str, int] = {}
+    for event in events:
+        type_ = event.type
+        if type_ == RETRACTED:
+            target = target_of(int(event.data["target_position"]))
+            if target is None or target.type not in types:
+                continue
+            keys: Iterable[str] = keys_of(target)
+        elif type_ in types:
+            keys = keys_of(event)
+        else:
+            continue
+        for key in keys:
+            if key in docs:
+                before = docs[key]
+            else:
+                before = docs[key] = load(key)
+            after = evolve(before, event)
+            if after is not before:
+                docs[key] = after
+                changed[key] = event.position
+    return changed
+
+
 def fold_all(projection: Projection, events: Iterable[RecordedEvent]) -> dict[str, Doc]:
     """Replay ``events`` into a fresh in-memory state (for as-of views); retraction targets
     outside ``events`` are ignored, as they were not part of that view."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from tracker import catalogue
 from tracker.dates import utc
-from tracker.events import RecordedEvent, canonical_json
+from tracker.events import RecordedEvent, canonical_json, recorded_event
 
 #: The events table's columns, in the order every query selects and inserts them.
 COLUMNS: tuple[str, ...] = (
@@ -22,6 +22,9 @@ COLUMNS: tuple[str, ...] = (
     "occurred_at", "occurred_precision", "recorded_at", "data", "meta", "prev_hash", "hash",
 )
 COLUMN_LIST = ", ".join(COLUMNS)
+#: The same, selected to be read: PostgreSQL hands data and meta back as their stored text, so
+#: both backends decode them alike (and meta only when read), not through psycopg's loader.
+SELECT_LIST_PG = ", ".join(f"{c}::text" if c in ("data", "meta") else c for c in COLUMNS)
 
 
 def sqlite_timestamp(dt: datetime) -> str:
@@ -58,32 +61,66 @@ def _json(value: Any) -> Any:
 
 def decode_rows(rows: Sequence[Sequence[Any]], upcast: bool = True) -> list[RecordedEvent]:
     """Rows of ``COLUMNS`` as events, lifted to the current schema versions unless ``upcast``
-    is false (``verify`` and ``export`` need the stored form)."""
+    is false (``verify`` and ``export`` need the stored form).
+
+    Data is decoded now (``decode_object``); meta stored as text is left to the event, which
+    decodes it when first read (most folds never do). Each distinct timestamp is parsed once
+    per call (a batch's events share their ``recorded_at``).
+    """
     stamps: dict[Any, datetime] = {}
-
-    def when(value: Any) -> datetime:
-        found = stamps.get(value)
-        if found is None:
-            found = utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
-            stamps[value] = found
-        return found
-
+    get_stamp = stamps.get
     lift, current = catalogue.upcast, catalogue.CATALOGUE
+    make, decode = recorded_event, decode_object
     out: list[RecordedEvent] = []
+    add = out.append
     for (position, event_id, stream_id, stream_version, type_, version, occurred_at,
          precision, recorded_at, data, meta, prev_hash, hash_) in rows:
-        data = _json(data)
+        occurred = get_stamp(occurred_at)
+        if occurred is None:
+            occurred = stamps[occurred_at] = _stamp(occurred_at)
+        recorded = get_stamp(recorded_at)
+        if recorded is None:
+            recorded = stamps[recorded_at] = _stamp(recorded_at)
+        data = decode(data) if type(data) is str else _json(data)
+        if type(meta) is not str:  # text is decoded by the event when read
+            meta = _json(meta)
         if upcast:
             spec = current.get(type_)
             if spec is not None and version < spec.version:
                 version, data = lift(type_, version, data)
-        out.append(RecordedEvent(
-            position=position, event_id=event_id, stream_id=stream_id,
-            stream_version=stream_version, type=type_, schema_version=version,
-            occurred_at=when(occurred_at), occurred_precision=precision,
-            recorded_at=when(recorded_at), data=data, meta=_json(meta), prev_hash=prev_hash,
-            hash=hash_))
+        add(make(position, event_id, stream_id, stream_version, type_, version, occurred,
+                 precision, recorded, data, meta, prev_hash, hash_))
     return out
+
+
+def _stamp(value: Any) -> datetime:
+    """A stored timestamp as an aware UTC datetime: SQLite's text, PostgreSQL's datetime."""
+    if isinstance(value, str):
+        if len(value) == 26:  # SQLite's "YYYY-MM-DD HH:MM:SS.ffffff", UTC: parsed as such
+            return datetime.fromisoformat(f"{value}+00:00")  # (a tenth of .replace(tzinfo=))
+        return utc(datetime.fromisoformat(value))
+    return utc(value)
+
+
+def _make_object_decoder() -> Callable[[str], Any]:
+    """``json.loads`` of stored text, through orjson (twice as fast) when its result is
+    certainly the same: only dicts, lists, str, int, bool and None (``plain``). orjson reads
+    integers beyond 64 bits as floats, so a result holding any float is decoded again by the
+    stdlib, as is text orjson refuses (lone surrogates, NaN)."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - a declared dependency
+        return _json
+    loads = orjson.loads
+
+    def decode(text: str) -> Any:
+        try:
+            value = loads(text)
+        except ValueError:
+            return _json(text)
+        return value if plain(value) else _json(text)
+
+    return decode
 
 
 def _make_encoder() -> Callable[[Any], str]:
@@ -111,8 +148,69 @@ def _make_encoder() -> Callable[[Any], str]:
     return encode if encode(sample) == canonical_json(sample) else canonical_json
 
 
+#: The stdlib encoder: ``canonical_json``, configured once. The hash chain's reference.
+encode_stdlib = _make_encoder()
+
+#: Exactly these types are written by orjson byte for byte as ``canonical_json`` writes them.
+_PLAIN: frozenset[type] = frozenset({str, int, bool, type(None)})
+
+
+def plain(value: Any) -> bool:
+    """Whether ``value`` holds only dicts, lists, tuples, str, int, bool and None.
+
+    Everything else orjson could write differently from ``canonical_json`` (floats: ``1e-07``
+    against ``1e-7``, NaN as null) or accept where it raises (UUIDs, enums, dates), so any of
+    it sends the value to the stdlib encoder. Keys are left to orjson, which refuses non-str
+    ones (``canonical_json`` would write ``{1: x}`` as ``{"1": x}``), as it refuses integers
+    beyond 64 bits and nesting past 254 levels: each such refusal falls back too.
+    """
+    kind = type(value)
+    if kind is dict:
+        items = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return kind in _PLAIN
+    for item in items:  # noqa: SIM110 - a loop: all() over a generator is slower here
+        if type(item) not in _PLAIN and not plain(item):
+            return False
+    return True
+
+
+def _make_fast_encoder() -> Callable[[Any], str]:
+    """``encode_stdlib``, through orjson (ten times faster) where its bytes are certainly the
+    same: a dict of plain values (``plain``) that orjson accepts. Anything else, and any
+    value orjson refuses, goes to the stdlib encoder, so the text hashed never depends on which
+    encoder ran. Without orjson, or if its output ever differs on the check below, it is the
+    stdlib encoder alone.
+    """
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - a declared dependency
+        return encode_stdlib
+    dumps, option = orjson.dumps, orjson.OPT_SORT_KEYS
+
+    def encode(value: Any) -> str:
+        if type(value) is dict:
+            try:
+                if plain(value):
+                    # decoded at once: bytes kept by the thousand cost page faults in malloc
+                    return dumps(value, option=option).decode()
+            except (TypeError, RecursionError):  # non-str keys, big integers, deep nesting
+                pass
+        return encode_stdlib(value)
+
+    sample = {"b": [1, -2**63, 2**64 - 1, None, True, False, ("t",)], "a": {"z": {}, "y": []},
+              "é\u2028\U0001f600": "\x00\x1f\x7f\"\\/\b\f\n\r\t\u00e9\ud7ff\ue000\U0010ffff",
+              "\ue000": 1, "\U00010000": 2, "": 3}
+    return encode if encode(sample) == canonical_json(sample) else encode_stdlib
+
+
 #: ``canonical_json``, fast: the text hashed and stored for data and meta.
-encode = _make_encoder()
+encode = _make_fast_encoder()
+
+#: ``json.loads`` of the store's own JSON text, fast.
+decode_object = _make_object_decoder()
 
 
 def roundtrip(content: dict[str, Any]) -> dict[str, Any]:
