@@ -142,7 +142,7 @@ def test_send_prints_digests_and_one_line_per_channel(tracker, receiver, hook_en
        "HOOK_SECRET")
     append(tracker, served(40))
     result = ok(tracker, "alerts", "send")
-    assert result.stdout.startswith("== daily: 1 change(s) ==\n")
+    assert result.stdout.startswith("== daily: 1 change ==\n")
     assert result.stdout.splitlines()[-3:] == ["daily: 1 delivered", "hook: 1 delivered",
                                                "alerts: 2 channel(s), 2 delivered, 0 failed"]
     again = json.loads(ok(tracker, "alerts", "send", "--format", "json").stdout)
@@ -158,7 +158,7 @@ def test_send_prints_digests_and_one_line_per_channel(tracker, receiver, hook_en
     receiver.status = 200
     report = json.loads(ok(tracker, "alerts", "send", "--format", "json").stdout)
     assert {c["name"]: c["delivered"] for c in report["channels"]} == {"daily": 1, "hook": 1}
-    assert report["digest"].startswith("== daily: 1 change(s) ==\n")
+    assert report["digest"].startswith("== daily: 1 change ==\n")
     assert "firms_served: 40 -> 60" in report["digest"]
     assert len(receiver.keys()) == len(set(receiver.keys())) == 2
 

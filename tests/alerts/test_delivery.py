@@ -180,7 +180,7 @@ def test_a_digest_prints_each_change_once(tracker, senders, out) -> None:
     append(tracker, served(40), served("suspended", claim_id="suspended", item="item-2",
                                        slot="lifecycle"))
     assert send(tracker, senders).delivered == 2
-    assert out.text.startswith("== daily: 2 change(s) ==\n")
+    assert out.text.startswith("== daily: 2 changes ==\n")
     assert "firms_served accepted: 40" in out.text
     assert "status announced -> suspended" in out.text
     assert "source: HKSAR Government (official) https://news.example/tariff" in out.text

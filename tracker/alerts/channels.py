@@ -48,6 +48,7 @@ from tracker.dates import iso
 from tracker.errors import UsageError
 from tracker.ingest import netpolicy
 from tracker.ingest.fetch import ALLOW_PRIVATE, USER_AGENT, make_client
+from tracker.render.words import plural
 
 #: The payload's schema name (docs/alerts.md); a new major shape gets a new name.
 SCHEMA: Final = "tracker.alert/1"
@@ -363,7 +364,7 @@ class DigestSender:
     out: Callable[[str], None]
 
     def block(self, channel: Channel, changes: list[Change], keys: list[str]) -> str:
-        head = f"== {channel.name}: {len(changes)} change(s) ==\n"
+        head = f"== {channel.name}: {plural(len(changes), 'change')} ==\n"
         return head + "".join(text(c, k) for c, k in zip(changes, keys, strict=True))
 
     def send_all(self, channel: Channel, changes: list[Change], keys: list[str]) -> str:

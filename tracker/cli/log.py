@@ -14,6 +14,7 @@ from tracker.dates import iso
 from tracker.db import masked
 from tracker.errors import EXIT_CHAIN_BROKEN, UsageError
 from tracker.render import Format
+from tracker.render.words import plural
 
 
 @main.group()
@@ -185,7 +186,7 @@ def export(ctx: Context, fmt: Format, output: Any) -> None:
     from tracker.transfer import export_events
 
     count = export_events(ctx.tracker.store, output)
-    click.echo(f"exported {count} event(s)", err=True)
+    click.echo(f"exported {plural(count, 'event')}", err=True)
 
 
 @main.command("import")

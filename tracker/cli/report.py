@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tracker.cli import Context, main, pass_ctx
+from tracker.render.words import plural
 
 
 @main.command("report")
@@ -48,5 +49,5 @@ def report(ctx: Context, fmt: str, output: str, policy_id: str | None, as_of: st
         files = html.render_site(site)
     target = report_site.publish(files, output)
     pages = len(site["stories"])
-    click.echo(f"wrote {target}/index.html, {pages} story page(s) and changes.xml "
-               f"({len(site['changes'])} change(s))")
+    click.echo(f"wrote {target}/index.html, {plural(pages, 'story page')} and changes.xml "
+               f"({plural(len(site['changes']), 'change')})")
