@@ -37,6 +37,7 @@ from tracker.catalogue import (  # noqa: E402
 )
 from tracker.events import canonical_json  # noqa: E402
 from tracker.ingest import decide, identity, parse, relevance  # noqa: E402
+from tracker.ingest.known import Known  # noqa: E402
 
 SET_DIR = Path(__file__).resolve().parent / "eval"
 RELEVANT_LABELS = ("core", "context")
@@ -144,7 +145,7 @@ def run(feeds: Sequence[Feed], rules: relevance.Rules) -> list[Outcome]:
             by_day[labelled.item.published.date()][feed.name].append(labelled)
     outcomes: dict[tuple[str, str], Outcome] = {}
     ordered: list[Outcome] = []
-    known = decide.Known()
+    known = Known()
     for day in sorted(by_day):
         fetched_at = datetime.combine(day, time(23, 59), tzinfo=UTC)
         for feed in feeds:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracker import report_site  # noqa: E402
+from tracker import report_publish, report_site  # noqa: E402
 from tracker.app import Tracker, open_tracker  # noqa: E402
 from tracker.dossier import load_seeds  # noqa: E402
 from tracker.events import NewEvent  # noqa: E402
@@ -69,12 +69,12 @@ def build(tracker: Tracker, stories: int) -> None:
 def run_report(tracker: Tracker, out: Path) -> tuple[float, float, float, int]:
     """Gather, render and publish once; each step's seconds and the files written."""
     t0 = time.perf_counter()
-    with report_site.collector_paused():  # as the command does
+    with report_publish.collector_paused():  # as the command does
         site = report_site.gather(tracker)
         t1 = time.perf_counter()
         files = html.render_site(site)
         t2 = time.perf_counter()
-    report_site.publish(files, out)
+    report_publish.publish(files, out)
     t3 = time.perf_counter()
     return t1 - t0, t2 - t1, t3 - t2, len(files)
 
@@ -83,7 +83,7 @@ def run_baseline(tracker: Tracker, out: Path) -> float:
     """The same site value as JSON, gathered and written the same way: the index's data in
     one file, each story in its own, the changes in a third."""
     start = time.perf_counter()
-    with report_site.collector_paused():
+    with report_publish.collector_paused():
         site = report_site.gather(tracker)
         files = {"index.json": json.dumps({k: v for k, v in site.items() if k != "stories"},
                                           default=str).encode("utf-8")}
@@ -91,7 +91,7 @@ def run_baseline(tracker: Tracker, out: Path) -> float:
             files[f"stories/{html.page_name(story['id'])}.json"] = \
                 json.dumps(story).encode("utf-8")
         files["changes.json"] = json.dumps(site["changes"], default=str).encode("utf-8")
-    report_site.publish(files, out)
+    report_publish.publish(files, out)
     return time.perf_counter() - start
 
 

@@ -5,7 +5,6 @@ user's data directory (XDG on Linux); how long a feed's lease holds."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote
@@ -13,6 +12,7 @@ from urllib.parse import unquote
 import platformdirs
 
 from tracker.errors import UsageError
+from tracker.when import DurationError, duration_seconds
 
 ENV_URL = "TRACKER_DATABASE_URL"
 
@@ -50,21 +50,24 @@ ENV_LEASE = "TRACKER_LEASE_SECONDS"
 DEFAULT_LEASE_SECONDS = 120
 MIN_LEASE_SECONDS = 10
 MAX_LEASE_SECONDS = 3600
-_LEASE = re.compile(r"(\d{1,5})\s*([sm]?)")
 
 
 def lease_seconds(option: str | None = None, environ: Mapping[str, str] | None = None) -> int:
     """The feed lease: ``--lease``, else ``TRACKER_LEASE_SECONDS``, else two minutes.
 
-    Whole seconds (``90``, ``90s``) or minutes (``2m``), from 10 s to an hour.
+    Whole seconds (``90``, ``90s``) or minutes (``2m``), from 10 s to an hour: a bare number
+    is seconds, anything else a duration as :func:`tracker.when.duration_seconds` reads it.
     """
     env = os.environ if environ is None else environ
     text = option if option is not None else env.get(ENV_LEASE)
     if text is None or not text.strip():
         return DEFAULT_LEASE_SECONDS
     source = "--lease" if option is not None else ENV_LEASE
-    match = _LEASE.fullmatch(text.strip().lower())
-    seconds = int(match[1]) * (60 if match[2] == "m" else 1) if match else None
+    stripped = text.strip()
+    try:
+        seconds: int | None = duration_seconds(stripped + "s" if stripped.isdecimal() else stripped)
+    except DurationError:
+        seconds = None
     if seconds is None or not MIN_LEASE_SECONDS <= seconds <= MAX_LEASE_SECONDS:
         raise UsageError(f"{source} {text!r}: give seconds (90, 90s) or minutes (2m), "
                          f"from {MIN_LEASE_SECONDS}s to {MAX_LEASE_SECONDS // 60}m")

@@ -9,16 +9,15 @@ Nothing here knows about events.
 from __future__ import annotations
 
 import functools
+import random
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
 from tracker.events import canonical_json
-
-if TYPE_CHECKING:
-    import tenacity
 
 WRITE = "tracker_write"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
@@ -137,31 +136,30 @@ def retrying(fn: Callable[..., T]) -> Callable[..., T]:
     """Run a whole unit of work again on a transient database error, with a bounded, jittered
     backoff (at most five attempts, a few seconds in all; one more after a dropped connection);
     other errors pass straight through. Each attempt is a new transaction, so a unit of work
-    retried must be one whose writes are idempotent (appends are, by event id)."""
+    retried must be one whose writes are idempotent (appends are, by event id).
+
+    The backoff before attempt n+1 is uniform in [0, min(2 s, 0.05 s * 2**(n-1))]. A plain loop,
+    with the first attempt made directly: building a retry library's state for every call cost
+    about 15 µs, a tenth of a single-event append on SQLite, when nearly every call succeeds
+    at once.
+    """
 
     @functools.wraps(fn)
     def attempt(*args: Any, **kwargs: Any) -> T:
-        return _retrier()(fn, *args, **kwargs)
+        tries, dropped = 1, 0
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                dropped += is_disconnect(exc)
+                if tries >= RETRY_ATTEMPTS or dropped > DISCONNECT_RETRIES:
+                    raise
+            time.sleep(random.uniform(0, min(2.0, 0.05 * 2 ** (tries - 1))))
+            tries += 1
 
     return attempt
-
-
-def _retrier() -> tenacity.Retrying:
-    import tenacity  # imported at the first unit of work, not at start-up
-
-    disconnects = 0
-
-    def give_up(state: tenacity.RetryCallState) -> bool:
-        nonlocal disconnects
-        if state.outcome is not None and is_disconnect(state.outcome.exception()):
-            disconnects += 1
-        return state.attempt_number >= RETRY_ATTEMPTS or disconnects > DISCONNECT_RETRIES
-
-    return tenacity.Retrying(
-        retry=tenacity.retry_if_exception(is_transient),
-        stop=give_up,
-        wait=tenacity.wait_random_exponential(multiplier=0.05, max=2.0),
-        reraise=True)
 
 
 def write_connection(engine: Engine) -> sa.Connection:

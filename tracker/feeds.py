@@ -18,7 +18,7 @@ from tracker.catalogue import (
     SUBSCRIPTION_TYPES,
 )
 from tracker.claims import DEFAULT_TIER
-from tracker.dates import iso, utc
+from tracker.dates import iso, read_instant, utc
 from tracker.db import write_connection
 from tracker.errors import AlreadyError, UsageError
 from tracker.events import NewEvent, RecordedEvent
@@ -339,7 +339,7 @@ def _state(sub: Subscription, row: Any, doc: Mapping[str, Any], now: datetime,
         interval = max(interval, (utc(row.next_due_at) - success).total_seconds())
     since = success
     if since is None and doc.get("subscribed_at"):
-        since = utc(datetime.fromisoformat(str(doc["subscribed_at"]).replace("Z", "+00:00")))
+        since = utc(read_instant(str(doc["subscribed_at"])))
     if since is None:
         return NEW
     if (now - since).total_seconds() > STALE_AFTER_INTERVALS * interval:

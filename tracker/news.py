@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import groupby
@@ -22,8 +22,9 @@ from tracker.db import write_connection
 from tracker.dossier import CORRECTIONS_STREAM, labelled, withdrawal
 from tracker.events import NewEvent, RecordedEvent, canonical_json, deterministic_id
 from tracker.ingest import extract, relevance
-from tracker.ingest.decide import Outlet, Plan, Prepared, StoryWorkspace, feed_stream
+from tracker.ingest.decide import Outlet, Plan, Prepared, decide_story_in, feed_stream
 from tracker.ingest.knowledge import Knowledge
+from tracker.ingest.known import StoryWorkspace
 from tracker.ingest.parse import Item
 from tracker.ingest.subscriptions import current
 from tracker.lookup import short_ids
@@ -67,7 +68,7 @@ def news(tracker: Tracker, *, since: When | None = None, limit: int | None = Non
         "matched": d.get("matched", []),
         "sources": [{"feed": s.get("feed"), "link": s.get("link"), "title": s.get("title"),
                      "position": s.get("position")} for s in d.get("sources", [])],
-        "facts": _distinct_facts(d.get("facts", [])), "revisions": len(d.get("revisions", [])),
+        "facts": distinct_facts(d.get("facts", [])), "revisions": len(d.get("revisions", [])),
         "position": d.get("position"),
     } for d in (docs if limit is None else docs[:limit])]
     report = {"since": iso(since.start) if since else None,
@@ -92,7 +93,7 @@ def _policies(doc: Mapping[str, Any]) -> list[str]:
     return list(doc.get("policy_ids") or ([doc["policy_id"]] if doc.get("policy_id") else []))
 
 
-def _distinct_facts(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def distinct_facts(facts: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """A story's facts once each: every source that carried the story states its own copy
     (so claims can count their sources), the story lists what was said."""
     seen: set[str] = set()
@@ -222,8 +223,8 @@ class _Recording:
                     sub = self.subs.get(change.feed)
                     outlet = Outlet(sub.publisher, sub.tier) if sub is not None \
                         else Outlet(change.feed)
-                    story = space.attach(
-                        change.feed, _prepared(change.item_key, change.original, change.data,
+                    story = decide_story_in(
+                        space, change.feed, _prepared(change.item_key, change.original, change.data,
                                                {change.policy_id: change.decision}),
                         actor="ingest@reclassify", outlet=outlet)
                     mine += story.events

@@ -24,7 +24,7 @@ from tracker.projections.base import Doc, Projection
 from tracker.projections.fold import apply_batch, finish, wanted_types
 from tracker.store import EventStore
 from tracker.store.codec import decode_object, load_json
-from tracker.store.eventstore import fetch_rows
+from tracker.store.reads import fetch_rows
 from tracker.store.schema import projection_checkpoints, projection_rows
 
 Progress = Callable[[int], None]

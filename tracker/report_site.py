@@ -1,44 +1,37 @@
-"""The static report site (`tracker report --format html`): what its pages show, and putting
-them in place.
+"""The static report site (`tracker report --format html`): what its pages show.
 
 :func:`gather` reads the log (the status report, the stories, the recorded times the change
 feed needs) and :func:`site_report` shapes it into one plain, JSON-ready value, pure, so the
-pages are a function of it alone (``tracker.render.html``). :func:`publish` writes the rendered
-files into a new directory beside the target and then swaps it in, so a reader never finds half
-a site and a re-run replaces the last one whole.
+pages are a function of it alone (``tracker.render.html``). The timeline chart's data is
+``tracker.report_chart``; putting the rendered files in place is ``tracker.report_publish``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import os
-import shutil
-import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Final
 
 from tracker.app import Tracker
 from tracker.catalogue import RETRACTED, STORY_CORRECTION_TYPES, SUBSCRIPTION_TYPES
 from tracker.claim_state import Settled
-from tracker.dates import iso, parse_date, period_end, utc
+from tracker.dates import iso
 from tracker.dossier import KNOWN_NOW_TYPES, labelled, state_docs
 from tracker.errors import UsageError
-from tracker.events import canonical_json, deterministic_id
+from tracker.events import deterministic_id
 from tracker.ingest.subscriptions import current
+from tracker.news import distinct_facts
 from tracker.projections.base import Doc
 from tracker.projections.fold import fold_all, wanted_types
 from tracker.projections.stories import Stories, combined
+from tracker.report_chart import chart, milestones, rate_series, weekly_volume
 from tracker.reports import policy_report, status_report
 from tracker.story_identity import story_docs
 from tracker.when import When
 
-#: The file a report directory holds so a re-run knows it may replace it (and nothing else).
-MARKER: Final = ".tracker-report"
 STORIES = Stories()
-_WEEK = timedelta(days=7)
+#: What the site shows of each fact a story states.
+_FACT_FIELDS: Final = ("kind", "value", "sentence", "confidence", "position")
 
 
 # -- gathering --------------------------------------------------------------------------------
@@ -163,180 +156,9 @@ def story_rows(docs: Mapping[str, Doc], outlets: Mapping[str, tuple[str, str]],
 def _distinct_facts(facts: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Each thing a story said once (every source that carried it states its own copy)."""
     facts = list(facts)
-    if len(facts) <= 1:  # the usual story: nothing to compare (and JSON keys are not cheap)
-        return [{k: f.get(k) for k in ("kind", "value", "sentence", "confidence", "position")}
-                for f in facts]
-    seen: set[str] = set()
-    out = []
-    for f in facts:
-        key = canonical_json([f.get("kind"), f.get("value")])
-        if key not in seen:
-            seen.add(key)
-            out.append({k: f.get(k) for k in ("kind", "value", "sentence", "confidence",
-                                               "position")})
-    return out
-
-
-# -- the timeline chart -----------------------------------------------------------------------
-
-
-def _instant(text: Any) -> datetime | None:
-    """An ISO timestamp from the record, or None for anything else (a chart skips it)."""
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
-        return None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _publications(sources: Iterable[Mapping[str, Any]]) -> list[str]:
-    names = [str((s.get("citation") or {}).get("publication") or s.get("publisher") or "")
-             for s in sources]
-    return list(dict.fromkeys(n for n in names if n))
-
-
-def rate_series(dossier_facts: Iterable[Mapping[str, Any]],
-                claims: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Each context rate (a slot with numbers, such as ``tariff:us:china``) as the steps it
-    took in world time: the dossier's sourced values (``dossier_facts``: a policy's facts as
-    the dossier set them) and every accepted claim on the slot (``claims``: claim rows),
-    current or since superseded. An unsourced or unaccepted value is never a step."""
-    series: dict[str, dict[str, Any]] = {}
-
-    def add(slot: str, title: Any, unit: Any, step: dict[str, Any]) -> None:
-        entry = series.setdefault(slot, {"slot": slot, "title": title or slot, "unit": None,
-                                         "steps": []})
-        entry["unit"] = entry["unit"] or unit or _unit(slot)
-        entry["steps"].append(step)
-
-    for fact in dossier_facts:
-        value = fact.get("value")
-        if not (str(fact.get("key")).startswith("context.") and isinstance(value, Mapping)):
-            continue
-        slot, number = value.get("slot"), _number(value.get("value"))
-        at = _start_of(fact.get("occurred_at"), fact.get("precision"))
-        if not slot or number is None or at is None or not fact.get("sources"):
-            continue
-        add(str(slot), value.get("title"), value.get("unit"), {
-            "at": at, "label": fact.get("occurred_at"), "value": number,
-            "qualifier": value.get("qualifier"), "sources": _publications(fact["sources"]),
-            "position": max(int(s["position"]) for s in fact["sources"])})
-    for claim in claims:
-        slot = str(claim.get("slot"))
-        number = _number(claim.get("value"))
-        at = _start_of(claim.get("as_of"), claim.get("precision"))
-        sources = list(claim.get("sources") or ())
-        if claim.get("state") != "accepted" or number is None or at is None or not sources:
-            continue
-        if slot not in series and not slot.startswith(RATE_SLOTS):
-            continue
-        add(slot, series.get(slot, {}).get("title"), None, {
-            "at": at, "label": claim.get("as_of"), "value": number, "qualifier": None,
-            "sources": _publications(sources),
-            "position": max(int(s["position"]) for s in sources)})
-    out = []
-    for entry in series.values():
-        steps = _collapse(sorted(entry["steps"], key=lambda s: (s["at"], s["position"])))
-        out.append({**entry, "steps": steps})
-    return out
-
-
-#: Claim slots that are rates even where the dossier records no context measure for them.
-RATE_SLOTS: Final = ("tariff:",)
-
-
-def _unit(slot: str) -> str | None:
-    return "percent" if slot.startswith("tariff:") else None
-
-
-def _start_of(label: Any, precision: Any) -> str | None:
-    """The start of the period a date label names ("2025-04" → 1 April), as ISO text; None
-    for an undated or unreadable one (a chart cannot place it)."""
-    if not isinstance(label, str) or precision in (None, "undated"):
-        return None
-    try:
-        start, exact = parse_date(label)
-    except ValueError:
-        return None
-    return None if exact == "undated" else iso(start)
-
-
-def _collapse(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One step per world date (the one recorded last), and none that repeats the value
-    before it (a second source for 145% is not a change)."""
-    by_date: dict[str, dict[str, Any]] = {}
-    for step in steps:
-        by_date[step["at"]] = step
-    out: list[dict[str, Any]] = []
-    for step in by_date.values():
-        if out and out[-1]["value"] == step["value"]:
-            continue
-        out.append(step)
-    return out
-
-
-def milestones(policy: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The dated milestones, in world order, numbered for the chart's key."""
-    found = []
-    for m in policy.get("milestones") or ():
-        label, precision = m.get("occurred_at"), m.get("precision")
-        if not isinstance(label, str) or precision in (None, "undated"):
-            continue
-        try:
-            start, exact = parse_date(label)
-        except ValueError:
-            continue
-        if exact == "undated":
-            continue
-        found.append({"title": m.get("title"), "kind": m.get("kind"), "label": label,
-                      "precision": precision, "at": iso(start),
-                      "until": iso(period_end(start, exact)),
-                      "sources": _publications(m.get("sources") or ())})
-    found.sort(key=lambda m: (m["at"], m["title"] or ""))
-    return [{**m, "n": i} for i, m in enumerate(found, 1)]
-
-
-def weekly_volume(stories: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Stories per week (weeks start on Monday, UTC), by the day each was published."""
-    days: dict[str, int] = {}
-    for story in stories:
-        published = story.get("published")
-        if isinstance(published, str):
-            day = published[:10]  # ISO text: the day is its first ten characters
-            days[day] = days.get(day, 0) + 1
-    counts: dict[datetime, int] = {}
-    for day, count in days.items():
-        when = _instant(day)
-        if when is None:
-            continue
-        monday = when - timedelta(days=when.weekday())
-        counts[monday] = counts.get(monday, 0) + count
-    return [{"start": iso(week), "count": counts[week]} for week in sorted(counts)]
-
-
-def chart(marks: list[dict[str, Any]], series: list[dict[str, Any]],
-          weeks: list[dict[str, Any]], world_end: datetime | None = None) -> dict[str, Any]:
-    """What the timeline chart draws, and the world-time span it covers: from the first thing
-    dated to the last (a week on), or to the world-as-of date when one was asked for."""
-    points = [_instant(m["at"]) for m in marks] + [_instant(m["until"]) for m in marks]
-    points += [_instant(s["at"]) for line in series for s in line["steps"]]
-    points += [_instant(w["start"]) for w in weeks]
-    dated = [p for p in points if p is not None]
-    if not dated:
-        return {"start": None, "end": None, "milestones": marks, "series": series,
-                "weeks": weeks}
-    start, end = min(dated), max(dated) + _WEEK
-    if world_end is not None and world_end > start:
-        end = world_end
-    return {"start": iso(start), "end": iso(end), "milestones": marks, "series": series,
-            "weeks": weeks}
+    if len(facts) > 1:  # the usual story has one: nothing to compare (JSON keys are not cheap)
+        facts = distinct_facts(facts)
+    return [{k: f.get(k) for k in _FACT_FIELDS} for f in facts]
 
 
 # -- the change feed --------------------------------------------------------------------------
@@ -411,98 +233,3 @@ def _change(policy_id: str, title: Any, kind: str, key: str, value: Any, world: 
             "policy_id": policy_id, "policy_title": title, "kind": kind, "key": key,
             "value": value, "world": world, "precision": precision, "position": position,
             "sources": sources, "decided_by": decided_by}
-
-
-# -- writing ----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector held off while a site is gathered and rendered: tens of
-    thousands of small dicts, none in a cycle, would otherwise set off full collections that
-    walk them all again and again (half the time of gathering 10,000 stories)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-
-def publish(files: Mapping[str, bytes], out: str | os.PathLike[str]) -> Path:
-    """Write ``files`` (relative path → bytes) as the directory ``out``, whole or not at all.
-
-    They go into a new directory beside ``out`` first, which is then renamed into place; an
-    earlier report there is swapped out and removed. A directory that is not a tracker report
-    (no ``MARKER``) and is not empty is refused rather than replaced.
-    """
-    target = Path(out).expanduser().absolute()
-    _check_target(target)
-    parent = target.parent
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".new", dir=parent))
-    except OSError as exc:
-        raise UsageError(f"cannot write the report in {parent}: "
-                         f"{exc.strerror or exc}") from None
-    try:
-        made = {""}
-        for name, data in files.items():
-            folder = os.path.dirname(name)
-            if folder not in made:  # one mkdir per directory, not per file
-                (staging / folder).mkdir(parents=True, exist_ok=True)
-                made.add(folder)
-            _write(os.path.join(staging, name), data)
-        (staging / MARKER).write_text("written by `tracker report`; replaced whole by the "
-                                      "next run\n", encoding="utf-8")
-        staging.chmod(0o755)
-        _swap_in(staging, target)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise UsageError(f"cannot write the report to {target}: "
-                         f"{exc.strerror or exc}") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
-
-
-def _write(path: str, data: bytes) -> None:
-    """A new file with ``data`` (thousands of story pages: the plain system calls)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
-
-
-def _check_target(target: Path) -> None:
-    try:
-        if target.exists() and not target.is_dir():
-            raise UsageError(f"-o {target}: is a file, not a directory")
-        if target.is_dir() and not (target / MARKER).exists() and any(target.iterdir()):
-            raise UsageError(f"-o {target}: the directory is not empty and holds no earlier "
-                             "report; give a new or empty directory")
-        if not target.parent.is_dir():
-            raise UsageError(f"-o {target}: {target.parent} is not a directory")
-    except OSError as exc:
-        raise UsageError(f"-o {str(target)[:200]}: {exc.strerror or exc}") from None
-
-
-def _swap_in(staging: Path, target: Path) -> None:
-    """Rename ``staging`` to ``target``; an earlier report is moved aside, then removed."""
-    if not target.exists():
-        staging.rename(target)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-    old.rmdir()
-    target.rename(old)
-    try:
-        staging.rename(target)
-    except OSError:
-        old.rename(target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

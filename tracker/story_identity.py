@@ -2,7 +2,7 @@
 and splitting an item out into a story of its own.
 
 A merge or split is one event on the story's stream; ingest folds it into ``Known`` (see
-``tracker.ingest.decide``), so later items follow the analyst, and the stories projection shows
+``tracker.ingest.known``), so later items follow the analyst, and the stories projection shows
 it. Bad input writes nothing: the checks run before anything is appended, and a correction's
 event id is deterministic, so recording it twice is refused under the append lock.
 """

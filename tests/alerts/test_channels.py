@@ -25,7 +25,7 @@ from tracker.alerts.channels import (
 from tracker.alerts.outbox import Channel
 from tracker.alerts.settings import AlertSettings, SmtpSettings
 from tracker.errors import UsageError
-from tracker.ingest.fetch import make_client
+from tracker.ingest.transport import make_client
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 CHANGE = Change(change_id="c1", kind=FACT_SUPERSEDED, position=7, event_id="e7",

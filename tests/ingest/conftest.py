@@ -1,4 +1,5 @@
-"""Fixtures for the ingest tests: a port nothing listens on, and the hostile inputs.
+"""Fixtures for the ingest tests: a tracker on each database, a port nothing listens on, and
+the hostile inputs.
 
 The loopback feed server (``loopback``, the same as ``server``) is in tests/conftest.py; the
 inputs are the files in tests/ingest/fixtures.
@@ -7,11 +8,13 @@ inputs are the files in tests/ingest/fixtures.
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from tests.support.paths import ingest_fixture
+from tracker.app import Tracker, open_tracker
 
 
 @pytest.fixture
@@ -26,3 +29,13 @@ def closed_port() -> int:
 def fixture_bytes() -> Callable[[str], bytes]:
     """Reads ``tests/ingest/fixtures/NAME``."""
     return ingest_fixture
+
+
+@pytest.fixture
+def tracker(db_url: str, clock: Any) -> Iterator[Tracker]:
+    """A migrated, empty tracker on the test's database, on the injected clock."""
+    t = open_tracker(db_url, clock)
+    try:
+        yield t
+    finally:
+        t.close()

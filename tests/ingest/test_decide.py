@@ -17,7 +17,6 @@ from tracker.catalogue import (
 )
 from tracker.ingest import identity, relevance
 from tracker.ingest.decide import (
-    Known,
     Plan,
     Prepared,
     decide,
@@ -27,6 +26,7 @@ from tracker.ingest.decide import (
     prepare,
 )
 from tracker.ingest.extract import Fact
+from tracker.ingest.known import Known
 from tracker.ingest.parse import Item
 
 FETCHED = datetime(2025, 5, 21, 12, tzinfo=UTC)

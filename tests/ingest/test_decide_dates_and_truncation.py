@@ -13,12 +13,12 @@ from tracker.events import NewEvent
 from tracker.ingest import identity, relevance
 from tracker.ingest.decide import (
     FIRST_SEEN_NOTE,
-    Known,
     Plan,
     Prepared,
     decide,
     item_record_id,
 )
+from tracker.ingest.known import Known
 from tracker.ingest.parse import Item
 
 FETCHED = datetime(2025, 5, 21, 12, tzinfo=UTC)

@@ -9,8 +9,6 @@ for the first only, one for the second only, one for both and one for neither.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -18,7 +16,7 @@ from click.testing import CliRunner
 from tests.support.feed_server import FeedServer
 from tests.support.paths import ROOT, SEEDS
 from tracker import dossier, news, rules_log
-from tracker.app import Tracker, open_tracker
+from tracker.app import Tracker
 from tracker.cli import main
 from tracker.events import RecordedEvent
 from tracker.feeds import add_feed
@@ -60,14 +58,6 @@ def rss() -> bytes:
             f"<link>https://wire.example/</link><description>d</description>{entries}"
             f"</channel></rss>").encode()
 
-
-@pytest.fixture
-def tracker(db_url: str, clock: Any) -> Iterator[Tracker]:
-    t = open_tracker(db_url, clock)
-    try:
-        yield t
-    finally:
-        t.close()
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 
 from tests.support.clock import FakeClock
 from tests.support.feed_server import SAMPLE_NAMES, FeedServer, sample
-from tracker.app import Tracker, open_tracker
+from tracker.app import Tracker
 from tracker.feeds import add_feed, health, remove_feed, subscriptions
-from tracker.ingest import fetch, netpolicy
+from tracker.ingest import fetch, netpolicy, transport
 from tracker.ingest.run import ingest
 from tracker.projections import PROJECTIONS
 from tracker.projector import Projector, load_docs
@@ -26,14 +26,6 @@ DELTA, _, HARBOUR = SAMPLE_NAMES
 #: ``"café-v1"`` as UTF-8 on the wire, written as http.server sends it (latin-1).
 CAFE = '"café-v1"'.encode().decode("latin-1")
 
-
-@pytest.fixture
-def tracker(db_url: str, clock: FakeClock) -> Iterator[Tracker]:
-    t = open_tracker(db_url, clock)
-    try:
-        yield t
-    finally:
-        t.close()
 
 
 def state(tracker: Tracker, name: str) -> dict[str, Any]:
@@ -145,7 +137,7 @@ def as_public() -> Iterator[Callable[..., fetch.FetchResult]]:
     def resolve(host: str, port: int) -> list[str]:
         return ["127.0.0.1"] if host == "public.test" else netpolicy.system_resolver(host, port)
 
-    with fetch.make_client(resolve, lambda ip: ip != loopback and netpolicy.is_internal(ip)) \
+    with transport.make_client(resolve, lambda ip: ip != loopback and netpolicy.is_internal(ip)) \
             as client:
         yield functools.partial(fetch.fetch, client=client)
 

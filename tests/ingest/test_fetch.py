@@ -14,13 +14,12 @@ import pytest
 
 from tests.support.feed_server import FeedServer, RequestHandler
 from tracker.ingest.fetch import (
-    USER_AGENT,
     FetchError,
     fetch,
-    make_client,
     parse_max_age,
     parse_retry_after,
 )
+from tracker.ingest.transport import USER_AGENT, make_client
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 SHORT = (1.0, 0.5)

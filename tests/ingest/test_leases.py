@@ -43,14 +43,6 @@ DELTA, GANGZHE, HARBOUR = SAMPLE_NAMES
 ELSEWHERE = "elsewhere:4242:abcdef"
 
 
-@pytest.fixture
-def tracker(db_url: str, clock: Any) -> Iterator[Tracker]:
-    t = open_tracker(db_url, clock)
-    try:
-        yield t
-    finally:
-        t.close()
-
 
 def subscribe(tracker: Tracker, server: FeedServer, names: tuple[str, ...]) -> None:
     for name, url in server.serve_samples(names).items():

@@ -12,7 +12,8 @@ import pytest
 
 from tests.support.feed_server import FeedServer, RequestHandler
 from tracker.ingest import netpolicy
-from tracker.ingest.fetch import FetchError, fetch, make_client
+from tracker.ingest.fetch import FetchError, fetch
+from tracker.ingest.transport import make_client
 
 FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 SHORT = (1.0, 0.5)

@@ -11,7 +11,6 @@ import multiprocessing
 import queue
 import random
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -41,14 +40,6 @@ HARBOUR_SHARED_LINK = ("https://harbourbusiness.example/hong-kong/2025/04/29/"
 
 # -- fixtures and helpers -------------------------------------------------------------------
 
-
-@pytest.fixture
-def tracker(db_url: str, clock: Any) -> Iterator[Tracker]:
-    t = open_tracker(db_url, clock)
-    try:
-        yield t
-    finally:
-        t.close()
 
 
 def subscribe(tracker: Tracker, urls: dict[str, str]) -> None:

@@ -21,7 +21,9 @@ import pytest
 
 from tests.support.paths import ROOT
 from tracker.ingest import decide, matching, parse, relevance
-from tracker.ingest.matching import StoryCandidate, StoryIndex, find_story, joining_story
+from tracker.ingest.known import Known, StoryWorkspace
+from tracker.ingest.matching import StoryCandidate, find_story, joining_story
+from tracker.ingest.story_index import StoryIndex
 
 
 def _load(name: str) -> ModuleType:
@@ -68,7 +70,7 @@ def test_the_evaluation_set_matches_as_without_the_index(checked: list[int]) -> 
 def test_numbered_headlines_match_as_without_the_index(checked: list[int]) -> None:
     bench = _load("ingest")
     rules = {"hk-zhejiang-supply-chain": relevance.load_rules(None)}
-    known = decide.Known()
+    known = Known()
     newest = datetime(2025, 5, 20, 12, tzinfo=UTC)
     fetched = newest + timedelta(hours=1)
     for run, when in enumerate((newest - timedelta(hours=30), newest)):
@@ -172,15 +174,15 @@ def test_a_workspace_plans_as_deciding_each_item_against_known_would() -> None:
     rules = {"dossier": relevance.load_rules(None)}
     items = sorted(((feed.name, labelled.item) for feed in bench.load_set(bench.SET_DIR)
                     for labelled in feed.items), key=lambda pair: pair[1].published)
-    known = decide.Known()
-    space = decide.StoryWorkspace(decide.Known())
+    known = Known()
+    space = StoryWorkspace(Known())
     planned: list[str] = []
     for feed, item in items:
         p = decide.prepare(item, rules)
         if not p.policies:
             continue
         expected = decide.decide_story(feed, p, known, actor="t")
-        got = space.attach(feed, p, actor="t")
+        got = decide.decide_story_in(space, feed, p, actor="t")
         assert [(s, e.type, e.event_id, e.data) for s, e in got.events] == \
             [(s, e.type, e.event_id, e.data) for s, e in expected.events]
         known = known.with_events([e for _s, e in expected.events

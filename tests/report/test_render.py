@@ -8,7 +8,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from tracker import report_site
+from tracker import report_chart, report_publish
 from tracker.errors import UsageError
 from tracker.render import html, svg
 
@@ -57,7 +57,7 @@ def _claim(value: object, state: str = "accepted", as_of: str = "2025-05-14",
 
 
 def test_a_rate_steps_through_its_sourced_and_accepted_values_only() -> None:
-    [line] = report_site.rate_series(
+    [line] = report_chart.rate_series(
         [_fact(145)],
         [_claim(30), _claim(90, "conflict", "2025-05-20"), _claim(10, "pending", "2025-06-01"),
          _claim(145, as_of="2025-04-10"), _claim(30, as_of="2025-05-30", position=12)])
@@ -69,21 +69,21 @@ def test_a_rate_steps_through_its_sourced_and_accepted_values_only() -> None:
 
 
 def test_an_unsourced_value_is_not_drawn() -> None:
-    assert report_site.rate_series([_fact(145, sources=False)], []) == []
-    assert report_site.rate_series([], [{**_claim(30), "sources": []}]) == []
-    assert report_site.rate_series([_fact(145, at="undated")], []) == []
+    assert report_chart.rate_series([_fact(145, sources=False)], []) == []
+    assert report_chart.rate_series([], [{**_claim(30), "sources": []}]) == []
+    assert report_chart.rate_series([_fact(145, at="undated")], []) == []
 
 
 def test_news_volume_counts_stories_per_monday_week() -> None:
     stories = [{"published": "2025-05-12T00:00:00Z"}, {"published": "2025-05-18T23:59:00Z"},
                {"published": "2025-05-19T08:00:00Z"}, {"published": "not a date"}, {}]
-    assert report_site.weekly_volume(stories) == [
+    assert report_chart.weekly_volume(stories) == [
         {"start": "2025-05-12T00:00:00.000000Z", "count": 2},
         {"start": "2025-05-19T00:00:00.000000Z", "count": 1}]
 
 
 def test_a_chart_with_nothing_dated_says_so() -> None:
-    chart = report_site.chart([], [], [])
+    chart = report_chart.chart([], [], [])
     drawn = svg.timeline_svg(chart)
     assert "Nothing dated to draw yet." in drawn and drawn.startswith("<svg")
 
@@ -91,7 +91,7 @@ def test_a_chart_with_nothing_dated_says_so() -> None:
 def test_chart_text_from_the_record_is_escaped() -> None:
     mark = {"n": 1, "title": "</title><script>x</script>", "label": "2025-04",
             "at": "2025-04-01T00:00:00Z", "until": "2025-05-01T00:00:00Z"}
-    drawn = svg.timeline_svg(report_site.chart([mark], [], []), title="<b>")
+    drawn = svg.timeline_svg(report_chart.chart([mark], [], []), title="<b>")
     assert "<script>" not in drawn and "&lt;script&gt;" in drawn
     assert "<b>" not in drawn
 
@@ -136,8 +136,8 @@ def test_characters_xml_cannot_hold_are_dropped_from_the_feed() -> None:
 
 def test_publish_replaces_an_earlier_report_whole(tmp_path: Path) -> None:
     out = tmp_path / "site"
-    report_site.publish({"index.html": b"one", "stories/a.html": b"a"}, out)
-    report_site.publish({"index.html": b"two"}, out)
+    report_publish.publish({"index.html": b"one", "stories/a.html": b"a"}, out)
+    report_publish.publish({"index.html": b"two"}, out)
 
     assert (out / "index.html").read_bytes() == b"two"
     assert not (out / "stories").exists()
@@ -147,21 +147,21 @@ def test_publish_replaces_an_earlier_report_whole(tmp_path: Path) -> None:
 def test_publish_into_an_empty_directory(tmp_path: Path) -> None:
     out = tmp_path / "empty"
     out.mkdir()
-    report_site.publish({"index.html": b"x"}, out)
+    report_publish.publish({"index.html": b"x"}, out)
     assert (out / "index.html").read_bytes() == b"x"
 
 
 def test_a_failed_write_leaves_the_earlier_report_and_no_debris(tmp_path: Path,
                                                                 monkeypatch) -> None:
     out = tmp_path / "site"
-    report_site.publish({"index.html": b"one"}, out)
+    report_publish.publish({"index.html": b"one"}, out)
 
     def fail(path: str, data: bytes) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(report_site, "_write", fail)
+    monkeypatch.setattr(report_publish, "_write", fail)
     with pytest.raises(UsageError, match="No space left on device"):
-        report_site.publish({"index.html": b"two"}, out)
+        report_publish.publish({"index.html": b"two"}, out)
     monkeypatch.undo()
     assert (out / "index.html").read_bytes() == b"one"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]

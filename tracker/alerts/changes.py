@@ -18,7 +18,7 @@ from typing import Any, Final
 from tracker.catalogue import ACCEPTANCE_POLICY_SET, RETRACTED, STORY_CREATED, story_policies
 from tracker.claim_state import Settled, merge_into_report, settle
 from tracker.claims import AcceptancePolicy, policy_from_data, same_period
-from tracker.dates import iso, utc
+from tracker.dates import iso, read_instant, utc
 from tracker.events import RecordedEvent, deterministic_id
 from tracker.projections import policy_news
 from tracker.projections.base import Doc
@@ -228,7 +228,7 @@ def _group_sources(settled: Settled, row: Mapping[str, Any]) -> tuple[dict[str, 
 
 
 def _start(text: str) -> datetime:
-    return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    return utc(read_instant(text))
 
 
 def _state(settled: Settled | None, claim_id: str) -> str | None:

@@ -7,7 +7,7 @@ handed in so tests never wait. The clock, the environment (secrets), the HTTP cl
 SMTP connection are handed in too.
 
 Webhooks obey the same network policy as feeds (``tracker.ingest.netpolicy``, enforced in the
-transport of ``tracker.ingest.fetch.make_client``): internal addresses are refused unless the
+transport of ``tracker.ingest.transport``): internal addresses are refused unless the
 channel was added with ``--allow-private``. The SMTP server is the operator's (like the
 database), so it is not subject to the policy.
 """
@@ -46,8 +46,8 @@ from tracker.alerts.outbox import DIGEST, EMAIL, WEBHOOK, Channel
 from tracker.alerts.settings import AlertSettings, SmtpSettings
 from tracker.dates import iso
 from tracker.errors import UsageError
-from tracker.ingest import netpolicy
-from tracker.ingest.fetch import ALLOW_PRIVATE, USER_AGENT, make_client
+from tracker.ingest import netpolicy, transport
+from tracker.ingest.transport import make_client
 from tracker.render.words import plural
 
 #: The payload's schema name (docs/alerts.md); a new major shape gets a new name.
@@ -253,17 +253,14 @@ class WebhookSender:
         secret = read_secret(channel, self.environ, self.secret_envs)
         body = body_of(payload(channel, change, key, test=test))
         timestamp = str(int(self.clock().timestamp()))
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
-                   TIMESTAMP_HEADER: timestamp, KEY_HEADER: key, KIND_HEADER: change.kind}
+        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
+                   KEY_HEADER: key, KIND_HEADER: change.kind}
         if secret is not None:
             headers[SIGNATURE_HEADER] = sign(secret, timestamp, body)
-        connect, read = self.timeout
         try:
-            request = self.client.build_request(
-                "POST", channel.target, content=body, headers=headers,
-                timeout=httpx.Timeout(connect=connect, read=read, write=read, pool=connect),
-                extensions={ALLOW_PRIVATE: channel.allow_private})
-            response = self.client.send(request, stream=True, follow_redirects=False)
+            response = transport.send(self.client, "POST", channel.target, content=body,
+                                      headers=headers, timeout=self.timeout,
+                                      allow_private=channel.allow_private)
         except netpolicy.AddressRefused as exc:
             raise DeliveryError(f"refused: {exc} ({HINT})", permanent=True) from None
         except httpx.InvalidURL as exc:

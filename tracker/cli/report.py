@@ -40,14 +40,14 @@ def report(ctx: Context, fmt: str, output: str, policy_id: str | None, as_of: st
         tracker report --format html -o may --world-as-of 2025-05-31
         tracker report -o hkz --policy hk-zhejiang-supply-chain --as-of now
     """
-    from tracker import report_site  # imported when used: other commands start faster
+    from tracker import report_publish, report_site  # imported when used: commands start faster
     from tracker.render import html
 
-    with report_site.collector_paused():
+    with report_publish.collector_paused():
         site = report_site.gather(ctx.tracker, policy=policy_id, as_of=ctx.when(as_of),
                                   world_as_of=ctx.when(world_as_of))
         files = html.render_site(site)
-    target = report_site.publish(files, output)
+    target = report_publish.publish(files, output)
     pages = len(site["stories"])
     click.echo(f"wrote {target}/index.html, {plural(pages, 'story page')} and changes.xml "
                f"({plural(len(site['changes']), 'change')})")

@@ -4,16 +4,17 @@
 items, revisions, classifications, stories, corroborations and facts. It reads nothing and
 writes nothing: the shell (``ingest.run``, ``news.reclassify``) loads ``Known`` through the
 store, calls it, drops what the log turns out to hold already (``Plan.without``) and appends
-the rest.
+the rest. What ``Known`` holds, and how story events fold into it, is
+:mod:`tracker.ingest.known`; how an item is matched to a story, :mod:`tracker.ingest.matching`.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from tracker.catalogue import (
     FACT_EXTRACTED,
@@ -24,28 +25,18 @@ from tracker.catalogue import (
     STORY_CREATED,
     STORY_MERGED,
     STORY_REVISED,
-    STORY_SPLIT,
 )
 from tracker.claims import DEFAULT_TIER
 from tracker.dates import date_label, iso
 from tracker.events import NewEvent, canonical_json, deterministic_id
 from tracker.ingest import extract, identity, parse, relevance
 from tracker.ingest.claim_text import ClaimDraft, claims_of
-from tracker.ingest.matching import (
-    StoryCandidate,
-    StoryIndex,
-    StoryMatch,
-    find_story,
-    joining_story,
-)
+from tracker.ingest.known import Candidates, Known, StoryWorkspace
+from tracker.ingest.matching import StoryCandidate, StoryMatch, find_story, joining_story
 
 STORY_WINDOW_DAYS = 14
 #: What a source's date is when its feed gave none usable.
 FIRST_SEEN_NOTE = "first seen: the feed gave no usable date"
-#: The events a story's identity (title, links, items) is folded from.
-#: Analysts' merges and splits are among them: later ingests respect them.
-STORY_IDENTITY_TYPES = frozenset({STORY_CREATED, STORY_CORROBORATED, STORY_REVISED,
-                                  STORY_MERGED, STORY_SPLIT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,140 +82,6 @@ def item_revision_id(feed: str, key: str, content_hash: str) -> str:
 
 def new_story_id(feed: str, key: str) -> str:
     return "st-" + hashlib.sha256(f"{feed}\x1f{key}".encode()).hexdigest()[:12]
-
-
-class _Event(Protocol):
-    """What folding into ``Known`` needs: a recorded event, or one only planned (dry run)."""
-
-    @property
-    def event_id(self) -> str: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def data(self) -> Mapping[str, Any]: ...
-    @property
-    def occurred_at(self) -> datetime: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Known:
-    """What the log knows that decides what a feed's items become.
-
-    ``items``: stored item events (records and revisions) by event id, with their data.
-    ``stories``: the stories to match against, with the latest world time each was seen.
-    ``stored_ids``: ids known to be in the log (or already planned, in a dry run).
-    ``position``: the last log position folded in, so the shell reads only what came after.
-    ``merged_into``: stories an analyst merged, to the story they joined. A merged story stays
-    in ``stories`` under its own id as a candidate naming the story it joined, so its title,
-    links and items match that story.
-    ``index``: the candidate index ``decide`` matches through, a cache carried from each
-    ``Known`` to those derived from it (so one pass indexes each story once); it never
-    changes what ``decide`` decides.
-    """
-
-    items: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    stories: Mapping[str, StoryCandidate] = field(default_factory=dict)
-    latest: Mapping[str, datetime] = field(default_factory=dict)
-    stored_ids: frozenset[str] = frozenset()
-    position: int = 0
-    merged_into: Mapping[str, str] = field(default_factory=dict)
-    index: StoryIndex = field(default_factory=StoryIndex, compare=False, repr=False)
-
-    def with_items(self, found: Mapping[str, Mapping[str, Any]]) -> Known:
-        return replace(self, items={**self.items, **found},
-                       stored_ids=self.stored_ids | set(found))
-
-    def with_events(self, events: Iterable[_Event], position: int | None = None) -> Known:
-        """``self`` with ``events`` folded in: recorded ones (and then ``position``), or a dry
-        run's planned ones, so later feeds of the pass see them."""
-        stories, latest = dict(self.stories), dict(self.latest)
-        merged_into = dict(self.merged_into)
-        items = dict(self.items)
-        ids = set(self.stored_ids)
-        for event in events:
-            ids.add(event.event_id)
-            if event.type in STORY_IDENTITY_TYPES:
-                _fold_story(stories, latest, merged_into, event)
-            elif event.type in (ITEM_RECORDED, ITEM_REVISED):
-                items[event.event_id] = event.data
-        return Known(items, stories, latest, frozenset(ids),
-                     self.position if position is None else position, merged_into, self.index)
-
-    def candidates(self, since: datetime) -> dict[str, StoryCandidate]:
-        """The stories seen in the world from ``since`` on (the matching window)."""
-        return {sid: story for sid, story in self.stories.items() if self.latest[sid] >= since}
-
-    def carries(self, item_key: str) -> bool:
-        return any(item_key in story.item_keys for story in self.stories.values())
-
-
-def _fold_story(stories: dict[str, StoryCandidate], latest: dict[str, datetime],
-                merged_into: dict[str, str], event: _Event) -> None:
-    data = event.data
-    if event.type == STORY_MERGED:
-        _fold_merge(stories, latest, merged_into, str(data["story_id"]), str(data["merged_id"]))
-        return
-    if event.type == STORY_SPLIT:
-        _fold_split(stories, latest, merged_into, event)
-        return
-    sid = merged_into.get(str(data["story_id"]), str(data["story_id"]))
-    link = data.get("url") if event.type == STORY_CREATED else data.get("link")
-    old = stories.get(sid) or StoryCandidate(
-        story_id=sid, title=str(data.get("title", "")), links=frozenset(),
-        published=event.occurred_at, item_keys=frozenset())
-    item_key = str(data["item_key"]) if data.get("item_key") else None
-    if event.type == STORY_CORROBORATED:
-        stories[sid] = old.joined(str(data.get("title") or ""), event.occurred_at,
-                                  str(link) if link else None, item_key)
-    else:
-        stories[sid] = replace(
-            old, title=str(data.get("title") or old.title),
-            summary=str(data.get("summary") or old.summary),
-            links=old.links | ({str(link)} if link else set()),
-            item_keys=old.item_keys | ({item_key} if item_key else set()))
-    seen = latest.get(sid)
-    latest[sid] = event.occurred_at if seen is None else max(seen, event.occurred_at)
-
-
-def _fold_merge(stories: dict[str, StoryCandidate], latest: dict[str, datetime],
-                merged_into: dict[str, str], kept: str, merged: str) -> None:
-    """Every candidate that matched ``merged`` (its own, and those merged into it before) now
-    names ``kept``; they share the later of their matching windows."""
-    kept = merged_into.get(kept, kept)
-    for source, target in list(merged_into.items()):
-        if target == merged:
-            merged_into[source] = kept
-    merged_into[merged] = kept
-    group = [k for k, c in stories.items() if c.story_id in (kept, merged)]
-    if not group:
-        return
-    seen = max(latest[k] for k in group)
-    for key in group:
-        candidate = stories[key]
-        if candidate.story_id == merged:
-            stories[key] = replace(candidate, story_id=kept)
-        latest[key] = seen
-    if kept not in stories:  # the kept story's own events fell outside the window read
-        stories[kept] = stories[merged]
-
-
-def _fold_split(stories: dict[str, StoryCandidate], latest: dict[str, datetime],
-                merged_into: dict[str, str], event: _Event) -> None:
-    """The item leaves every candidate of its old story (it never matches back there) and is
-    the only item of its new story."""
-    data = event.data
-    old = merged_into.get(str(data["story_id"]), str(data["story_id"]))
-    item_key, link = str(data["item_key"]), data.get("link")
-    for key, candidate in list(stories.items()):
-        if candidate.story_id == old and item_key in candidate.item_keys:
-            stories[key] = replace(candidate, item_keys=candidate.item_keys - {item_key},
-                                   links=candidate.links - {str(link)})
-    new = str(data["new_story_id"])
-    stories[new] = StoryCandidate(
-        story_id=new, title=str(data.get("title") or ""),
-        links=frozenset({str(link)} if link else set()), published=event.occurred_at,
-        item_keys=frozenset({item_key}), pinned=True)
-    latest[new] = event.occurred_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +183,7 @@ def decide_story(feed: str, p: Prepared, known: Known, *, actor: str,
     """The story (new, or one corroborated) and facts of an item that became relevant to
     ``p.policies`` after it was recorded (``tracker reclassify``); when a story carries it
     already, only the facts those policies lack (the shell drops those the log holds)."""
-    carrier = next((s.story_id for s in known.stories.values() if p.key in s.item_keys), None)
+    carrier = known.carrier(p.key)
     if carrier is not None:
         meta = source_meta(actor, feed, p, carrier)
         return Plan(tuple((story_stream(carrier), event) for event in _facts_of(
@@ -336,135 +193,29 @@ def decide_story(feed: str, p: Prepared, known: Known, *, actor: str,
     return Plan(tuple(_attach_story(feed, p, candidates, actor, outlet or Outlet(feed))))
 
 
-class StoryWorkspace:
-    """``known``'s stories while a run of late attachments changes them (``tracker
-    reclassify``): :meth:`attach` plans what :func:`decide_story` would plan against
-    ``known`` with every earlier attachment of the run recorded and read back, but folds each
-    in at once (as ``Known.with_events`` folds them) and matches through one index over every
-    story, the window an item asks for being a filter on it rather than a copy. So a run is
-    linear in its items, where reading ``Known`` again for each was quadratic.
-    """
-
-    def __init__(self, known: Known) -> None:
-        self.stories: dict[str, StoryCandidate] = dict(known.stories)
-        self.latest: dict[str, datetime] = dict(known.latest)
-        self.merged_into: dict[str, str] = dict(known.merged_into)
-        self.index = known.index.sync(self.stories)
-        self._stored = known.stored_ids
-        self._planned: set[str] = set()
-        self._holders: dict[str, set[str]] = {}
-        self._hold_all()
-
-    def attach(self, feed: str, p: Prepared, *, actor: str,
-               outlet: Outlet | None = None) -> Plan:
-        """:func:`decide_story` for ``p``, as if everything attached before were recorded."""
-        outlet = outlet or Outlet(feed)
-        holders = self._holders.get(p.key)
-        if holders:  # decide_story's carrier: the first story, in order, that holds the item
-            carrier = self.stories[min(holders, key=self.index.position)].story_id
-            meta = source_meta(actor, feed, p, carrier)
-            return Plan(tuple((story_stream(carrier), event)
-                              for event in _facts_of(feed, p, carrier, meta, outlet)))
-        window = _Window(self, p.item.published - timedelta(days=STORY_WINDOW_DAYS))
-        events = _attach_story(feed, p, window, actor, outlet)
-        self._fold([event for _stream, event in events], window.written)
-        return Plan(tuple(events))
-
-    def _fold(self, events: list[NewEvent], written: Mapping[str, StoryCandidate]) -> None:
-        """Fold the story events of one attachment in; what attaching wrote to the index as
-        it decided (its working copy) gives way to what they fold into."""
-        folded = [e for e in events if e.type in STORY_IDENTITY_TYPES
-                  and e.event_id not in self._stored and e.event_id not in self._planned]
-        self._planned.update(e.event_id for e in folded)
-        if any(e.type in (STORY_MERGED, STORY_SPLIT) for e in folded):
-            for event in folded:
-                _fold_story(self.stories, self.latest, self.merged_into, event)
-            self.index.sync(self.stories)
-            self._hold_all()
-            return
-        touched = set(written)
-        for event in folded:
-            sid = str(event.data["story_id"])
-            touched.add(self.merged_into.get(sid, sid))
-        before = {key: self.stories.get(key) for key in touched}
-        for event in folded:
-            _fold_story(self.stories, self.latest, self.merged_into, event)
-        for key in touched:
-            story = self.stories.get(key)
-            if story is None:
-                if key in self.index:
-                    del self.index[key]
-                continue
-            self.index[key] = story
-            self._hold(key, before[key], story)
-
-    def _hold_all(self) -> None:
-        self._holders = {}
-        for key, story in self.stories.items():
-            for item_key in story.item_keys:
-                self._holders.setdefault(item_key, set()).add(key)
-
-    def _hold(self, key: str, old: StoryCandidate | None, new: StoryCandidate) -> None:
-        before = old.item_keys if old is not None else frozenset()
-        for item_key in before - new.item_keys:
-            self._holders[item_key].discard(key)
-        for item_key in new.item_keys - before:
-            self._holders.setdefault(item_key, set()).add(key)
+def decide_story_in(space: StoryWorkspace, feed: str, p: Prepared, *, actor: str,
+                    outlet: Outlet | None = None) -> Plan:
+    """:func:`decide_story` for ``p`` against ``space``, as if everything attached through
+    it before were recorded; the plan's story events are folded into ``space`` at once."""
+    outlet = outlet or Outlet(feed)
+    carrier = space.carrier(p.key)
+    if carrier is not None:
+        meta = source_meta(actor, feed, p, carrier)
+        return Plan(tuple((story_stream(carrier), event)
+                          for event in _facts_of(feed, p, carrier, meta, outlet)))
+    window = space.window(p.item.published - timedelta(days=STORY_WINDOW_DAYS))
+    events = _attach_story(feed, p, window, actor, outlet)
+    space.fold([event for _stream, event in events], window.written)
+    return Plan(tuple(events))
 
 
-class _Window:
-    """The stories of a workspace seen from ``since`` on (what ``Known.candidates(since)``
-    gives), and the working copy attaching one item writes as it decides (kept apart from the
-    workspace's stories, which fold the item's events afterwards)."""
-
-    def __init__(self, space: StoryWorkspace, since: datetime) -> None:
-        self.space = space
-        self.since = since
-        self.written: dict[str, StoryCandidate] = {}
-
-    def _seen(self, key: str) -> bool:
-        if key in self.written:
-            return True
-        latest = self.space.latest.get(key)
-        return latest is not None and latest >= self.since
-
-    def __getitem__(self, key: str) -> StoryCandidate:
-        if key in self.written:
-            return self.written[key]
-        if not self._seen(key):
-            raise KeyError(key)
-        return self.space.stories[key]
-
-    def __setitem__(self, key: str, story: StoryCandidate) -> None:
-        self.written[key] = story
-        self.space.index[key] = story
-
-    def likely(self, item: parse.Item) -> list[StoryCandidate]:
-        return [self[key] for key in self.space.index.likely_keys(item) if self._seen(key)]
-
-    def story_keys(self, story_id: str) -> list[str]:
-        return [key for key in self.space.index.story_keys(story_id) if self._seen(key)]
-
-    def of_story(self, story_id: str) -> list[StoryCandidate]:
-        return [self[key] for key in self.story_keys(story_id)]
-
-
-class _Candidates(Protocol):
-    """What attaching an item reads and writes: a :class:`StoryIndex`, or a window on one."""
-
-    def __getitem__(self, key: str) -> StoryCandidate: ...
-    def __setitem__(self, key: str, story: StoryCandidate) -> None: ...
-    def likely(self, item: parse.Item) -> list[StoryCandidate]: ...
-    def of_story(self, story_id: str) -> list[StoryCandidate]: ...
-    def story_keys(self, story_id: str) -> list[str]: ...
-
-
-def _attach_story(feed: str, p: Prepared, candidates: _Candidates,
+def _attach_story(feed: str, p: Prepared, candidates: Candidates,
                   actor: str, outlet: Outlet) -> list[tuple[str, NewEvent]]:
     """Attach a relevant item to its story (a new one, or one it corroborates) with its facts;
     ``candidates`` (the caller's working copy) learns it, so later items of the feed match.
     Only the stories the index finds the item may match are weighed (the same outcome)."""
-    match = find_story(p.item, candidates.likely(p.item), window_days=STORY_WINDOW_DAYS)
+    likely = candidates.likely(p.item)
+    match = find_story(p.item, likely, window_days=STORY_WINDOW_DAYS)
     story_id = match.story_id
     link = {p.item.link} if p.item.link else set()
     meta = source_meta(actor, feed, p, story_id)
@@ -494,18 +245,20 @@ def _attach_story(feed: str, p: Prepared, candidates: _Candidates,
         candidates[story_id] = candidates[story_id].joined(
             p.item.title, p.item.published, p.item.link, p.key)
     stream = story_stream(story_id)
-    return [(stream, first)] + _join(p, candidates, match, actor) + [
+    return [(stream, first)] + _join(p, candidates, likely, match, actor) + [
         (stream, event) for event in _facts_of(feed, p, story_id, meta, outlet)]
 
 
-def _join(p: Prepared, candidates: _Candidates, match: StoryMatch,
-          actor: str) -> list[tuple[str, NewEvent]]:
+def _join(p: Prepared, candidates: Candidates, likely: list[StoryCandidate],
+          match: StoryMatch, actor: str) -> list[tuple[str, NewEvent]]:
     """A ``story.merged`` when the item ties its story to another begun apart (see
-    :func:`matching.joining_story`): the earlier story is kept, the evidence is the note."""
+    :func:`matching.joining_story`): the earlier story is kept, the evidence is the note.
+    ``likely``: the stories the item was matched against (attaching it to its own story
+    changes none of the others, so they are not looked up again)."""
     if match.story_id is None or not match.strong:
         return []
     other = joining_story(p.item, (), match, window_days=STORY_WINDOW_DAYS,
-                          likely=candidates.likely(p.item), of_story=candidates.of_story)
+                          likely=likely, of_story=candidates.of_story)
     if other is None or other.story_id is None or match.story_id is None:
         return []
     started = {sid: min(c.published for c in candidates.of_story(sid))

@@ -6,7 +6,8 @@ trickle bytes forever, a cap on the decoded body size (so a gzip bomb stops at t
 redirect limit with loop detection, and conditional GET. Every failure is a one-line
 :class:`FetchError`.
 
-Every connection, the first and each redirect's, goes to an address the network policy
+Every connection, the first and each redirect's, goes through :mod:`tracker.ingest.transport`,
+which enforces the overall deadline and connects only to an address the network policy
 (:mod:`tracker.ingest.netpolicy`) checked after resolving the name: internal addresses only
 for a feed that allows them. Validators (ETag, Last-Modified) are kept as the latin-1 text of
 the bytes the server sent, so they go back as the same bytes.
@@ -14,14 +15,12 @@ the bytes the server sent, so they go back as the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
-import functools
 import re
-import ssl
-import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,12 +28,10 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
-import httpcore
 import httpx
 
-from tracker.ingest import netpolicy
+from tracker.ingest import netpolicy, transport
 
-USER_AGENT = "tracker/0.1 (+policy tracker)"
 ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
           "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1")
 MAX_BYTES = 5 * 1024 * 1024
@@ -46,12 +43,8 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: Validators longer than this are not kept (they fit the ``feed_state`` columns).
 MAX_ETAG_CHARS = 500
 MAX_LAST_MODIFIED_CHARS = 100
-#: The request extension that picks the connection pool allowing internal addresses.
-ALLOW_PRIVATE = "tracker.allow_private"
 #: What a header value may hold on the wire (RFC 9110 field-value: visible, obs-text, SP, HTAB).
 _FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]+")
-
-Internal = Callable[[netpolicy.IPAddress], bool]
 
 
 class FetchError(Exception):
@@ -142,150 +135,6 @@ def parse_max_age(value: str | None) -> float | None:
     if max_age is None:
         return None
     return min(max(max_age, 0.0), MAX_HINT_SECONDS)
-
-
-# -- deadline ---------------------------------------------------------------------------------
-
-_deadline = threading.local()
-
-
-def _clamp(timeout: float | None, exc: type[Exception]) -> float | None:
-    """Shorten a socket timeout to what is left of the current fetch's overall deadline."""
-    at: float | None = getattr(_deadline, "at", None)
-    if at is None:
-        return timeout
-    remaining = at - time.monotonic()
-    if remaining <= 0:
-        raise exc("overall deadline passed")
-    return remaining if timeout is None else min(timeout, remaining)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A socket stream whose every read and write is bounded by the overall deadline.
-
-    httpx's read timeout is per read, so a server sending a byte every few seconds (in the
-    headers as well as the body) would never trip it.
-    """
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        inner = self._inner.start_tls(ssl_context, server_hostname,
-                                      _clamp(timeout, httpcore.ConnectTimeout))
-        return _DeadlineStream(inner)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _GuardedBackend(httpcore.NetworkBackend):
-    """Resolves each host itself, refuses internal addresses (unless ``allow_private``) and
-    connects to the address it checked; httpcore keeps the hostname for TLS SNI and Host.
-
-    Resolving here rather than in ``socket.create_connection`` closes the gap DNS rebinding
-    uses: the address checked is the address connected to.
-    """
-
-    def __init__(self, allow_private: bool, resolver: netpolicy.Resolver,
-                 internal: Internal) -> None:
-        self._inner = httpcore.SyncBackend()
-        self._allow_private = allow_private
-        self._resolver = resolver
-        self._internal = internal
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None,
-                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
-        if not self._allow_private and netpolicy.is_local_name(host):
-            raise netpolicy.AddressRefused(host)
-        try:
-            addresses = list(self._resolver(host, port))
-        except (OSError, UnicodeError) as exc:
-            raise httpcore.ConnectError(str(exc)) from None
-        if not self._allow_private:
-            netpolicy.check(host, addresses, self._internal)
-        failure: Exception = httpcore.ConnectError(f"{host} has no address")
-        for address in addresses:
-            try:
-                stream = self._inner.connect_tcp(
-                    address, port, _clamp(timeout, httpcore.ConnectTimeout), local_address,
-                    socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                failure = exc
-                continue
-            return _DeadlineStream(stream)
-        raise failure
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Iterable[Any] | None = None,
-                            ) -> httpcore.NetworkStream:
-        raise httpcore.ConnectError("unix sockets are not fetched")
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """The verifying TLS context every pool of the process shares: loading the CA bundle
-    costs about 10 ms, and it was paid twice for every client (twice per feed before a pass
-    shared one client)."""
-    return httpx.create_ssl_context()
-
-
-class _DeadlineTransport(httpx.HTTPTransport):
-    """httpx's transport over a connection pool whose sockets honour the deadline and the
-    network policy."""
-
-    def __init__(self, allow_private: bool, resolver: netpolicy.Resolver,
-                 internal: Internal) -> None:
-        context = _ssl_context()
-        super().__init__(verify=context, retries=0)  # its own pool is replaced below
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=context, max_connections=10,
-            max_keepalive_connections=5, keepalive_expiry=5.0,
-            network_backend=_GuardedBackend(allow_private, resolver, internal))
-
-
-class _PolicyTransport(httpx.BaseTransport):
-    """Two pools, so a kept-alive connection to an internal host opened for a feed that
-    allows it is never reused for one that does not."""
-
-    def __init__(self, resolver: netpolicy.Resolver, internal: Internal) -> None:
-        self._public = _DeadlineTransport(False, resolver, internal)
-        self._private = _DeadlineTransport(True, resolver, internal)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        pool = self._private if request.extensions.get(ALLOW_PRIVATE) else self._public
-        return pool.handle_request(request)
-
-    def close(self) -> None:
-        self._public.close()
-        self._private.close()
-
-
-def make_client(resolver: netpolicy.Resolver | None = None,
-                internal: Internal = netpolicy.is_internal) -> httpx.Client:
-    """A client for :func:`fetch` to reuse across feeds; timeouts are set per request.
-
-    ``resolver`` stands in for DNS and ``internal`` for the policy's verdict on an address:
-    tests give names the loopback address, or let the loopback server pass for a public host
-    so that what comes after it (a redirect) meets the policy.
-    """
-    transport = _PolicyTransport(resolver or netpolicy.system_resolver, internal)
-    return httpx.Client(transport=transport, follow_redirects=False,
-                        headers={"User-Agent": USER_AGENT})
 
 
 # -- body decoding ----------------------------------------------------------------------------
@@ -438,8 +287,7 @@ def _validator(response: httpx.Response, name: bytes, limit: int) -> str | None:
 
 def _request_headers(etag: bytes | None, last_modified: bytes | None,
                      ) -> list[tuple[bytes, bytes]]:
-    headers = [(b"User-Agent", USER_AGENT.encode()), (b"Accept", ACCEPT.encode()),
-               (b"Accept-Encoding", b"gzip, deflate")]
+    headers = [(b"Accept", ACCEPT.encode()), (b"Accept-Encoding", b"gzip, deflate")]
     if etag:
         headers.append((b"If-None-Match", etag))
     if last_modified:
@@ -482,7 +330,7 @@ def fetch(
 
     http/https only; ``file://`` URLs and plain paths only with ``allow_local``; internal
     addresses, for the URL and every redirect, only with ``allow_private`` (``client`` must
-    come from :func:`make_client` for that to hold). 2xx and 304 return a
+    come from :func:`transport.make_client` for that to hold). 2xx and 304 return a
     :class:`FetchResult`; anything else raises :class:`FetchError`.
     """
     started = time.monotonic()
@@ -496,24 +344,21 @@ def fetch(
     if scheme not in ("http", "https"):
         raise FetchError(f"unsupported URL scheme {scheme!r}: {_show(url)}", url=url)
 
-    own_client = client is None
-    http = client if client is not None else make_client()
-    request_timeout = httpx.Timeout(connect=timeout[0], read=timeout[1], write=timeout[1],
-                                    pool=timeout[0])
+    http = client if client is not None else transport.make_client()
+    owned = contextlib.closing(http) if client is None else contextlib.nullcontext()
     seen: list[str] = []
     current = url
     permanent = True
     sent_etag = _wire(etag, MAX_ETAG_CHARS)
     sent_last_modified = _wire(last_modified, MAX_LAST_MODIFIED_CHARS)
-    _deadline.at = deadline_at
-    try:
+    with owned, transport.overall_deadline(deadline_at):
         while True:
             seen.append(current)
             try:
-                request = http.build_request(
-                    "GET", current, headers=_request_headers(sent_etag, sent_last_modified),
-                    timeout=request_timeout, extensions={ALLOW_PRIVATE: allow_private})
-                response = http.send(request, stream=True, follow_redirects=False)
+                response = transport.send(
+                    http, "GET", current,
+                    headers=_request_headers(sent_etag, sent_last_modified),
+                    timeout=timeout, allow_private=allow_private)
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 raise _transport_error(exc, current, timeout, deadline, deadline_at) from None
             except netpolicy.AddressRefused as exc:
@@ -546,10 +391,6 @@ def fetch(
                 raise _transport_error(exc, current, timeout, deadline, deadline_at) from None
             finally:
                 response.close()
-    finally:
-        _deadline.at = None
-        if own_client:
-            http.close()
 
 
 def _refused(exc: netpolicy.AddressRefused, url: str, current: str) -> FetchError:

@@ -16,14 +16,8 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from tracker.events import NewEvent
-from tracker.ingest.decide import (
-    STORY_IDENTITY_TYPES,
-    STORY_WINDOW_DAYS,
-    Known,
-    Plan,
-    Prepared,
-    item_ids,
-)
+from tracker.ingest.decide import STORY_WINDOW_DAYS, Plan, Prepared, item_ids
+from tracker.ingest.known import STORY_IDENTITY_TYPES, Known
 from tracker.store import EventStore
 
 #: How much further back than its first feed needs a pass reads the stories.

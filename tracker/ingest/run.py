@@ -31,7 +31,7 @@ from tracker.dates import utc
 from tracker.db import retrying, write_connection
 from tracker.errors import EXIT_OK, EXIT_SOME_FEEDS_FAILED, UsageError
 from tracker.events import NewEvent
-from tracker.ingest import fetch, identity, parse, relevance, timing
+from tracker.ingest import fetch, identity, parse, relevance, timing, transport
 from tracker.ingest.decide import (
     Outlet,
     Plan,
@@ -202,14 +202,14 @@ def ingest(tracker: Tracker, *, feed: str | None = None, due_only: bool | None =
 class _PassClient:
     """The HTTP client of one pass, made at its first fetch and shared by every feed (making
     one, with its connection pools, cost about 40 ms a feed). Its transport keeps the pools of
-    feeds that may reach internal addresses apart from the others' (``fetch.make_client``)."""
+    feeds that may reach internal addresses apart from the others' (``transport.make_client``)."""
 
     def __init__(self) -> None:
         self._client: httpx.Client | None = None
 
     def get(self) -> httpx.Client:
         if self._client is None:
-            self._client = fetch.make_client()
+            self._client = transport.make_client()
         return self._client
 
     def close(self) -> None:

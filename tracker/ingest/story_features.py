@@ -239,7 +239,7 @@ class LinkFeatures:
 
     def with_url(self, url: str | None) -> LinkFeatures:
         """These features with one more link's (a story that one more write-up joined)."""
-        link, article, site = _url_facts(url)
+        link, article, site = url_facts(url)
         if (link is None or link in self.links) and (article is None
                                                      or article in self.article_ids):
             return self
@@ -249,7 +249,7 @@ class LinkFeatures:
 
 
 @lru_cache(maxsize=65536)
-def _url_facts(url: str | None) -> tuple[str | None, str | None, str | None]:
+def url_facts(url: str | None) -> tuple[str | None, str | None, str | None]:
     """(identity link, article id, site of the identity link) of one URL, cached: a story's
     links are read again each time one more write-up joins it."""
     link = identity_link(url)
@@ -258,7 +258,7 @@ def _url_facts(url: str | None) -> tuple[str | None, str | None, str | None]:
 
 
 def link_features(urls: Iterable[str | None]) -> LinkFeatures:
-    facts = [_url_facts(url) for url in urls]
+    facts = [url_facts(url) for url in urls]
     return LinkFeatures(
         links=frozenset(link for link, _article, _site in facts if link),
         article_ids=frozenset(article for _link, article, _site in facts if article),

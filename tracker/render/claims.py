@@ -10,7 +10,7 @@ from typing import Any
 
 from tracker import lookup
 from tracker.render import mdsafe, words
-from tracker.render.facts import EMPTY
+from tracker.render.facts import EMPTY, with_dating
 from tracker.zones import when_text
 
 _md = mdsafe.text
@@ -135,3 +135,14 @@ def fact_line(fact: Mapping[str, Any], dossier_text: Callable[[Mapping[str, Any]
 def status_beside(policy: Mapping[str, Any]) -> str:
     """Claims on the lifecycle status other than the one in force."""
     return others({"claims": policy.get("status_claims") or ()})
+
+
+def status_line(policy: Mapping[str, Any], beside_after: str) -> str:
+    """A policy's lifecycle status as a reader says it, with its note and dating, then (after
+    ``beside_after``) the claims on it other than the one in force."""
+    state = words.words(policy.get("status") or EMPTY)
+    if policy.get("status_note"):
+        state += f" ({policy['status_note']})"
+    state = with_dating(state, policy.get("status_dating") or {})
+    beside = status_beside(policy)
+    return f"{state}{beside_after}{beside}" if beside else state

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from tracker.render.words import bound
 from tracker.zones import day_text, instant_text, when_text
 
 EMPTY = "—"
@@ -41,8 +42,7 @@ def _amount(value: Any, unit: Any, qualifier: Any = None) -> str:
     """"145%", or "up to 145%" when the source gives the value as a bound."""
     if value is None:
         return ""
-    words = str(qualifier or "").replace("_", " ")
-    lead = f"{words} " if words and words != "exactly" else ""
+    lead = f"{words} " if (words := bound(qualifier)) else ""
     if unit == "percent":
         return f"{lead}{value}%"
     return f"{lead}{value} {unit}" if unit else f"{lead}{value}"
@@ -108,10 +108,8 @@ def describe(key: str, value: Any) -> str:
         count = value.get("project_count")
         parts = [str(value.get("title") or "agreement")]
         if count is not None:
-            qualifier = str(value.get("count_qualifier") or "").replace("_", " ")
-            if qualifier == "exactly":
-                qualifier = ""
-            parts.append(" ".join(w for w in (qualifier, str(count), "projects") if w))
+            parts.append(" ".join(w for w in (bound(value.get("count_qualifier")), str(count),
+                                              "projects") if w))
         if value.get("sectors"):
             parts.append("sectors: " + ", ".join(map(str, value["sectors"])))
         return "; ".join(parts)

@@ -67,12 +67,7 @@ def status(report: Mapping[str, Any]) -> str:
     out = ["# Policy status", "", f"_{_md(header(report))}_"]
     for p in report.get("policies") or ():
         out += ["", f"## {_md(p.get('title') or UNTRACKED)}", "", mdsafe.code(p["id"]), ""]
-        state = str(p.get("status") or EMPTY).replace("_", " ")
-        if p.get("status_note"):
-            state += f" ({p['status_note']})"
-        state = with_dating(state, p.get("status_dating") or {})
-        if claims.status_beside(p):
-            state += f"  {claims.status_beside(p)}"
+        state = claims.status_line(p, "  ")
         out.append(_bullet(state, legend.note(p.get("status_sources") or ()), "Status"))
         for name, d in (p.get("dates") or {}).items():
             when = str(d["value"]) + (f" ({d['note']})" if d.get("note") else "")

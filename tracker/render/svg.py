@@ -3,7 +3,7 @@
 One world-time axis for three bands: the dossier's milestones (a bar over the period each is
 known to, numbered for the key beside the chart), each context rate as a step line (a value
 holds until the next accepted one), and the news volume per week as bars. Pure: a chart value
-from ``tracker.report_site.chart`` in, markup out; every text from the record is escaped.
+from ``tracker.report_chart.chart`` in, markup out; every text from the record is escaped.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from markupsafe import Markup, escape
+
+from tracker.dates import read_instant, utc
+from tracker.render.words import bound
 
 WIDTH: Final = 1000
 LEFT: Final = 64
@@ -32,7 +35,7 @@ _MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep",
 
 
 def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    return utc(read_instant(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +61,7 @@ def _text(x: float, y: float, body: Any, *, anchor: str = "start", size: int = 1
 def amount(value: float, unit: Any, qualifier: Any = None) -> str:
     """"145%", "up to 145%": a rate as the record states it."""
     shown = f"{value:g}"
-    lead = str(qualifier or "").replace("_", " ")
-    lead = f"{lead} " if lead and lead != "exactly" else ""
+    lead = f"{words} " if (words := bound(qualifier)) else ""
     return f"{lead}{shown}%" if unit == "percent" else f"{lead}{shown}"
 
 

@@ -114,12 +114,7 @@ def status(report: Mapping[str, Any], layout: Layout) -> str:
         out.append("  no policies")
     for p in report.get("policies") or ():
         out += ["", *heading(f"{p.get('title') or UNTRACKED}  [{p['id']}]", layout)]
-        state = words.words(p.get("status") or EMPTY)
-        if p.get("status_note"):
-            state += f" ({p['status_note']})"
-        state = with_dating(state, p.get("status_dating") or {})
-        if claims.status_beside(p):
-            state += f"; {claims.status_beside(p)}"
+        state = claims.status_line(p, "; ")
         head = [("status", state, legend.note(p.get("status_sources") or ()))]
         for name, d in (p.get("dates") or {}).items():
             when = str(d["value"]) + (f" ({d['note']})" if d.get("note") else "")

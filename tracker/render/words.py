@@ -51,9 +51,15 @@ def number(value: Any) -> str:
     return str(value)
 
 
+def bound(qualifier: Any) -> str:
+    """A count qualifier as the words before the number: ``more_than`` is "more than"; none
+    for a missing qualifier or ``exactly``."""
+    return words(qualifier) if qualifier and qualifier != "exactly" else ""
+
+
 def amount(count: Any, qualifier: Any = None, unit: str = "") -> str:
     """``more than 50 projects``, ``up to 145%``, ``12``."""
-    lead = words(qualifier) if qualifier and qualifier != "exactly" else ""
+    lead = bound(qualifier)
     text = f"{number(count)}%" if unit == "%" else number(count)
     if unit and unit != "%":
         text = plural(int(count), unit) if isinstance(count, int) else f"{text} {unit}"

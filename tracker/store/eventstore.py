@@ -1,4 +1,5 @@
-"""The append-only event store: the only code that reads or writes the ``events`` table.
+"""The append-only event store: the only code that reads or writes the ``events`` table (its
+read queries are built in ``reads``, the chain checked in ``verify``).
 
 Appends are serialized by a database lock held for the length of the transaction, so positions
 are dense and become visible in commit order, and each event's hash can chain to the previous one.
@@ -9,29 +10,19 @@ Every read is offered on its own connection or, with ``conn=``, inside the calle
 from __future__ import annotations
 
 import contextlib
-import functools
-import random
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 
 from tracker.dates import utc
-from tracker.db import (
-    DISCONNECT_RETRIES,
-    RETRY_ATTEMPTS,
-    is_disconnect,
-    is_sqlite,
-    is_transient,
-    write_connection,
-)
+from tracker.db import is_sqlite, retrying, write_connection
 from tracker.errors import ConcurrencyError, DuplicateEventError
-from tracker.events import GENESIS_HASH, NewEvent, RecordedEvent, new_content, recorded_hash
+from tracker.events import GENESIS_HASH, NewEvent, RecordedEvent, new_content
+from tracker.store import reads
 from tracker.store.append import (
     APPEND_LOCK_KEY,
     INLINE_HASH,
@@ -41,14 +32,8 @@ from tracker.store.append import (
     stored_rows,
     translated,
 )
-from tracker.store.codec import (
-    COLUMN_LIST,
-    SELECT_LIST_PG,
-    decode_rows,
-    encode,
-    roundtrip,
-    stored_time,
-)
+from tracker.store.codec import decode_rows, encode, roundtrip, stored_time
+from tracker.store.verify import Head, VerifyResult, verify_chain
 
 #: ``expected_version`` value meaning "append whatever the stream's version".
 ANY: Final = None
@@ -68,56 +53,6 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-T = TypeVar("T")
-
-
-def _retried(fn: Callable[..., T]) -> Callable[..., T]:
-    """``tracker.db.retrying``'s policy, with the first attempt made directly.
-
-    The same bounds: a transient failure (contention, a dropped connection) runs the whole
-    unit again, at most ``RETRY_ATTEMPTS`` attempts in all and only ``DISCONNECT_RETRIES`` more
-    after dropped connections, after the same jittered exponential backoff (up to 0.05 s
-    doubling, at most 2 s). Building tenacity's retry state for every call cost about 15 µs, a
-    tenth of a single-event append on SQLite, when nearly every call succeeds at once.
-    """
-
-    @functools.wraps(fn)
-    def attempt(*args: Any, **kwargs: Any) -> T:
-        tries, dropped = 1, 0
-        while True:
-            try:
-                return fn(*args, **kwargs)
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                dropped += is_disconnect(exc)
-                if tries >= RETRY_ATTEMPTS or dropped > DISCONNECT_RETRIES:
-                    raise
-            time.sleep(random.uniform(0, min(2.0, 0.05 * 2 ** (tries - 1))))
-            tries += 1
-
-    return attempt
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyResult:
-    ok: bool
-    checked: int
-    first_bad_position: int | None = None
-    reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Head:
-    """The last event of the log (position 0 and the genesis hash when it is empty).
-
-    Kept elsewhere, it is what a later ``verify --against`` checks the log still holds."""
-
-    position: int
-    hash: str
-    recorded_at: datetime | None = None
-
-
 class EventStore:
     """Append, read and verify the log. The engine and the clock are handed in."""
 
@@ -127,7 +62,7 @@ class EventStore:
 
     # -- writing ---------------------------------------------------------------------------
 
-    @_retried
+    @retrying
     def append(self, stream_id: str, new_events: Sequence[NewEvent],
                expected_version: int | None = ANY) -> list[RecordedEvent]:
         """Append ``new_events`` to ``stream_id`` atomically; see ``append_in``.
@@ -137,7 +72,7 @@ class EventStore:
                                                    events=True)
         return already + recorded
 
-    @_retried
+    @retrying
     def append_positions(self, stream_id: str, new_events: Sequence[NewEvent],
                          expected_version: int | None = ANY) -> list[int]:
         """``append``, returning only the events' positions (in ``append``'s order).
@@ -340,8 +275,8 @@ class EventStore:
     def last(self, *, conn: sa.Connection | None = None) -> RecordedEvent | None:
         """The last event as stored (not upcast), or None for an empty log."""
         with self._using(conn) as c:
-            rows = fetch_rows(
-                c, f"SELECT {_selected(c)} FROM events ORDER BY position DESC LIMIT 1", ())
+            rows = reads.fetch_rows(
+                c, f"SELECT {reads.selected(c)} FROM events ORDER BY position DESC LIMIT 1", ())
         found = decode_rows(rows, upcast=False)
         return found[0] if found else None
 
@@ -376,7 +311,7 @@ class EventStore:
             mark = "?" if is_sqlite(c) else "%s"
             for start in range(0, len(wanted), _ID_CHUNK):
                 chunk = wanted[start:start + _ID_CHUNK]
-                rows = fetch_rows(c, f"SELECT {_selected(c)} FROM events "
+                rows = reads.fetch_rows(c, f"SELECT {reads.selected(c)} FROM events "
                                   f"WHERE event_id IN ({', '.join([mark] * len(chunk))})", chunk)
                 found.update((e.event_id, e) for e in decode_rows(rows, upcast))
         return found
@@ -384,7 +319,7 @@ class EventStore:
     def count(self, *, types: Iterable[str] | None = None, until_position: int | None = None,
               conn: sa.Connection | None = None) -> int:
         with self._using(conn) as c:
-            where, params = _where(is_sqlite(c), after=0, until_position=until_position)
+            where, params = reads.where(is_sqlite(c), after=0, until_position=until_position)
             wanted = sorted(set(types)) if types is not None else None
             if wanted is not None:
                 if not wanted:
@@ -404,39 +339,16 @@ class EventStore:
 
         ``occurred_by`` here bounds ``occurred_at`` only; ``read`` applies the whole-period
         rule. Plain SQL through the DBAPI cursor (SQLAlchemy's per-value result processing was
-        most of a rebuild's reading cost). On PostgreSQL a type filter becomes one index range
-        per type, merged in position order, so a rare type is not found by walking the log. On
-        SQLite the page's positions come from the (type, position) index alone and only those
-        rows are read: reading every remaining row of the types to sort them, as a plain
-        ``type IN (...) ORDER BY position LIMIT n`` does, cost a third more over a rebuild.
+        most of a rebuild's reading cost); how a type filter uses the indexes: ``reads.page``.
         """
         wanted = sorted(set(types)) if types is not None else None
         if wanted is not None and not wanted:
             return []
         with self._using(conn) as c:
-            sqlite = is_sqlite(c)
-            where, params = _where(sqlite, after=after, stream_id=stream_id,
-                                   recorded_until=recorded_until, occurred_since=occurred_since,
-                                   occurred_by=occurred_by, until_position=until_position)
-            if wanted is None:
-                mark = "?" if sqlite else "%s"
-                sql = f"SELECT {_selected(c)} FROM events WHERE {where} ORDER BY position " \
-                      f"LIMIT {mark}"
-                args: list[Any] = [*params, limit]
-            elif sqlite:  # the positions from the (type, position) index, then those rows
-                sql = (f"SELECT {COLUMN_LIST} FROM events WHERE position IN ("
-                       f"SELECT position FROM events WHERE {where} "
-                       f"AND type IN ({', '.join('?' * len(wanted))}) ORDER BY position LIMIT ?) "
-                       "ORDER BY position")
-                args = [*params, *wanted, limit]
-            else:
-                parts = [f"(SELECT {COLUMN_LIST} FROM events WHERE type = %s AND {where} "
-                         f"ORDER BY position LIMIT %s)" for _ in wanted]
-                sql = (f"SELECT {SELECT_LIST_PG} FROM ({' UNION ALL '.join(parts)}) AS by_type "
-                       "ORDER BY position LIMIT %s")
-                args = [value for name in wanted for value in (name, *params, limit)] + [limit]
-            rows = fetch_rows(c, sql, args)
-        return decode_rows(rows, upcast)
+            return reads.page(c, after=after, limit=limit, wanted=wanted, stream_id=stream_id,
+                              recorded_until=recorded_until, occurred_since=occurred_since,
+                              occurred_by=occurred_by, until_position=until_position,
+                              upcast=upcast)
 
     def read(self, *, after: int = 0, limit: int | None = None, stream_id: str | None = None,
              types: Iterable[str] | None = None, recorded_until: datetime | None = None,
@@ -489,72 +401,8 @@ class EventStore:
 
     def verify(self, progress: Callable[[int], None] | None = None) -> VerifyResult:
         """Recompute the hash chain over the whole log; report the first position that breaks."""
-        prev_hash = GENESIS_HASH
-        expected_position = 1
-        checked = 0
-        for event in self.read(upcast=False, page_size=5000):
-            if event.position != expected_position:
-                return VerifyResult(False, checked, expected_position,
-                                    f"position {expected_position} is missing")
-            if event.prev_hash != prev_hash:
-                return VerifyResult(False, checked, event.position,
-                                    "prev_hash does not match the previous event's hash")
-            if recorded_hash(event) != event.hash:
-                return VerifyResult(False, checked, event.position,
-                                    "content does not match its hash")
-            prev_hash = event.hash
-            expected_position += 1
-            checked += 1
-            if progress is not None:
-                progress(1)
-        return VerifyResult(True, checked)
+        return verify_chain(self.read(upcast=False, page_size=5000), progress)
 
 
-def _selected(conn: sa.Connection) -> str:
-    return COLUMN_LIST if is_sqlite(conn) else SELECT_LIST_PG
 
-
-def fetch_rows(conn: sa.Connection, sql: str, args: Sequence[Any]) -> list[Any]:
-    """The rows of ``sql`` as the DBAPI cursor gives them (tuples: SQLAlchemy's Row objects
-    and result set-up were a third of reading a page), in ``conn``'s transaction, begun first
-    if it was not, as ``exec_driver_sql`` would."""
-    if not conn.in_transaction():
-        conn.begin()
-    dbapi: Any = conn.connection.dbapi_connection
-    with translated(conn.dialect, sql, dbapi):
-        cursor = dbapi.cursor()
-        try:
-            cursor.execute(sql, tuple(args))
-            rows: list[Any] = cursor.fetchall()
-        finally:
-            cursor.close()
-    return rows
-
-
-def _where(sqlite: bool, *, after: int, stream_id: str | None = None,
-           recorded_until: datetime | None = None, occurred_since: datetime | None = None,
-           occurred_by: datetime | None = None,
-           until_position: int | None = None) -> tuple[str, list[Any]]:
-    mark = "?" if sqlite else "%s"
-    conditions = [f"position > {mark}"]
-    params: list[Any] = [after]
-    if stream_id is not None:
-        conditions.append(f"stream_id = {mark}")
-        params.append(stream_id)
-    if recorded_until is not None:
-        conditions.append(f"recorded_at <= {mark}")
-        params.append(stored_time(recorded_until, sqlite))
-    if occurred_since is not None:
-        conditions.append(f"occurred_at >= {mark}")
-        params.append(stored_time(occurred_since, sqlite))
-    if occurred_by is not None:
-        conditions.append(f"occurred_at <= {mark}")
-        params.append(stored_time(occurred_by, sqlite))
-    if until_position is not None:
-        conditions.append(f"position <= {mark}")
-        params.append(until_position)
-    return " AND ".join(conditions), params
-
-
-__all__ = ["ANY", "APPEND_LOCK_KEY", "Clock", "EventStore", "Head", "VerifyResult", "fetch_rows",
-           "system_clock"]
+__all__ = ["ANY", "APPEND_LOCK_KEY", "Clock", "EventStore", "system_clock"]
