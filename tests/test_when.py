@@ -20,6 +20,7 @@ from tracker.zones import (
     resolve_zone,
     showing,
     shown_zone,
+    system_zone,
     when_text,
     zone_named,
 )
@@ -169,8 +170,9 @@ def test_the_zone_is_the_flag_then_the_environment_then_the_config_then_the_doss
     assert str(resolve_zone(None, env, "UTC", "America/New_York")) == "Europe/London"
     assert resolve_zone(None, {}, "utc", "America/New_York") is UTC
     assert str(resolve_zone(None, {}, None, "America/New_York")) == "America/New_York"
-    assert resolve_zone(None, {}, None, None) is not None  # the system's
-    assert resolve_zone(None, {}, None, "No/Such_Zone") is not None  # a bad dossier zone: ignored
+    assert resolve_zone(None, {}, None, None) == system_zone()
+    # a dossier zone this machine lacks is ignored
+    assert resolve_zone(None, {}, None, "No/Such_Zone") == system_zone()
     assert explicit_zone(None, {ZONE_ENV: " "}, "") is None
     assert zone_named("+08:00").utcoffset(None) == timedelta(hours=8)
     assert zone_named("UTC-05:30").utcoffset(None) == -timedelta(hours=5, minutes=30)

@@ -11,6 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.support.cli import one_line_error
 from tracker.alerts.settings import AlertSettings
 from tracker.cli import main
 from tracker.cli.global_options import hoist
@@ -53,15 +54,6 @@ def write(folder: Path, text: str, name: str = "tracker.toml") -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def one_line(result: Result, code: int, *fragments: str) -> str:
-    assert result.exit_code == code, (result.output, result.exception)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tracker: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture(autouse=True)
@@ -168,23 +160,23 @@ def test_a_bad_config_file_is_one_line_naming_it(tmp_path, text, fragment) -> No
     else:
         path.write_text(text, encoding="utf-8")
     for args in (("status",), ("config", "show")):
-        line = one_line(run("--config", str(path), *args), EXIT_CONFIG, str(path), fragment)
+        line = one_line_error(run("--config", str(path), *args), EXIT_CONFIG, str(path), fragment)
         assert "hunter2" not in line
 
 
 def test_a_named_config_file_must_exist(tmp_path) -> None:
     missing = tmp_path / "nope.toml"
-    one_line(run("--config", str(missing), "status"), EXIT_CONFIG, str(missing), "not found",
+    one_line_error(run("--config", str(missing), "status"), EXIT_CONFIG, str(missing), "not found",
              "--config")
-    one_line(run("status", env={"TRACKER_CONFIG": str(missing)}), EXIT_CONFIG,
+    one_line_error(run("status", env={"TRACKER_CONFIG": str(missing)}), EXIT_CONFIG,
              "not found", "$TRACKER_CONFIG")
-    one_line(run("--config", str(tmp_path), "status"), EXIT_CONFIG, "is a directory")
+    one_line_error(run("--config", str(tmp_path), "status"), EXIT_CONFIG, "is a directory")
     assert not list(tmp_path.glob("*.db"))
 
 
 def test_a_bad_value_in_the_environment_is_a_usage_error(tmp_path) -> None:
     result = run("config", "show", env={"TRACKER_SMTP_PORT": "lots"})
-    one_line(result, EXIT_USAGE, "TRACKER_SMTP_PORT", "whole number")
+    one_line_error(result, EXIT_USAGE, "TRACKER_SMTP_PORT", "whole number")
 
 
 # -- the file feeds what commands use -------------------------------------------------------------

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.support.cli import cli, ok
 from tests.support.clock import FakeClock
 from tests.support.markdown import as_read
 from tests.support.paths import SEED_FILE
@@ -29,16 +30,6 @@ from tracker.seeding import parse_occurred
 SEED = json.loads(SEED_FILE.read_text(encoding="utf-8"))
 POLICY = SEED["dossier_id"]
 T1 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def run(url: str, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--database-url", url, *args])
-
-
-def ok(url: str, *args: str) -> Result:
-    result = run(url, *args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
 
 
 def assert_one_line_error(result: Result, code: int = 2) -> str:
@@ -193,7 +184,7 @@ def test_world_as_of_2024_has_no_agreements(sqlite_url):
 @pytest.mark.parametrize("bad", ["2025-13", "yesterdayish", "7x", ""])
 def test_status_rejects_bad_when(sqlite_url, bad):
     ok(sqlite_url, "status")  # the database exists: only the WHEN is at fault
-    line = assert_one_line_error(run(sqlite_url, "status", "--as-of", bad))
+    line = assert_one_line_error(cli(sqlite_url, "status", "--as-of", bad))
     assert "WHEN" in line
 
 
@@ -261,7 +252,7 @@ def test_diff_recorded_since_before_seeds_lists_added_facts(sqlite_url):
 
 
 def test_diff_requires_since(sqlite_url):
-    result = run(sqlite_url, "diff")
+    result = cli(sqlite_url, "diff")
     assert result.exit_code == 2
     assert "--since" in result.output
 
@@ -290,7 +281,7 @@ def test_replay_all_and_one(sqlite_url):
 
 def test_replay_unknown_projection(sqlite_url):
     ok(sqlite_url, "status")
-    line = assert_one_line_error(run(sqlite_url, "replay", "--projection", "nosuch"))
+    line = assert_one_line_error(cli(sqlite_url, "replay", "--projection", "nosuch"))
     assert "nosuch" in line
 
 
@@ -324,12 +315,12 @@ def test_retract_errors_are_one_line(sqlite_url):
     retraction = int(re.search(r"recorded at (\d+)", first.output).group(1))
     head = max(e["position"] for e in events(sqlite_url))
 
-    line = assert_one_line_error(run(sqlite_url, "retract", str(target), "--reason", "again"),
+    line = assert_one_line_error(cli(sqlite_url, "retract", str(target), "--reason", "again"),
                                  EXIT_ALREADY)  # not a usage error: the log already holds it
     assert "already retracted" in line
-    line = assert_one_line_error(run(sqlite_url, "retract", "9999", "--reason", "x"))
+    line = assert_one_line_error(cli(sqlite_url, "retract", "9999", "--reason", "x"))
     assert "9999" in line and str(head) in line
-    line = assert_one_line_error(run(sqlite_url, "retract", str(retraction), "--reason", "x"))
+    line = assert_one_line_error(cli(sqlite_url, "retract", str(retraction), "--reason", "x"))
     assert "retraction" in line
     assert max(e["position"] for e in events(sqlite_url)) == head
 
@@ -352,10 +343,10 @@ def test_correct_rejects_bad_assignments(sqlite_url):
     ok(sqlite_url, "status")
     target = seed_position(sqlite_url, "agreement-projects")
     head = max(e["position"] for e in events(sqlite_url))
-    line = assert_one_line_error(run(sqlite_url, "correct", str(target), "--set",
+    line = assert_one_line_error(cli(sqlite_url, "correct", str(target), "--set",
                                      "nosuchfield=1", "--reason", "x"))
     assert "nosuchfield" in line
-    malformed = run(sqlite_url, "correct", str(target), "--set", "project_count",
+    malformed = cli(sqlite_url, "correct", str(target), "--set", "project_count",
                     "--reason", "x")
     assert malformed.exit_code == 2
     assert "FIELD=VALUE" in malformed.output
@@ -377,7 +368,7 @@ def test_seed_twice_appends_nothing_new(sqlite_url):
 
 def test_seed_missing_file(sqlite_url):
     ok(sqlite_url, "status")
-    line = assert_one_line_error(run(sqlite_url, "seed", "/no/such/file.json"))
+    line = assert_one_line_error(cli(sqlite_url, "seed", "/no/such/file.json"))
     assert "/no/such/file.json" in line
 
 
@@ -390,7 +381,7 @@ def test_seed_bad_entry_names_file_and_entry_and_appends_nothing(sqlite_url, tmp
     bad_key = doc["events"][5]["key"]
     path = tmp_path / "broken-dossier.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
-    line = assert_one_line_error(run(sqlite_url, "seed", str(path)))
+    line = assert_one_line_error(cli(sqlite_url, "seed", str(path)))
     assert "broken-dossier.json" in line and "events[5]" in line and bad_key in line
     assert max(e["position"] for e in events(sqlite_url)) == head
 
@@ -420,7 +411,7 @@ def test_a_changed_seed_is_refused_with_what_to_do_and_nothing_is_written(db_url
     ok(db_url, "seed", str(path))
     before = events(db_url)
 
-    result = run(db_url, "seed", str(SEED_FILE))
+    result = cli(db_url, "seed", str(SEED_FILE))
 
     message = assert_one_line_error(result)
     assert "earlier version of the seed" in message and "tracker correct" in message

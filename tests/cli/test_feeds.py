@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
 
-from tests.support.cli import cli, logged_events, ok
+from tests.support.cli import cli, logged_events, ok, one_line_error
 from tests.support.feed_server import SAMPLE_NAMES, FeedServer
 from tests.support.paths import ROOT, SAMPLE_FEEDS
 from tracker.app import open_tracker
@@ -27,16 +26,6 @@ DELTA, GANGZHE, HARBOUR = SAMPLE_NAMES
 def url(sqlite_url: str) -> str:
     open_tracker(sqlite_url).close()  # migrated and empty: the CLI will not seed it
     return sqlite_url
-
-
-def one_line_error(result: Result, code: int, *fragments: str) -> None:
-    assert result.exit_code == code, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("tracker: ")
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def subscribe_samples(url: str, server: FeedServer,

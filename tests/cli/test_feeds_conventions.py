@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from click.shell_completion import ShellComplete
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
+from tests.support.cli import cli, ok, one_line_error
 from tests.support.clock import FakeClock
 from tests.support.paths import SAMPLE_FEEDS
 from tracker import feeds as feeds_app
@@ -23,25 +24,6 @@ from tracker.opml import parse, slug
 
 HKGOV = "https://www.info.gov.hk/gia/rss/general_en.xml"  # the seeded feed hkgov-press-en
 DELTA = SAMPLE_FEEDS / "delta-trade-wire.xml"
-
-
-def cli(url: str, *args: str, stdin: bytes | None = None) -> Result:
-    return CliRunner().invoke(main, ["--database-url", url, *args], input=stdin)
-
-
-def ok(url: str, *args: str) -> Result:
-    result = cli(url, *args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
-
-
-def one_line(result: Result, code: int, *fragments: str) -> str:
-    assert result.exit_code == code, (result.output, result.exception)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tracker: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def head(url: str) -> int:
@@ -68,14 +50,14 @@ def test_a_url_already_followed_under_another_name_is_refused(sqlite_url) -> Non
     ok(sqlite_url, "status")
     before = head(sqlite_url)
     for url in (HKGOV, HKGOV.replace("www.info.gov.hk", "WWW.Info.Gov.HK"), HKGOV + "/"):
-        one_line(cli(sqlite_url, "feeds", "add", "hk-press", url), EXIT_ALREADY,
+        one_line_error(cli(sqlite_url, "feeds", "add", "hk-press", url), EXIT_ALREADY,
                  "already followed as 'hkgov-press-en'", "--force")
     assert head(sqlite_url) == before
     # the feed itself, added again, is no conflict
     ok(sqlite_url, "feeds", "add", "hkgov-press-en", HKGOV)
     assert head(sqlite_url) == before
     # moving another feed onto that URL is refused too
-    one_line(cli(sqlite_url, "feeds", "add", "xinhua-china-en", HKGOV), EXIT_ALREADY,
+    one_line_error(cli(sqlite_url, "feeds", "add", "xinhua-china-en", HKGOV), EXIT_ALREADY,
              "hkgov-press-en")
     assert head(sqlite_url) == before
     forced = ok(sqlite_url, "feeds", "add", "hk-press", HKGOV, "--force")
@@ -97,7 +79,7 @@ def test_check_exits_non_zero_for_a_failing_feed(sqlite_url, tmp_path) -> None:
     ok(sqlite_url, "feeds", "add", "broken", str(broken), "--allow-local")
     assert cli(sqlite_url, "ingest", "--feed", "broken").exit_code == 6
     result = cli(sqlite_url, "feeds", "health", "--check")
-    line = one_line(result, EXIT_FEEDS_UNHEALTHY, "feed broken is failing")
+    line = one_line_error(result, EXIT_FEEDS_UNHEALTHY, "feed broken is failing")
     assert "fine" not in line and "broken" in result.stdout and "fine" in result.stdout
     # without --check, health is a report: exit 0 whatever it says
     assert cli(sqlite_url, "feeds", "health").exit_code == 0
@@ -218,14 +200,14 @@ def test_import_conflicts_are_refused_whole(sqlite_url, tmp_path) -> None:
         f'<outline type="rss" text="hk-copy" xmlUrl="{HKGOV}"/>'
         '</body></opml>', encoding="utf-8")
     before = head(sqlite_url)
-    one_line(cli(sqlite_url, "feeds", "import", str(other)), EXIT_ALREADY,
+    one_line_error(cli(sqlite_url, "feeds", "import", str(other)), EXIT_ALREADY,
              "hk-copy", "already followed as 'hkgov-press-en'")
     assert head(sqlite_url) == before and "new-one" not in subs(sqlite_url)
     renamed = tmp_path / "renamed.opml"
     renamed.write_text('<opml version="2.0"><body><outline type="rss" text="hkgov-press-en" '
                        'xmlUrl="https://elsewhere.example/rss"/></body></opml>',
                        encoding="utf-8")
-    one_line(cli(sqlite_url, "feeds", "import", str(renamed)), EXIT_ALREADY,
+    one_line_error(cli(sqlite_url, "feeds", "import", str(renamed)), EXIT_ALREADY,
              "hkgov-press-en", "already follows", "--force")
     assert head(sqlite_url) == before
     forced = ok(sqlite_url, "feeds", "import", str(renamed), "--force")
@@ -249,7 +231,7 @@ def test_a_bad_opml_file_is_one_line(sqlite_url, tmp_path, body, fragment) -> No
     path = tmp_path / "bad.opml"
     path.write_bytes(body)
     before = head(sqlite_url)
-    one_line(cli(sqlite_url, "feeds", "import", str(path)), EXIT_USAGE, fragment)
+    one_line_error(cli(sqlite_url, "feeds", "import", str(path)), EXIT_USAGE, fragment)
     assert head(sqlite_url) == before
 
 

@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from click.testing import Result
 
-from tests.support.cli import cli, logged_events, ok
+from tests.support.cli import cli, logged_events, ok, one_line_error
 from tests.support.feed_server import SAMPLE_NAMES, FeedServer
 from tracker.app import open_tracker
 from tracker.catalogue import FEED_SUBSCRIBED
@@ -30,24 +29,14 @@ def url(db_url: str) -> str:
     return db_url
 
 
-def refused(result: Result, *fragments: str) -> str:
-    assert result.exit_code == EXIT_USAGE, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tracker: "), result.stderr
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0]
-    return lines[0]
-
-
 def subscribed(url: str, name: str) -> list[dict[str, Any]]:
     return [e["data"] for e in logged_events(url, FEED_SUBSCRIBED) if e["data"]["name"] == name]
 
 
 @pytest.mark.parametrize("host", INTERNAL_HOSTS)
 def test_feeds_add_refuses_internal_addresses_in_every_spelling(url, host) -> None:
-    line = refused(cli(url, "feeds", "add", "meta", f"http://{host}/latest/meta-data/"),
-                   "refused: ", "internal address", "--allow-private")
+    line = one_line_error(cli(url, "feeds", "add", "meta", f"http://{host}/latest/meta-data/"),
+                          EXIT_USAGE, "refused: ", "internal address", "--allow-private")
 
     assert host.strip("[]") in line
     assert subscribed(url, "meta") == []
@@ -55,7 +44,8 @@ def test_feeds_add_refuses_internal_addresses_in_every_spelling(url, host) -> No
 
 def test_allow_private_is_recorded_and_honoured(url, server: FeedServer) -> None:
     feed_url = server.serve_samples((DELTA,))[DELTA]
-    refused(cli(url, "feeds", "add", DELTA, feed_url), "refused: 127.0.0.1 is an internal")
+    one_line_error(cli(url, "feeds", "add", DELTA, feed_url), EXIT_USAGE,
+                   "refused: 127.0.0.1 is an internal")
 
     ok(url, "feeds", "add", DELTA, feed_url, "--allow-private")
     ok(url, "feeds", "add", "elsewhere", "https://elsewhere.example/rss.xml")
@@ -110,7 +100,7 @@ def test_a_feed_logged_without_the_permission_is_refused_when_fetched(
 def test_feeds_add_refuses_credentials_without_echoing_them(url, feed_url) -> None:
     result = cli(url, "feeds", "add", "private", feed_url, "--allow-private")
 
-    refused(result, "credentials")
+    one_line_error(result, EXIT_USAGE, "credentials")
     assert "s3cret" not in result.output and "reader" not in result.output
     assert subscribed(url, "private") == []
     assert "s3cret" not in ok(url, "log", "--format", "jsonl").stdout
@@ -118,5 +108,5 @@ def test_feeds_add_refuses_credentials_without_echoing_them(url, feed_url) -> No
 
 def test_other_refusals_do_not_echo_credentials(url) -> None:
     result = cli(url, "feeds", "add", "x", "ftp://reader:s3cret@feeds.example/rss.xml")
-    refused(result, "must be http(s)")
+    one_line_error(result, EXIT_USAGE, "must be http(s)")
     assert "s3cret" not in result.output

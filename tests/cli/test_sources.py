@@ -8,10 +8,10 @@ import re
 from typing import Any
 
 import pytest
-from click.testing import Result
 
-from tests.support.cli import cli, logged_events, ok
+from tests.support.cli import cli, logged_events, ok, one_line_error
 from tracker.app import open_tracker
+from tracker.errors import EXIT_USAGE
 
 FEED = "https://harbour.example/rss.xml"
 WIRE = "https://wire.example/rss.xml"
@@ -21,15 +21,6 @@ WIRE = "https://wire.example/rss.xml"
 def url(db_url: str) -> str:
     open_tracker(db_url).close()  # migrated and empty: the CLI will not seed it
     return db_url
-
-
-def one_line_error(result: Result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("tracker: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def listed(url: str) -> dict[str, dict[str, Any]]:
@@ -81,7 +72,7 @@ def test_feeds_add_spells_a_known_publisher_as_it_is_known(url) -> None:
 
 @pytest.mark.parametrize("tier", ["tabloid", "Official", ""])
 def test_feeds_add_refuses_an_unknown_tier(url, tier) -> None:
-    one_line_error(cli(url, "feeds", "add", "harbour", FEED, "--tier", tier), "tier")
+    one_line_error(cli(url, "feeds", "add", "harbour", FEED, "--tier", tier), EXIT_USAGE, "tier")
     assert logged_events(url) == []
 
 
@@ -144,7 +135,7 @@ def test_set_tier_refuses_bad_input_and_writes_nothing(url, args, fragment) -> N
     ok(url, "feeds", "add", "x-en", WIRE, "--publisher", "Xinhua", "--tier", "wire")
     head = len(logged_events(url))
 
-    one_line_error(cli(url, "sources", "set-tier", *args), fragment)
+    one_line_error(cli(url, "sources", "set-tier", *args), EXIT_USAGE, fragment)
 
     assert len(logged_events(url)) == head
     assert listed(url)["Xinhua"]["tier"] == "wire"

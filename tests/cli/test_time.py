@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
+from tests.support.cli import cli, ok, one_line_error
 from tests.support.clock import FakeClock
 from tests.support.events import claim
 from tests.support.paths import ROOT
 from tracker import app
-from tracker.cli import main
 from tracker.dates import iso
 from tracker.dossier import load_seeds
+from tracker.errors import EXIT_USAGE
 from tracker.events import NewEvent
 
 #: Monday 5 May 2025, 10:00:00.123456 UTC: 18:00 in Hong Kong.
@@ -83,28 +84,8 @@ def url(db_url: str) -> Iterator[str]:
     yield db_url
 
 
-def cli(url: str, *args: str) -> Result:
-    return CliRunner().invoke(main, ["--database-url", url, *args])
-
-
-def ok(url: str, *args: str) -> Result:
-    result = cli(url, *args)
-    assert result.exit_code == 0, (result.output, result.exception)
-    return result
-
-
 def as_json(url: str, *args: str) -> Any:
     return json.loads(ok(url, *args, "--format", "json").stdout)
-
-
-def one_line_error(result: Result, *fragments: str) -> str:
-    assert result.exit_code == 2, (result.output, result.exception)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tracker: "), result.stderr
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def served(report: dict[str, Any]) -> Any:
@@ -220,13 +201,13 @@ def test_tracker_tz_in_the_environment_and_the_flag_over_it(url, clock, monkeypa
     assert ok(url, "news", "--since", "2025-05-03").stdout == by_flag
     assert "UTC" in first_line(ok(url, "--tz", "UTC", "status", "--as-of", "now"))
     monkeypatch.setenv("TRACKER_TZ", "Mars/Olympus_Mons")
-    one_line_error(cli(url, "status"), "unknown time zone", "TRACKER_TZ")
+    one_line_error(cli(url, "status"), EXIT_USAGE, "unknown time zone", "TRACKER_TZ")
 
 
 def test_an_unknown_zone_is_one_line(url, clock) -> None:
-    one_line_error(cli(url, "--tz", "Atlantis/Capital", "status"), "unknown time zone",
+    one_line_error(cli(url, "--tz", "Atlantis/Capital", "status"), EXIT_USAGE, "unknown time zone",
                    "--tz", "Asia/Hong_Kong")
-    one_line_error(cli(url, "--tz", "../../../etc/passwd", "news"), "unknown time zone")
+    one_line_error(cli(url, "--tz", "../../../etc/passwd", "news"), EXIT_USAGE, "unknown time zone")
 
 
 # -- one grammar everywhere --------------------------------------------------------------------
@@ -256,18 +237,19 @@ def test_feeds_add_every_reads_the_same_durations(url, clock, every, seconds) ->
     [feed] = [f for f in as_json(url, "feeds", "list") if f["name"] == "weekly"]
     assert feed["every_seconds"] == seconds
     one_line_error(cli(url, "feeds", "add", "daily", "https://example.com/d.xml", "--every",
-                       "3 days ago"), "--every", "cannot read interval")
+                       "3 days ago"), EXIT_USAGE, "--every", "cannot read interval")
 
 
 def test_a_bad_when_is_one_line_on_every_option(url, clock) -> None:
     for command, option in WHEN_OPTIONS:
-        one_line_error(cli(url, command, option, "fortnight"), "WHEN", "3 days ago")
+        one_line_error(cli(url, command, option, "fortnight"), EXIT_USAGE, "WHEN", "3 days ago")
 
 
 def test_diff_needs_a_lower_bound_on_the_axis_of_its_upper_one(url, clock) -> None:
-    one_line_error(cli(url, "diff"), "--since", "--recorded-since")
-    one_line_error(cli(url, "diff", "--until", "today"), "--until needs --since")
-    one_line_error(cli(url, "diff", "--as-of", "today"), "--as-of needs --recorded-since")
+    one_line_error(cli(url, "diff"), EXIT_USAGE, "--since", "--recorded-since")
+    one_line_error(cli(url, "diff", "--until", "today"), EXIT_USAGE, "--until needs --since")
+    one_line_error(cli(url, "diff", "--as-of", "today"), EXIT_USAGE,
+                   "--as-of needs --recorded-since")
 
 
 # -- no microseconds -------------------------------------------------------------------------------
@@ -333,4 +315,4 @@ def test_a_dossier_zone_that_does_not_exist_is_refused_when_seeded(db_url, clock
                                                                   tmp_path) -> None:
     app.open_tracker(db_url).close()
     one_line_error(cli(db_url, "seed", str(_zoned_dossier(tmp_path, "Asia/Atlantis"))),
-                   "unknown time zone")
+                   EXIT_USAGE, "unknown time zone")
