@@ -4,6 +4,7 @@ work whose connection dropped is run once more (issue 11)."""
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -161,3 +162,79 @@ def test_contention_then_a_dropped_connection_still_gets_its_retry() -> None:
 
     assert unlucky() == "done"
     assert calls == 4
+
+
+# -- pooled PostgreSQL connections the server dropped while they sat in the pool --------------
+
+def _backend_pid(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+
+def _terminate(pid: int) -> None:
+    admin = sa.create_engine(PG_URL)
+    try:
+        with admin.connect() as conn:
+            assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid, 5000)"),
+                                {"pid": pid}).scalar() is True
+    finally:
+        admin.dispose()
+
+
+def test_a_connection_idle_in_the_pool_is_pinged_and_replaced_when_dropped(pg_url) -> None:
+    engine = make_engine(pg_url, ping_after_idle_s=0.0)  # every checkout counts as idle
+    try:
+        dropped = _backend_pid(engine)
+        _terminate(dropped)  # as a server restart or an idle timeout would, while pooled
+
+        with engine.connect() as conn:  # no error reaches the caller: the ping caught it
+            assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != dropped
+    finally:
+        engine.dispose()
+
+
+def _counting_pings(engine: sa.Engine) -> list[int]:
+    pings: list[int] = []
+    real = engine.dialect.do_ping
+
+    def ping(dbapi_connection: object) -> bool:
+        pings.append(1)
+        return real(dbapi_connection)
+
+    engine.dialect.do_ping = ping  # type: ignore[method-assign]
+    return pings
+
+
+def test_only_a_connection_idle_long_enough_is_pinged(pg_url) -> None:
+    engine = make_engine(pg_url, ping_after_idle_s=0.2)
+    pings = _counting_pings(engine)
+    try:
+        _backend_pid(engine)
+        _backend_pid(engine)
+        assert pings == []  # back in the pool for microseconds: trusted, no round trip
+        time.sleep(0.3)
+        _backend_pid(engine)
+        assert pings == [1]
+    finally:
+        engine.dispose()
+
+
+def test_a_recently_used_connection_the_server_dropped_costs_one_retry(pg_url) -> None:
+    from tracker.app import open_tracker
+    from tracker.events import NewEvent
+
+    tracker = open_tracker(pg_url)
+    try:
+        tracker.store.append_positions("s-1", [NewEvent("test.appended", {"n": 1},
+                                                        tracker.now())])
+        _terminate(_backend_pid(tracker.engine))  # the pooled connection, just used
+
+        positions = tracker.store.append_positions(
+            "s-1", [NewEvent("test.appended", {"n": 2}, tracker.now())])
+
+        stored = list(tracker.store.read(stream_id="s-1"))
+        assert [e.data["n"] for e in stored] == [1, 2]  # recorded once, by the retry
+        assert positions == [stored[-1].position]
+    finally:
+        tracker.close()

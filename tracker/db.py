@@ -23,6 +23,10 @@ WRITE = "tracker_write"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 PG_LOCK_TIMEOUT_MS = 15_000
 PG_STATEMENT_TIMEOUT_MS = 120_000
+#: A pooled PostgreSQL connection that sat unused this long is pinged before it is handed out
+#: (one round trip); one used more recently is trusted, and if the server dropped it meanwhile
+#: the unit of work's retry after a dropped connection takes a new one.
+PG_PING_AFTER_IDLE_S = 1.0
 #: libpq waits for ever (or for the kernel's TCP timeouts, minutes) on a server that accepted the
 #: connection and then hung; ``?connect_timeout=N`` in the URL overrides this.
 PG_CONNECT_TIMEOUT_S = 10
@@ -64,10 +68,35 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         if "connect_timeout" not in url.query:  # the URL's own value wins
             connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
         connect_args.update(kwargs.pop("connect_args", {}))
-        return sa.create_engine(url, json_serializer=canonical_json, pool_pre_ping=True,
-                                pool_size=5, max_overflow=5, connect_args=connect_args,
-                                **kwargs)
+        ping_after = kwargs.pop("ping_after_idle_s", PG_PING_AFTER_IDLE_S)
+        engine = sa.create_engine(url, json_serializer=canonical_json, pool_size=5,
+                                  max_overflow=5, connect_args=connect_args, **kwargs)
+        _ping_when_idle(engine, ping_after)
+        return engine
     raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, but only for connections idle ``idle_s`` or longer.
+
+    A ping on every checkout was one of the six round trips of a single-event append; a
+    connection back in the pool for less than a second is almost never one the server has
+    dropped. A failed ping discards the connection and the pool hands out another."""
+    @sa.event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < idle_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise sa.exc.DisconnectionError(f"stale pooled connection: {exc}") from exc
+            raise
 
 
 def _configure_sqlite(engine: Engine) -> None:

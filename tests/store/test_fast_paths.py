@@ -307,3 +307,59 @@ def test_a_failed_append_leaves_nothing_and_the_connection_usable(db_url, clock)
         assert tracker.store.verify().ok
     finally:
         tracker.close()
+
+
+def test_the_fast_timestamp_text_is_strftimes_for_every_year_and_zone() -> None:
+    """``iso`` writes what the hash chain has always hashed (``strftime``'s form), including
+    years before 1000 (which ``%Y`` does not pad), offsets and naive values."""
+    import random
+    from datetime import timezone
+
+    from tracker.dates import iso
+
+    rng = random.Random(3)
+    for _ in range(20_000):
+        naive = datetime(rng.choice([1, 9, 99, 999, 1000, 1900, 2025, 9998]),
+                         rng.randint(1, 12), rng.randint(1, 28), rng.randint(0, 23),
+                         rng.randint(0, 59), rng.randint(0, 59),
+                         rng.choice([0, 1, 999_999, rng.randint(0, 999_999)]))
+        shown = [naive, naive.replace(tzinfo=UTC)]
+        if 2 <= naive.year <= 9997:
+            offset = timedelta(minutes=rng.randint(-12 * 60, 14 * 60))
+            shown.append(naive.replace(tzinfo=timezone(offset)))
+        for value in shown:
+            as_utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+            assert iso(value) == as_utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), value
+
+
+def test_a_single_events_state_query_keeps_an_index_plan_as_the_log_grows(pg_url) -> None:
+    """Single-event appends let PostgreSQL keep a generic plan for their state query (planning
+    it afresh was most of its cost), with sequential scans off: a plan made on a nearly empty
+    log must still be the index lookups once the log has grown."""
+    tracker = open_tracker(pg_url)
+    try:
+        for n in range(12):  # psycopg prepares after 5 runs; PostgreSQL goes generic after 5
+            tracker.store.append_positions("early", [NewEvent("test.appended", {"n": n},
+                                                              datetime(2025, 1, 1, tzinfo=UTC))])
+        tracker.store.append_positions("bulk", [
+            NewEvent("test.appended", {"n": n}, datetime(2025, 1, 1, tzinfo=UTC))
+            for n in range(20_000)])
+        tracker.store.append_positions("late", [NewEvent("test.appended", {"n": 0},
+                                                         datetime(2025, 1, 1, tzinfo=UTC))])
+        pooled = tracker.engine.raw_connection()
+        try:
+            cursor = pooled.cursor()
+            cursor.execute("SELECT name, generic_plans FROM pg_prepared_statements "
+                           "WHERE statement LIKE '%array_agg(event_id) FROM events WHERE "
+                           "event_id = $2%'")
+            [(name, generic_plans)] = cursor.fetchall()
+            assert generic_plans > 0
+            cursor.execute(append_module.LOCK_PG_PLANNED)
+            cursor.execute(f"EXPLAIN EXECUTE {name}('late', 'no-such-id')")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "Seq Scan" not in plan and "Index" in plan, plan
+            pooled.rollback()
+        finally:
+            pooled.close()
+    finally:
+        tracker.close()

@@ -39,3 +39,25 @@ def test_reads_on_the_callers_connection_match_the_store(db_url: str, clock) -> 
             e.position for e in everything if e.occurred_at >= since]
     finally:
         tracker.close()
+
+
+def test_typed_pages_on_postgres_walk_the_index_in_order_within_their_transaction(
+        pg_url: str, clock) -> None:
+    """Without statistics PostgreSQL would plan a page of one type as a bitmap scan of every
+    remaining row of it and a sort; tracker's typed reads turn bitmap scans off for their own
+    transaction only, and read the same events."""
+    tracker = open_tracker(pg_url, clock)
+    try:
+        load_seeds(tracker)
+        wanted = sorted(wanted_types(PROJECTIONS["policy_state"]))
+        expected = [e.position for e in tracker.store.read()
+                    if e.type in wanted]
+        with tracker.engine.connect() as conn:
+            got = [e.position for e in tracker.store.read(types=wanted, conn=conn,
+                                                          page_size=5)]
+            assert conn.exec_driver_sql("SHOW enable_bitmapscan").scalar() == "off"
+            conn.rollback()
+            assert conn.exec_driver_sql("SHOW enable_bitmapscan").scalar() == "on"
+        assert got == expected
+    finally:
+        tracker.close()

@@ -93,12 +93,34 @@ def page(conn: sa.Connection, *, after: int, limit: int, wanted: list[str] | Non
                "ORDER BY position")
         args = [*params, *wanted, limit]
     else:
+        _index_order(conn)
         parts = [f"(SELECT {COLUMN_LIST} FROM events WHERE type = %s AND {condition} "
                  f"ORDER BY position LIMIT %s)" for _ in wanted]
         sql = (f"SELECT {SELECT_LIST_PG} FROM ({' UNION ALL '.join(parts)}) AS by_type "
                "ORDER BY position LIMIT %s")
         args = [value for name in wanted for value in (name, *params, limit)] + [limit]
     return decode_rows(fetch_rows(conn, sql, args), upcast)
+
+
+_INDEX_ORDER = "tracker_index_order"
+
+
+def _index_order(conn: sa.Connection) -> None:
+    """Read a type's range of ``(type, position)`` in index order for the rest of ``conn``'s
+    transaction (PostgreSQL), once per transaction.
+
+    On a log PostgreSQL has no statistics for (autovacuum off, or straight after a bulk load),
+    it guesses a type holds a few hundred rows and plans each page as a bitmap scan of every
+    remaining row of the type and a sort: 140 ms a page for 20,000 news facts of a 1M-event
+    log, re-read for each page. Walking the index in order reads only the page, whatever the
+    statistics say; for these reads no other plan is better."""
+    if not conn.in_transaction():
+        conn.begin()
+    transaction = conn.get_transaction()
+    if conn.info.get(_INDEX_ORDER) is transaction:
+        return
+    fetch_rows(conn, "SELECT set_config('enable_bitmapscan', 'off', true)", ())
+    conn.info[_INDEX_ORDER] = transaction
 
 
 __all__ = ["fetch_rows", "page", "selected", "where"]
