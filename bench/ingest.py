@@ -48,7 +48,7 @@ from tracker.dossier import load_seeds  # noqa: E402
 from tracker.feeds import add_feed, remove_feed, subscriptions  # noqa: E402
 from tracker.ingest import relevance  # noqa: E402
 from tracker.ingest.run import ingest  # noqa: E402
-from tracker.news import reclassify  # noqa: E402
+from tracker.reclassify import reclassify  # noqa: E402
 from tracker.rules_log import rules_by_policy  # noqa: E402
 
 FEEDS = 100
@@ -101,13 +101,14 @@ def feed_xml(feed: int, items: int, newest: datetime, run: int) -> bytes:
             f"<description>bench</description>{''.join(entries)}</channel></rss>").encode()
 
 
-def one_run(feeds: int, items: int, profile: cProfile.Profile | None = None
-            ) -> dict[str, Any]:
-    """Two timed passes on a fresh database; their figures."""
+def one_run(feeds: int, items: int, profile: cProfile.Profile | None = None,
+            url: str | None = None) -> dict[str, Any]:
+    """Two timed passes on a fresh database (an SQLite file, or the empty one at ``url``);
+    their figures."""
     now = datetime.now(UTC).replace(microsecond=0)
     with tempfile.TemporaryDirectory(prefix="tracker-bench-ingest-") as tmp, \
             FeedServer() as server:
-        tracker = open_tracker(f"sqlite:///{tmp}/bench.db")
+        tracker = open_tracker(url or f"sqlite:///{tmp}/bench.db")
         try:
             load_seeds(tracker)
             for name in subscriptions(tracker):  # the shipped feeds are out on the internet

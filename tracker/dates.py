@@ -37,14 +37,21 @@ _FORMS: tuple[tuple[re.Pattern[str], Precision, str], ...] = (
 
 def utc(dt: datetime) -> datetime:
     """Normalise to an aware UTC datetime (naive values are taken to be UTC already)."""
+    if dt.tzinfo is UTC:
+        return dt
     if dt.tzinfo is None:
         return dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC)
 
 
 def iso(dt: datetime) -> str:
-    """The one textual form of a timestamp used in hashes and output."""
-    return utc(dt).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The one textual form of a timestamp used in hashes and output: ``strftime``'s
+    ``%Y-%m-%dT%H:%M:%S.%fZ``, written by ``isoformat`` (a fifth of the time) for the years
+    where the two agree (``%Y`` does not pad years before 1000 to four digits)."""
+    dt = utc(dt)
+    if dt.year >= 1000:
+        return f"{dt.isoformat(timespec='microseconds')[:26]}Z"
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def period_end(start: datetime, precision: str) -> datetime:

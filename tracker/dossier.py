@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +34,8 @@ from tracker.events import NewEvent, RecordedEvent, deterministic_id
 from tracker.limits import MAX_POSITION
 from tracker.projections import PROJECTIONS, Doc
 from tracker.projections.fold import fold_all, wanted_types
-from tracker.projector import Projector, load_docs
-from tracker.reports import diff_report, status_report, timeline_report
+from tracker.projector import Projector, load_docs, load_docs_between
+from tracker.reports import diff_report, status_report, timeline_bounds, timeline_report
 from tracker.seeding import (
     DossierRules,
     SeedError,
@@ -124,6 +126,9 @@ STATUS_PROJECTIONS = ("policy_state", "actors", "publishers")
 #: What the record knows now about earlier events: in a world-as-of view these always count
 #: (a retraction or an analyst's decision on a claim about May applies to May).
 KNOWN_NOW_TYPES = frozenset({RETRACTED, *DECISION_TYPES})
+#: How far past a world bound a date from the record can be stored and still have happened by
+#: it on the reader's calendar (a day is stored from UTC midnight; zones run to UTC+14).
+CALENDAR_SLACK = timedelta(days=1)
 
 
 def projector(tracker: Tracker) -> Projector:
@@ -158,9 +163,8 @@ def state_docs(tracker: Tracker, *, as_of: When | None = None,
         publishers = dict(load_docs(tracker.engine, "publishers", order_by_sort=False))
         return StateDocs(policies, actors, _tiers(publishers), acceptance,
                          max(positions["policy_state"], positions["actors"]))
+    known = _status_events(tracker, recorded_until, world_as_of)
     policy, actor, publisher = (PROJECTIONS[name] for name in STATUS_PROJECTIONS)
-    types = sorted(wanted_types(policy) | wanted_types(actor) | wanted_types(publisher))
-    known = list(tracker.store.read(types=types, recorded_until=recorded_until))
     in_world = known if world_as_of is None else [
         e for e in known
         if e.type in KNOWN_NOW_TYPES or world_as_of.reached(e.occurred_until,
@@ -168,6 +172,23 @@ def state_docs(tracker: Tracker, *, as_of: When | None = None,
     policies = [doc for _key, doc in sorted(fold_all(policy, in_world).items())]
     return StateDocs(policies, fold_all(actor, known), _tiers(fold_all(publisher, known)),
                      acceptance, in_world[-1].position if in_world else 0)
+
+
+def _status_events(tracker: Tracker, recorded_until: datetime | None,
+                   world_as_of: When | None) -> list[RecordedEvent]:
+    """The events a status replays, in log order. As of a world date, the types only the
+    policy document folds (news, in bulk) are read only as far as the date reaches (less the
+    calendar's slack; the caller keeps exactly those that had happened): the rest of the
+    record's news is never read."""
+    policy, actor, publisher = (PROJECTIONS[name] for name in STATUS_PROJECTIONS)
+    types = wanted_types(policy) | wanted_types(actor) | wanted_types(publisher)
+    bounded = types - wanted_types(actor) - wanted_types(publisher) - KNOWN_NOW_TYPES
+    if world_as_of is None or not bounded:
+        return list(tracker.store.read(types=sorted(types), recorded_until=recorded_until))
+    rest = tracker.store.read(types=sorted(types - bounded), recorded_until=recorded_until)
+    news = tracker.store.read(types=sorted(bounded), recorded_until=recorded_until,
+                              occurred_by=world_as_of.before + CALENDAR_SLACK)
+    return list(heapq.merge(rest, news, key=attrgetter("position")))
 
 
 def _tiers(publisher_docs: Mapping[str, Doc]) -> dict[str, str]:
@@ -214,11 +235,15 @@ def timeline(tracker: Tracker, *, since: When | None = None,
     """What happened in the world, in world order: from the start of ``since``'s period to
     the end of ``until``'s (dates from the record read on the calendar of the user's zone)."""
     projector(tracker).catch_up(["timeline"])
-    entries = [doc for _key, doc in load_docs(tracker.engine, "timeline")]
+    lower, upper = iso(since.start) if since else None, iso(until.before) if until else None
+    bounds = timeline_bounds(lower, upper)
+    entries = [doc for _key, doc in load_docs_between(
+        tracker.engine, "timeline", bounds.lower, bounds.upper,
+        reach=(bounds.reach, "occurred_until", bounds.lower)
+        if bounds.reach is not None and bounds.lower is not None else None)]
     bound = since or until
     zone = bound.zone if bound is not None else None
-    report = timeline_report(entries, iso(since.start) if since else None,
-                             iso(until.before) if until else None, zone=zone)
+    report = timeline_report(entries, lower, upper, zone=zone)
     report["since"], report["until"] = (since.text if since else None,
                                         until.text if until else None)
     return labelled(report, since=since.as_lower() if since else None, until=until)

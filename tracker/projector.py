@@ -220,4 +220,55 @@ def load_docs(engine: Engine, name: str, *, order_by_sort: bool = True,
         return [(row.key, load_json(row.doc)) for row in conn.execute(query)]
 
 
-__all__ = ["Checkpoint", "Projector", "checkpoints", "load_docs"]
+def load_sort_keys(engine: Engine, name: str) -> list[tuple[str, str]]:
+    """Every row's key and sort key in sort order, no document read: what a reader needs to
+    pick the few documents it shows, and the order :func:`load_docs` gives them."""
+    with engine.connect() as conn:
+        mark = "?" if is_sqlite(conn) else "%s"
+        return [(key, sort_key) for key, sort_key in fetch_rows(
+            conn, f"SELECT key, sort_key FROM {projection_rows.name} WHERE projection = {mark} "
+                  "ORDER BY sort_key", (name,))]
+
+
+#: Keys asked for in one query (well under every backend's limit on bound parameters).
+KEYS_PER_QUERY = 500
+
+
+def load_docs_by_key(engine: Engine, name: str, keys: Iterable[str], *,
+                     also: Any = None) -> dict[str, Doc]:
+    """The documents of ``keys``, and of every row matching ``also`` (a WHERE clause), by key
+    in no particular order: a reader's few documents without decoding the rest."""
+    wanted = sorted(set(keys))
+    base = sa.select(projection_rows.c.key, projection_rows.c.doc).where(
+        projection_rows.c.projection == name)
+    queries = [base.where(projection_rows.c.key.in_(wanted[start:start + KEYS_PER_QUERY]))
+               for start in range(0, len(wanted), KEYS_PER_QUERY)]
+    if also is not None:
+        queries.append(base.where(also))
+    docs: dict[str, Doc] = {}
+    with engine.connect() as conn:
+        for query in queries:
+            for row in conn.execute(query):
+                docs[row.key] = load_json(row.doc)
+    return docs
+
+
+def load_docs_between(engine: Engine, name: str, lower: str | None, upper: str | None, *,
+                      reach: tuple[str, str, str] | None = None) -> list[tuple[str, Doc]]:
+    """The rows whose sort key is from ``lower`` (None: the first) to before ``upper`` (None:
+    the last), in sort order. With ``reach`` (an earlier sort key, a document field and a
+    value), also the rows from that earlier key whose field is at least the value: those that
+    start before ``lower`` but last into it."""
+    sort_key = projection_rows.c.sort_key
+    where: Any = sa.true() if lower is None else sort_key >= lower
+    if lower is not None and reach is not None:
+        earliest, field, least = reach
+        where = sa.and_(sort_key >= earliest, sa.or_(where, sa.and_(
+            sort_key < lower, projection_rows.c.doc[field].as_string() >= least)))
+    if upper is not None:
+        where = sa.and_(where, sort_key < upper)
+    return load_docs(engine, name, where=where)
+
+
+__all__ = ["Checkpoint", "Projector", "checkpoints", "load_docs", "load_docs_between",
+           "load_docs_by_key", "load_sort_keys"]

@@ -9,7 +9,8 @@ add detail and may grow.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from tracker.claim_state import Settled, merge_into_report
@@ -208,6 +209,46 @@ def _period(text: str | None, *, end: bool) -> datetime | None:
 def _instant(text: Any, precision: str, zone: tzinfo) -> datetime | None:
     """A timeline entry's ISO start or end as the instant it is for a reader in ``zone``."""
     return on_calendar(read_instant(str(text)), precision, zone) if text else None
+
+
+#: How far a date read on a zone's calendar moves from UTC (offsets are under a day), with a
+#: day more for the time of day a date-only bound leaves off.
+_ZONE_SLACK = timedelta(days=2)
+#: The longest period a dated entry names: a leap year.
+_LONGEST_PERIOD = timedelta(days=366)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineBounds:
+    """Date-only text bounds on timeline sort keys (``occurred_start`` first) and ends, loose
+    enough that every entry :func:`timeline_report` keeps for a window is within them, in any
+    zone: starts from ``lower`` to before ``upper``, or from ``reach`` when the entry's
+    ``occurred_until`` is at least ``lower``. None: no bound."""
+
+    lower: str | None
+    upper: str | None
+    reach: str | None
+
+
+def timeline_bounds(since: str | None, until: str | None) -> TimelineBounds:
+    """The bounds the timeline is read within for ``since``..``until`` (see
+    :func:`timeline_report`); the report's own check then keeps exactly what it keeps."""
+    lower, upper = _period(since, end=False), _period(until, end=True)
+    return TimelineBounds(
+        _day(lower, -_ZONE_SLACK), _day(upper, _ZONE_SLACK),
+        _day(lower, -(_LONGEST_PERIOD + _ZONE_SLACK)))
+
+
+def _day(at: datetime | None, shift: timedelta) -> str | None:
+    """``at`` moved by ``shift``, as its ISO date (a prefix of every ISO instant that day);
+    None when unbounded or outside the years a datetime holds."""
+    if at is None:
+        return None
+    try:
+        day = at + shift
+    except OverflowError:
+        return None
+    return f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
 
 
 def timeline_report(entries: Sequence[Doc], since: str | None,

@@ -20,9 +20,9 @@ from tracker.catalogue import (
 )
 from tracker.dates import iso
 from tracker.events import RecordedEvent
-from tracker.ingest.decide import feed_stream, story_stream
 from tracker.projections.base import Doc
 from tracker.story_identity import group_of
+from tracker.streams import feed_stream, story_stream
 
 _JOINS = (STORY_CREATED, STORY_CORROBORATED, STORY_MERGED, STORY_SPLIT)
 

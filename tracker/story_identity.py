@@ -20,11 +20,11 @@ from tracker.dates import iso, utc
 from tracker.db import write_connection
 from tracker.errors import AlreadyError, UsageError
 from tracker.events import NewEvent, RecordedEvent, deterministic_id
-from tracker.ingest.decide import new_story_id, story_stream
 from tracker.lookup import MIN_PREFIX, unique_id
 from tracker.projections import PROJECTIONS
 from tracker.projections.base import Doc
 from tracker.projector import Projector, load_docs
+from tracker.streams import new_story_id, story_stream
 
 STORY_PREFIX = "st-"
 

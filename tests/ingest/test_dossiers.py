@@ -171,7 +171,7 @@ def test_rules_commands_need_a_policy_once_several_dossiers_are_tracked(
 
 
 def test_reclassify_re_applies_each_dossiers_rules(ingested: Tracker, tmp_path) -> None:
-    from tracker.news import reclassify
+    from tracker.reclassify import reclassify
 
     before = len(list(ingested.store.read()))
     unchanged = reclassify(ingested)

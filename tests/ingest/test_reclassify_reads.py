@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.feed_server import FeedServer
 from tests.support.paths import ROOT
-from tracker import news
+from tracker import reclassify
 from tracker.app import Tracker, open_tracker
 from tracker.catalogue import STORY_CREATED
 from tracker.dossier import load_seeds
@@ -48,7 +48,7 @@ def tracker(sqlite_url: str, server: FeedServer) -> Any:
 
 def test_reclassify_reads_the_stories_once(tracker: Tracker,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(news, "RECLASSIFY_BATCH", 3)  # several transactions
+    monkeypatch.setattr(reclassify, "RECLASSIFY_BATCH", 3)  # several transactions
     reads: list[dict[str, Any]] = []
     real_read = tracker.store.read
 
@@ -59,7 +59,7 @@ def test_reclassify_reads_the_stories_once(tracker: Tracker,
 
     monkeypatch.setattr(tracker.store, "read", read)
 
-    result = news.reclassify(tracker)
+    result = reclassify.reclassify(tracker)
 
     assert result.newly_relevant >= 9  # three batches at least, each with new stories
     whole = [r for r in reads if r.get("after") is None]
@@ -71,11 +71,11 @@ def test_reclassify_reads_the_stories_once(tracker: Tracker,
 
 def test_reclassify_records_every_change_once(tracker: Tracker,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(news, "RECLASSIFY_BATCH", 4)
-    first = news.reclassify(tracker)
+    monkeypatch.setattr(reclassify, "RECLASSIFY_BATCH", 4)
+    first = reclassify.reclassify(tracker)
     created = list(tracker.store.read(types=[STORY_CREATED]))
 
-    again = news.reclassify(tracker)
+    again = reclassify.reclassify(tracker)
 
     assert first.changed > 0 and again.changed == 0
     assert list(tracker.store.read(types=[STORY_CREATED])) == created

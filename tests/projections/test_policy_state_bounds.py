@@ -115,3 +115,33 @@ def test_facts_of_other_slots_and_v1_facts_set_no_claim() -> None:
                                     slot="projects_signed")]))
     assert [c["slot"] for c in doc["claims"]] == ["projects_signed"]
     assert len(doc["news_facts"]) == 2
+
+
+def test_news_slots_pruned_in_runs_give_the_document_pruning_per_fact_gives() -> None:
+    """A deferred fold prunes the news slots once per ``NEWS_PRUNED_EVERY`` facts (and before
+    a retraction and building the document): the document must be the one pruning after every
+    fact gives, whatever mix of news, stories and retractions comes, including retracting a
+    fact the per-fact pruning had already dropped and one it still kept."""
+    import random
+
+    from tracker.projections.policy_state import NEWS_PRUNED_EVERY
+
+    rng = random.Random(7)
+    seed = load_seed_file(SEED)
+    for trial in range(12):
+        pairs: list[tuple[str, NewEvent]] = list(seed)
+        for i in range(rng.randint(60, 260)):
+            roll = rng.random()
+            if roll < 0.08 and len(pairs) > len(seed):
+                back = rng.choice([1, 2, NEWS_FACTS_KEPT + 3, NEWS_PRUNED_EVERY + 20, 140])
+                pairs.append(retraction(max(1, len(pairs) - back)))
+            elif roll < 0.2:
+                pairs.append(("stories", NewEvent("story.created", {
+                    "story_id": f"st-{trial}-{i}", "policy_id": POLICY, "title": f"S {i}",
+                    "url": f"https://s.example/{i}", "published": "2025-05-20T00:00:00.000000Z"},
+                    AT, "instant")))
+            else:
+                pairs.append(news(i, "tariff_rate", {"value": rng.randint(1, 30)},
+                                  claim=f"claim-{rng.randint(1, 40)}"))
+        events = recorded(pairs)
+        assert policy(events) == stepwise(events), f"trial {trial}"

@@ -315,7 +315,7 @@ def reclassify(ctx: Context, rules: str | None, policy_id: str | None) -> None:
     Example:
         tracker reclassify --rules my-rules.toml
     """
-    from tracker.news import reclassify as run_reclassify
+    from tracker.reclassify import reclassify as run_reclassify
     from tracker.rules_log import rules_by_policy
 
     if rules is None:

@@ -2,7 +2,7 @@
 
 ``decide(feed, items, known)`` turns parsed items, classified per policy (dossier), into new
 items, revisions, classifications, stories, corroborations and facts. It reads nothing and
-writes nothing: the shell (``ingest.run``, ``news.reclassify``) loads ``Known`` through the
+writes nothing: the shell (``ingest.run``, ``reclassify``) loads ``Known`` through the
 store, calls it, drops what the log turns out to hold already (``Plan.without``) and appends
 the rest. What ``Known`` holds, and how story events fold into it, is
 :mod:`tracker.ingest.known`; how an item is matched to a story, :mod:`tracker.ingest.matching`.
@@ -10,7 +10,6 @@ the rest. What ``Known`` holds, and how story events fold into it, is
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from tracker.ingest import extract, identity, parse, relevance
 from tracker.ingest.claim_text import ClaimDraft, claims_of
 from tracker.ingest.known import Candidates, Known, StoryWorkspace
 from tracker.ingest.matching import StoryCandidate, StoryMatch, find_story, joining_story
+from tracker.streams import feed_stream, new_story_id, story_stream
 
 STORY_WINDOW_DAYS = 14
 #: What a source's date is when its feed gave none usable.
@@ -78,10 +78,6 @@ def item_record_id(feed: str, key: str) -> str:
 
 def item_revision_id(feed: str, key: str, content_hash: str) -> str:
     return deterministic_id("item-revision", feed, key, content_hash)
-
-
-def new_story_id(feed: str, key: str) -> str:
-    return "st-" + hashlib.sha256(f"{feed}\x1f{key}".encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,14 +127,6 @@ class Plan:
         for stream, event in self.events:
             out.setdefault(stream, []).append(event)
         return out
-
-
-def feed_stream(feed: str) -> str:
-    return f"feed:{feed}"
-
-
-def story_stream(story_id: str) -> str:
-    return f"story:{story_id}"
 
 
 def item_ids(feed: str, prepared: Iterable[Prepared]) -> list[str]:

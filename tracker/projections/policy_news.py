@@ -28,15 +28,21 @@ CLAIMS_PER_SLOT = 20
 SOURCES_PER_CLAIM = 10
 
 CLAIM = "claim:"
+NEWS = "news:"
 DECISION = "decision:"
 
 
-def fold_extracted(history: History, event: RecordedEvent, data: Mapping[str, Any]) -> None:
-    """Record an extracted fact, and the claim it states (if any) with this source."""
-    push(history, f"news:{event.position:012d}", assertion(event, {
+def fold_extracted(history: History, event: RecordedEvent, data: Mapping[str, Any], *,
+                   prune_news: bool = True) -> None:
+    """Record an extracted fact, and the claim it states (if any) with this source. Without
+    ``prune_news`` the news slots may run past ``NEWS_FACTS_KEPT`` until ``prune_news_facts``:
+    each fact has a slot of its own that nothing reads while folding, so pruning later keeps
+    the same ones, provided it runs before a retraction and before the document is built."""
+    push(history, f"{NEWS}{event.position:012d}", assertion(event, {
         "story_id": data.get("story_id"), "kind": data.get("kind"), "value": data.get("value"),
         "sentence": data.get("sentence"), "confidence": data.get("confidence")}))
-    prune(history, "news:", NEWS_FACTS_KEPT)
+    if prune_news:
+        prune_news_facts(history)
     claim_id = data.get("claim_id")
     if not claim_id or not data.get("slot"):
         return
@@ -53,6 +59,11 @@ def fold_extracted(history: History, event: RecordedEvent, data: Mapping[str, An
         "feed": data.get("feed"), "item_key": data.get("item_key"),
         "story_id": data.get("story_id")}))
     _bound_claims(history, str(data["slot"]))
+
+
+def prune_news_facts(history: History) -> None:
+    """Keep the ``NEWS_FACTS_KEPT`` latest news facts."""
+    prune(history, NEWS, NEWS_FACTS_KEPT)
 
 
 def fold_decision(history: History, event: RecordedEvent, data: Mapping[str, Any]) -> None:

@@ -66,8 +66,9 @@ def _without_policy(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k != "policy_id"}
 
 
-def _fold(history: History, event: RecordedEvent) -> bool:
-    """Record ``event`` in ``history``; False when it says nothing this projection keeps."""
+def _fold(history: History, event: RecordedEvent, *, prune_news: bool = True) -> bool:
+    """Record ``event`` in ``history``; False when it says nothing this projection keeps
+    (``prune_news``: see ``policy_news.fold_extracted``)."""
     data = event.data
     kind = event.type
     if kind == POLICY_TRACKED:
@@ -115,7 +116,7 @@ def _fold(history: History, event: RecordedEvent) -> bool:
             "published_source": data.get("published_source", "feed")}))
         prune(history, "story:", STORIES_KEPT)
     elif kind == FACT_EXTRACTED:
-        policy_news.fold_extracted(history, event, data)
+        policy_news.fold_extracted(history, event, data, prune_news=prune_news)
     elif kind in DECISION_TYPES:
         policy_news.fold_decision(history, event, data)
     else:
@@ -251,6 +252,21 @@ def _story_policies(event: RecordedEvent) -> list[str]:
     return [str(p) for p in event.data.get("policy_ids") or ()]
 
 
+#: In a deferred document: news facts folded since the news slots were last pruned.
+_UNPRUNED = "_news_unpruned"
+#: Pruning news slots walks every slot of the history; deferred folds do it once per this many
+#: news facts (and before a retraction or building the document) rather than per fact.
+NEWS_PRUNED_EVERY = 50
+
+
+def _news_pruned(history: History, unpruned: int) -> History:
+    if not unpruned:
+        return history
+    pruned = dict(history)
+    policy_news.prune_news_facts(pruned)
+    return pruned
+
+
 def _pending(policy_id: str, history: History, event: RecordedEvent) -> Doc:
     return {"policy_id": policy_id, "history": history, _LAST: event}
 
@@ -277,11 +293,12 @@ class PolicyState(Projection):
     def evolve_deferred(self, doc: Doc | None, event: RecordedEvent) -> Doc | None:
         """``evolve`` without building the visible document: the fold records what ``finish``
         needs, so a batch of events into one policy builds it once rather than per event."""
+        unpruned = doc.get(_UNPRUNED, 0) if doc is not None else 0
         if event.type == RETRACTED:
             target = retracted_position(event)
             if doc is None or target is None:
                 return doc
-            remaining = without_position(doc["history"], target)
+            remaining = without_position(_news_pruned(doc["history"], unpruned), target)
             return _pending(doc["policy_id"], remaining, event) if remaining else None
         if event.type not in self.types:
             return doc
@@ -290,15 +307,21 @@ class PolicyState(Projection):
             return doc
         # Shallow: _fold replaces the lists it changes and never edits an entry in place.
         history: History = dict(doc["history"]) if doc else {}
-        if not _fold(history, event):
+        news = event.type == FACT_EXTRACTED
+        later = news and unpruned < NEWS_PRUNED_EVERY  # one prune per so many news facts
+        if not _fold(history, event, prune_news=not later):
             return doc
-        return _pending(policy_id, history, event)
+        folded = _pending(policy_id, history, event)
+        if later or (unpruned and not news):
+            folded[_UNPRUNED] = unpruned + later
+        return folded
 
     def finish(self, doc: Doc | None) -> Doc | None:
         """The visible document for a deferred one (others are returned as they are)."""
         if doc is None or _LAST not in doc:
             return doc
-        return build(doc["policy_id"], doc["history"], doc[_LAST])
+        return build(doc["policy_id"], _news_pruned(doc["history"], doc.get(_UNPRUNED, 0)),
+                     doc[_LAST])
 
     def sort_key(self, key: str, doc: Doc) -> str:
         return f"{(doc.get('title') or '').lower()}\x1f{key}"

@@ -9,7 +9,9 @@ position P is "drop P's assertions and rebuild", and whatever P had superseded c
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+import functools
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tracker.dates import date_label, iso
@@ -117,6 +119,11 @@ def dated(entry: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+@functools.cache
+def _starting(prefix: str) -> Callable[[str], object]:
+    return re.compile(re.escape(prefix)).match
+
+
 def push(history: History, slot: str, entry: dict[str, Any]) -> None:
     """Append ``entry`` to ``slot`` in a new list (lists may be shared with an earlier doc)."""
     history[slot] = [*history.get(slot, ()), entry]
@@ -124,7 +131,7 @@ def push(history: History, slot: str, entry: dict[str, Any]) -> None:
 
 def prune(history: History, prefix: str, keep: int) -> None:
     """Bound the slots under ``prefix`` to the ``keep`` most recently asserted."""
-    found = [s for s in history if s.startswith(prefix)]
+    found = list(filter(_starting(prefix), history))  # runs once per fold: C, not a loop
     if len(found) <= keep:
         return
     if len(found) == keep + 1:  # the usual case: one slot over
