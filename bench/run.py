@@ -12,12 +12,19 @@ of each and the ratio of the medians:
   of data and meta, and the same fold;
 - rebuild: a full rebuild of every projection in a child process (its peak RSS too) against a
   raw driver read of each projection's rows, JSON decoding and the trivial fold;
-- status: the ``tracker status`` command as a whole process, now, ``--as-of`` the middle of
-  the recorded range and ``--world-as-of`` the middle of the world range (start-up included);
-- ingest (once per backend): ~100 loopback feeds end to end through ``ingest``.
+- whole processes (``bench/targets.py``), interleaved with the start-up floor ``python -c
+  "import sqlalchemy, click"`` under ``bench/startup.py``'s child conditions: ``tracker
+  status`` (text and JSON), ``--as-of`` the middle of the recorded range, ``--world-as-of``
+  the middle of the world range, and ``news`` and ``timeline`` for one month (2025-07), with
+  each child's peak RSS;
+- ingest (once per backend): ``bench/ingest.py``'s two passes, 100 loopback feeds x 100 items
+  into a fresh seeded database and as many again into the log the first filled, medians of
+  ``--ingest-repeat`` runs.
+
+It ends with one "met"/"MISSED" line per target of issue 14 and record.
 
     python bench/run.py [--backends sqlite,postgres] [--sizes 10000,100000,1000000]
-                        [--repeat 3] [--json PATH]
+                        [--repeat 3] [--no-ingest] [--ingest-repeat N] [--json PATH]
 """
 
 from __future__ import annotations
@@ -29,16 +36,11 @@ import os
 import resource
 import shutil
 import sqlite3
-import statistics
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +57,17 @@ from append import (  # noqa: E402
     run_backend,
     sqlite_path,
 )
+from targets import (  # noqa: E402
+    commands,
+    ingest_verdicts,
+    measure_ingest,
+    read_verdicts,
+    reads_table,
+    time_children,
+)
 from workload import FakeClock, build_log, middle_recorded, middle_world  # noqa: E402
 
 from tracker.app import open_tracker  # noqa: E402
-from tracker.dossier import load_seeds  # noqa: E402
-from tracker.feeds import add_feed, remove_feed, subscriptions  # noqa: E402
-from tracker.ingest.run import ingest  # noqa: E402
 from tracker.projections import PROJECTIONS  # noqa: E402
 from tracker.projections.fold import wanted_types  # noqa: E402
 from tracker.projector import Projector  # noqa: E402
@@ -70,7 +77,7 @@ REPEAT = 3
 APPEND_SAMPLE = 100_000
 SINGLE_EVENTS = 2_000
 INGEST_FEEDS = 100
-INGEST_ITEMS = 30
+INGEST_ITEMS = 100
 HERE = Path(__file__).resolve()
 
 
@@ -237,125 +244,6 @@ def measure_raw_replay(url: str) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - start, "events": folded}
 
 
-# -- status ----------------------------------------------------------------------------------
-
-def time_status(url: str, *args: str, repeat: int = REPEAT) -> float:
-    """Median wall time of ``tracker --database-url URL status ARGS --format json``."""
-    times = []
-    command = [_tracker_command(), "--database-url", url, "status", *args, "--format", "json"]
-    for _ in range(repeat):
-        start = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True)
-        times.append(time.perf_counter() - start)
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}")
-    return statistics.median(times)
-
-
-# -- ingest ----------------------------------------------------------------------------------
-
-_RELEVANT = (
-    ("Hong Kong and Zhejiang launch supply chain services mechanism {n}",
-     "Hong Kong and Zhejiang signed {k} projects in Ningbo under the supply chain mechanism. "
-     "The mechanism is now operational, officials said."),
-    ("HK-Zhejiang supply chain mechanism draws {k} firms",
-     "John Lee said the Hong Kong Zhejiang mechanism had drawn {k} firms. "
-     "The US raised tariffs on Chinese goods to 145%."),
-    ("Zhejiang robotics firm weighs Hong Kong listing {n}",
-     "Deep Robotics is considering a listing in Hong Kong, people familiar said, as the "
-     "Hong Kong and Zhejiang supply chain mechanism brings trade closer."),
-)
-_IRRELEVANT = (
-    ("City council approves harbour park budget {n}",
-     "The council voted to approve a budget for the harbour park after a long review."),
-    ("Weather: showers expected over the weekend {n}",
-     "Forecasters expect showers and cooler temperatures across the region on Saturday."),
-    ("Festival returns to the waterfront {n}",
-     "Organisers said the annual festival would return with food stalls and music."),
-    ("Shipping rates ease as demand cools {n}",
-     "Container rates on major routes fell for a third week, brokers said."),
-)
-
-
-def feed_xml(feed: int, items: int, now: datetime) -> bytes:
-    """An RSS 2.0 document of ``items`` items, about one in six relevant."""
-    entries = []
-    for i in range(items):
-        n = feed * 1000 + i
-        title, summary = (_RELEVANT[n % 3] if i % 6 == 0 else _IRRELEVANT[n % 4])
-        published = format_datetime(now - timedelta(minutes=17 * i + feed), usegmt=True)
-        entries.append(
-            f"<item><title>{title.format(n=n, k=10 + n % 40)}</title>"
-            f"<link>https://feed{feed:03d}.example/news/{n}</link>"
-            f"<guid>feed{feed:03d}-{n}</guid><pubDate>{published}</pubDate>"
-            f"<description>{summary.format(n=n, k=10 + n % 40)}</description></item>")
-    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-            f"<title>Feed {feed}</title><link>https://feed{feed:03d}.example/</link>"
-            f"<description>bench</description>{''.join(entries)}</channel></rss>").encode()
-
-
-class _FeedServer(ThreadingHTTPServer):
-    daemon_threads = True
-    bodies: dict[str, bytes]
-
-
-class _FeedHandler(BaseHTTPRequestHandler):
-    server: _FeedServer
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        body = self.server.bodies.get(self.path)
-        self.send_response(200 if body is not None else 404)
-        self.send_header("Content-Type", "application/rss+xml")
-        self.send_header("Content-Length", str(len(body or b"")))
-        self.end_headers()
-        self.wfile.write(body or b"")
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-
-@contextmanager
-def feed_server(feeds: int, items: int) -> Iterator[str]:
-    """A loopback HTTP server serving ``/feed-NNN.xml``; yields its base URL."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    server = _FeedServer(("127.0.0.1", 0), _FeedHandler)
-    server.bodies = {f"/feed-{f:03d}.xml": feed_xml(f, items, now) for f in range(feeds)}
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def measure_ingest(backend: str, pg_url: str, feeds: int = INGEST_FEEDS,
-                   items: int = INGEST_ITEMS) -> dict[str, Any]:
-    """Subscribe ``feeds`` loopback feeds on a seeded database and time one ingest pass."""
-    with fresh_database(backend, pg_url) as url, feed_server(feeds, items) as base:
-        tracker = open_tracker(url)
-        try:
-            load_seeds(tracker)
-            for name in subscriptions(tracker):  # the shipped feeds are out on the internet
-                remove_feed(tracker, name)
-            for f in range(feeds):
-                add_feed(tracker, f"bench-{f:03d}", f"{base}/feed-{f:03d}.xml",
-                         allow_local=True, allow_private=True)  # served on loopback
-            start = time.perf_counter()
-            summary = ingest(tracker)
-            seconds = time.perf_counter() - start
-        finally:
-            tracker.close()
-    recorded = sum(o.items for o in summary.outcomes)
-    failed = [o.line() for o in summary.outcomes if o.status == "failed"]
-    bench_feeds = [o for o in summary.outcomes if o.name.startswith("bench-")]
-    return {"backend": backend, "feeds": len(bench_feeds), "items": recorded,
-            "stories": sum(o.stories for o in summary.outcomes),
-            "facts": sum(o.facts for o in summary.outcomes),
-            "failed": len(failed), "seconds": round(seconds, 3),
-            "items_per_s": round(recorded / seconds, 1) if seconds > 0 else None}
-
-
 # -- one backend, one size -------------------------------------------------------------------
 
 def _append_figures(backend: str, size: int, pg_url: str, sample: int,
@@ -375,8 +263,9 @@ def _append_figures(backend: str, size: int, pg_url: str, sample: int,
 
 
 def measure(backend: str, size: int, pg_url: str, sample: int, repeat: int = REPEAT,
-            log: Any = print) -> dict[str, Any]:
-    """Every figure for one backend and log size."""
+            log: Any = print, pycache: str | None = None) -> dict[str, Any]:
+    """Every figure for one backend and log size (``pycache``: the children's bytecode cache;
+    a temporary one when not given)."""
     record: dict[str, Any] = {"backend": backend, "size": size, "repeats": repeat}
     log(f"[{backend} {size:,}] append")
     record.update(_append_figures(backend, size, pg_url, sample, repeat))
@@ -410,14 +299,19 @@ def measure(backend: str, size: int, pg_url: str, sample: int, repeat: int = REP
                       rebuild_seconds=round(rebuild["seconds"], 3),
                       **{f"rebuild_{k}": v for k, v in figures.items()},
                       rebuild_peak_rss_mb=max(peaks), rebuild_all_peak_rss_mb=peaks)
-        log(f"[{backend} {size:,}] status")
+        log(f"[{backend} {size:,}] status, news, timeline (whole processes)")
+        tracker = open_tracker(url)
+        try:  # the children read caught-up projections
+            Projector(tracker.store, PROJECTIONS, tracker.clock).catch_up()
+            record["stories"] = sum(1 for _ in tracker.store.read(types=["story.created"]))
+        finally:
+            tracker.close()
         as_of = middle_recorded().strftime("%Y-%m-%dT%H:%MZ")
         world = middle_world().strftime("%Y-%m-%d")
-        record.update(
-            status_seconds=round(time_status(url, repeat=repeat), 3),
-            as_of=as_of, as_of_seconds=round(time_status(url, "--as-of", as_of, repeat=repeat), 3),
-            world_as_of=world,
-            world_as_of_seconds=round(time_status(url, "--world-as-of", world, repeat=repeat), 3))
+        record.update(as_of=as_of, world_as_of=world)
+        children = commands(_tracker_command(), url, as_of, world)
+        with tempfile.TemporaryDirectory(prefix="tracker-bench-pycache-") as own:
+            record.update(time_children(children, url, pycache or own, repeat))
     return record
 
 
@@ -430,9 +324,9 @@ def _same_events(figure: str, ours: dict[str, Any], baseline: dict[str, Any]) ->
 # -- reporting -------------------------------------------------------------------------------
 
 def table(records: Sequence[dict[str, Any]]) -> str:
+    """Throughput against the raw driver; ``targets.reads_table`` has the rest."""
     header = ("backend", "events", "append 1000/txn ev/s", "ratio", "append 1/txn ev/s", "ratio",
-              "replay ev/s", "ratio", "rebuild ev/s", "ratio", "rebuild RSS MB", "status s",
-              "as-of s", "world-as-of s", "ingest items/s")
+              "replay ev/s", "ratio", "rebuild ev/s", "ratio", "rebuild RSS MB")
 
     def eps(value: Any) -> str:
         return f"{value:,.0f}" if isinstance(value, int | float) else "-"
@@ -448,9 +342,7 @@ def table(records: Sequence[dict[str, Any]]) -> str:
             ratio(r.get("append_batched_ratio")), eps(r.get("append_single_eps")),
             ratio(r.get("append_single_ratio")), eps(r["replay_eps"]), ratio(r["replay_ratio"]),
             eps(r["rebuild_eps"]), ratio(r["rebuild_ratio"]),
-            f"{r['rebuild_peak_rss_mb']:.0f}", f"{r['status_seconds']:.2f}",
-            f"{r['as_of_seconds']:.2f}", f"{r['world_as_of_seconds']:.2f}",
-            eps(r.get("ingest_items_per_s"))))
+            f"{r['rebuild_peak_rss_mb']:.0f}"))
     return markdown_table(header, lines, right=set(range(1, len(header))))
 
 
@@ -463,9 +355,12 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
 )
 
 
-def verdicts(records: Iterable[dict[str, Any]]) -> list[str]:
-    """One line per target and record: met or missed, with the figure."""
+def verdicts(records: Iterable[dict[str, Any]],
+             ingests: Iterable[dict[str, Any]] = ()) -> list[str]:
+    """One line per target and record (ingest: per backend): met or missed, with the figure."""
     lines = []
+    for summary in ingests:
+        lines.extend(ingest_verdicts(summary))
     for r in records:
         for key, label, floor in TARGETS:
             if "(sqlite)" in label and r["backend"] != "sqlite" or \
@@ -480,6 +375,7 @@ def verdicts(records: Iterable[dict[str, Any]]) -> list[str]:
             state = "met" if rss < 150 else "MISSED"
             lines.append(f"{r['backend']:8s} {r['events']:>9,}  rebuild peak RSS < 150 MB: "
                          f"{rss:.0f} MB {state}")
+        lines.extend(read_verdicts(r))
     return lines
 
 
@@ -495,7 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"runs of each figure and of its baseline, interleaved; the median "
                              f"counts (default {REPEAT})")
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL)
-    parser.add_argument("--no-ingest", action="store_true", help="skip the ingest figure")
+    parser.add_argument("--no-ingest", action="store_true", help="skip the ingest figures")
+    parser.add_argument("--ingest-repeat", type=int,
+                        help="two-pass ingest runs per backend (default: --repeat)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--replay-child", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -515,16 +413,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     records: list[dict[str, Any]] = []
     ingests: list[dict[str, Any]] = []
-    for backend in backends:
-        ingest_figure = None
-        if not args.no_ingest:
-            log(f"[{backend}] ingest")
-            ingest_figure = measure_ingest(backend, args.pg_url)
-            ingests.append(ingest_figure)
-        for size in sizes:
-            record = measure(backend, size, args.pg_url, args.append_sample, args.repeat, log)
-            record["ingest_items_per_s"] = ingest_figure["items_per_s"] if ingest_figure else None
-            records.append(record)
+    with tempfile.TemporaryDirectory(prefix="tracker-bench-pycache-") as pycache:
+        for backend in backends:
+            got = None
+            if not args.no_ingest:
+                log(f"[{backend}] ingest: {INGEST_FEEDS} feeds x {INGEST_ITEMS} items, twice")
+                got = measure_ingest(backend, args.pg_url, INGEST_FEEDS, INGEST_ITEMS,
+                                     args.ingest_repeat or args.repeat, log)
+                ingests.append(got)
+            for size in sizes:
+                record = measure(backend, size, args.pg_url, args.append_sample, args.repeat,
+                                 log, pycache)
+                record["ingest_items_per_s"] = got["first_items_per_s"] if got else None
+                record["ingest_second_ratio"] = got["second_pass_ratio"] if got else None
+                records.append(record)
     info = machine()
     if "postgres" in backends:
         info["postgres"] = postgres_version(args.pg_url)
@@ -532,12 +434,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(json.dumps(document, indent=2))
     print()
     print(table(records))
-    print(f"\nmedians of {args.repeat} runs, each interleaved with its baseline's; ratios: "
-          f"baseline time / tracker time; append on at most {args.append_sample:,} events; "
+    print()
+    print(reads_table(records))
+    print(f"\nmedians of {args.repeat} runs, each interleaved with its baseline's; throughput "
+          f"ratios: baseline time / tracker time; whole processes (second table): seconds and "
+          f"peak RSS of the child, x start-up = its time / that of `python -c \"import "
+          f"sqlalchemy, click\"` in the same rounds; stories: story.created in the log; "
+          f"append on at most {args.append_sample:,} events; "
           f"python {info['python']}, sqlite {info['sqlite']}, {os.cpu_count()} cpus"
           + (f", postgres {info['postgres']}" if "postgres" in info else ""))
     print()
-    print("\n".join(verdicts(records)))
+    print("\n".join(verdicts(records, ingests)))
     if args.json:
         args.json.write_text(json.dumps(document, indent=2) + "\n")
     return 0
