@@ -6,9 +6,8 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import sqlalchemy as sa
-
 from tracker.app import Tracker
+from tracker.catalogue import STORY_CORRECTION_TYPES
 from tracker.dates import iso, read_instant, utc
 from tracker.dossier import labelled
 from tracker.events import canonical_json
@@ -17,7 +16,6 @@ from tracker.projections import PROJECTIONS
 from tracker.projections.base import Doc
 from tracker.projections.stories import Stories, combined
 from tracker.projector import Projector, load_docs_by_key, load_sort_keys
-from tracker.store.schema import projection_rows
 from tracker.story_explain import explain_report
 from tracker.story_identity import STORY_PREFIX, find_story, kept_story, story_docs
 from tracker.when import When
@@ -82,10 +80,12 @@ def _short_ids(ids: Iterable[str], wanted: Sequence[str]) -> dict[str, str]:
     return short_ids(near, id_prefix=STORY_PREFIX)
 
 
-#: Stories whose documents may change another story in :func:`combined`: merged ones and
-#: those an item was split from (a LIKE on the stored JSON: a superset, never missing one).
-_CORRECTED = sa.or_(*(sa.cast(projection_rows.c.doc, sa.Text).like(f'%"{field}"%')
-                      for field in ("merged_into", "split")))
+def _corrected(tracker: Tracker) -> set[str]:
+    """Every story a merge or split named: the only documents that can move content into
+    another story in :func:`combined` (merged ones, and those an item was split from). Read
+    from the log's few correction events, not by searching every story's document."""
+    return {key for event in tracker.store.read(types=sorted(STORY_CORRECTION_TYPES))
+            for key in STORIES.keys(event)}
 
 
 def _needed_docs(tracker: Tracker, since: When | None, until: When | None,
@@ -100,7 +100,7 @@ def _needed_docs(tracker: Tracker, since: When | None, until: When | None,
     rows = load_sort_keys(tracker.engine, "stories")
     counted: int | None = None
     if since is None and until is None and newest is not None:
-        loaded = load_docs_by_key(tracker.engine, "stories", (), also=_CORRECTED)
+        loaded = load_docs_by_key(tracker.engine, "stories", _corrected(tracker))
         merged = {key for key, doc in loaded.items() if doc.get("merged_into")}
         latest = [key for _s, key in sorted(((s, k) for k, s in rows), reverse=True)
                   if key not in merged][:newest]
@@ -110,7 +110,7 @@ def _needed_docs(tracker: Tracker, since: When | None, until: When | None,
         within = [key for key, sort_key in rows
                   if not sort_key.endswith(f"|{key}") or _published_within(
                       {"published": sort_key[:len(sort_key) - len(key) - 1]}, since, until)]
-        loaded = load_docs_by_key(tracker.engine, "stories", within, also=_CORRECTED)
+        loaded = load_docs_by_key(tracker.engine, "stories", {*within, *_corrected(tracker)})
     return ([key for key, _sort_key in rows],
             {key: loaded[key] for key, _s in rows if key in loaded}, counted)
 

@@ -149,17 +149,7 @@ class Projector:
             if event.type != RETRACTED:
                 keys.update(projection.keys(event))
         docs: dict[str, Doc | None] = dict.fromkeys(keys)
-        ordered = sorted(keys)
-        sqlite = is_sqlite(conn)
-        mark, doc = ("?", "doc") if sqlite else ("%s", "doc::text")
-        for start in range(0, len(ordered), 500):
-            chunk = ordered[start:start + 500]
-            rows = fetch_rows(conn, f"SELECT key, {doc} FROM {projection_rows.name} "
-                                    f"WHERE projection = {mark} "
-                                    f"AND key IN ({', '.join([mark] * len(chunk))})",
-                              (projection.name, *chunk))
-            for key, text in rows:
-                docs[key] = decode_object(text) if type(text) is str else load_json(text)
+        docs.update(docs_by_key(conn, projection.name, keys))
         return docs
 
     def _lock_checkpoint(self, conn: sa.Connection, projection: Projection) -> int:
@@ -234,22 +224,26 @@ def load_sort_keys(engine: Engine, name: str) -> list[tuple[str, str]]:
 KEYS_PER_QUERY = 500
 
 
-def load_docs_by_key(engine: Engine, name: str, keys: Iterable[str], *,
-                     also: Any = None) -> dict[str, Doc]:
-    """The documents of ``keys``, and of every row matching ``also`` (a WHERE clause), by key
-    in no particular order: a reader's few documents without decoding the rest."""
-    wanted = sorted(set(keys))
-    base = sa.select(projection_rows.c.key, projection_rows.c.doc).where(
-        projection_rows.c.projection == name)
-    queries = [base.where(projection_rows.c.key.in_(wanted[start:start + KEYS_PER_QUERY]))
-               for start in range(0, len(wanted), KEYS_PER_QUERY)]
-    if also is not None:
-        queries.append(base.where(also))
-    docs: dict[str, Doc] = {}
+def load_docs_by_key(engine: Engine, name: str, keys: Iterable[str]) -> dict[str, Doc]:
+    """The documents of ``keys`` (those that exist), by key: a reader's few documents without
+    decoding the rest."""
     with engine.connect() as conn:
-        for query in queries:
-            for row in conn.execute(query):
-                docs[row.key] = load_json(row.doc)
+        return docs_by_key(conn, name, keys)
+
+
+def docs_by_key(conn: sa.Connection, name: str, keys: Iterable[str]) -> dict[str, Doc]:
+    """``load_docs_by_key`` on ``conn``: a few queries instead of one per key, through the
+    DBAPI cursor, the stored JSON text decoded by the store's decoder."""
+    wanted = sorted(set(keys))
+    mark, doc = ("?", "doc") if is_sqlite(conn) else ("%s", "doc::text")
+    docs: dict[str, Doc] = {}
+    for start in range(0, len(wanted), KEYS_PER_QUERY):
+        chunk = wanted[start:start + KEYS_PER_QUERY]
+        rows = fetch_rows(conn, f"SELECT key, {doc} FROM {projection_rows.name} "
+                                f"WHERE projection = {mark} "
+                                f"AND key IN ({', '.join([mark] * len(chunk))})", (name, *chunk))
+        for key, text in rows:
+            docs[key] = decode_object(text) if type(text) is str else load_json(text)
     return docs
 
 

@@ -108,6 +108,8 @@ def test_the_fast_encoder_matches_the_stdlib_on_generated_values():
     '{"f":[1.5,1e-07,1E400,-0.0,5e-324,0.30000000000000004,1.0]}',
     '{"nan":NaN}', '{"s":"\\ud800"}', '{"s":"\\ud83d\\ude00 \\u0000 \\n é"}',
     '{"a":1,"a":2}', ' {"lead": "space"} ', '{"deep":[[[[[[[{"x":null}]]]]]]],"t":true}',
+    '{"f":0.5,"big":18446744073709551616}', '{"f":[0.25,[-9223372036854775809]]}',
+    '{"f":0.1,"i":9223372036854775807,"j":-9223372036854775808}',
 ])
 def test_the_fast_decoder_reads_what_json_loads_reads(text):
     expected = json.loads(text)
@@ -115,6 +117,29 @@ def test_the_fast_decoder_reads_what_json_loads_reads(text):
     assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
     if "big" in expected:  # orjson alone would give a float
         assert type(got["big"]) is int and got["big"] == 2**64
+
+
+def test_the_fast_decoder_reads_every_float_as_json_loads_does():
+    """Floats decoded through orjson must be the very floats ``json.loads`` gives (a value
+    holding one is no longer decoded twice): bit patterns, decimals of every length, huge and
+    tiny exponents, and floats next to integers of 18 digits."""
+    import random
+    import struct
+
+    rng = random.Random(11)
+    texts = ["2.2250738585072011e-308", "4.9e-324", "1.7976931348623157e308", "1e23",
+             "0.30000000000000004441", "9007199254740993.0", "-0.0", "1E5", "1.5e+10"]
+    for _ in range(20_000):
+        bits = struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0]
+        if math.isfinite(bits):
+            texts.append(repr(bits))
+        texts.append(f"{rng.uniform(-1e6, 1e6):.{rng.randint(1, 25)}f}")
+        texts.append(f"{rng.randint(1, 10 ** rng.randint(1, 17))}e{rng.randint(-330, 310)}")
+    for text in texts:
+        document = f'{{"f":{text},"n":{rng.randint(-10**17, 10**17)}}}'
+        expected = json.loads(document)
+        got = decode_object(document)
+        assert repr(got) == repr(expected), document
 
 
 def test_plain_admits_only_what_orjson_writes_as_the_stdlib_does():

@@ -102,11 +102,36 @@ def _stamp(value: Any) -> datetime:
     return utc(value)
 
 
+#: orjson reads an integer outside [-2**63, 2**64) as a float, whose magnitude is then at least:
+_INTEGER_AS_FLOAT = float(2**63)
+
+
+def _as_json_reads(value: Any) -> bool:
+    """Whether orjson's ``value`` is what ``json.loads`` gives for the same text: it reads
+    floats exactly as the stdlib does, so only a float of 2**63 or more could be an integer it
+    turned into one."""
+    kind = type(value)
+    if kind is dict:
+        items: Any = value.values()
+    elif kind is list:
+        items = value
+    else:
+        return kind is not float or -_INTEGER_AS_FLOAT < value < _INTEGER_AS_FLOAT
+    for item in items:
+        kind = type(item)
+        if kind is float:
+            if not -_INTEGER_AS_FLOAT < item < _INTEGER_AS_FLOAT:
+                return False
+        elif (kind is dict or kind is list) and not _as_json_reads(item):
+            return False
+    return True
+
+
 def _make_object_decoder() -> Callable[[str], Any]:
     """``json.loads`` of stored text, through orjson (twice as fast) when its result is
-    certainly the same: only dicts, lists, str, int, bool and None (``plain``). orjson reads
-    integers beyond 64 bits as floats, so a result holding any float is decoded again by the
-    stdlib, as is text orjson refuses (lone surrogates, NaN)."""
+    certainly the same (``_as_json_reads``): a result holding a float that could be an integer
+    beyond 64 bits is decoded again by the stdlib, as is text orjson refuses (lone surrogates,
+    NaN)."""
     try:
         import orjson
     except ImportError:  # pragma: no cover - a declared dependency
@@ -118,7 +143,7 @@ def _make_object_decoder() -> Callable[[str], Any]:
             value = loads(text)
         except ValueError:
             return _json(text)
-        return value if plain(value) else _json(text)
+        return value if _as_json_reads(value) else _json(text)
 
     return decode
 
