@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tracker.app import Tracker
-from tracker.catalogue import STORY_CORRECTION_TYPES
+from tracker.catalogue import STORY_CORRECTION_TYPES, STORY_MERGED
 from tracker.dates import iso, read_instant, utc
 from tracker.dossier import labelled
 from tracker.events import canonical_json
@@ -81,11 +81,11 @@ def _short_ids(ids: Iterable[str], wanted: Sequence[str]) -> dict[str, str]:
 
 
 def _corrected(tracker: Tracker) -> set[str]:
-    """Every story a merge or split named: the only documents that can move content into
-    another story in :func:`combined` (merged ones, and those an item was split from). Read
-    from the log's few correction events, not by searching every story's document."""
-    return {key for event in tracker.store.read(types=sorted(STORY_CORRECTION_TYPES))
-            for key in STORIES.keys(event)}
+    """Every story :func:`combined` can move content from into another: each merged story
+    (``merged_into``) and each story an item was split from (``split``), named by the log's
+    few correction events rather than found by searching every story's document."""
+    return {str(event.data["merged_id"] if event.type == STORY_MERGED else event.data["story_id"])
+            for event in tracker.store.read(types=sorted(STORY_CORRECTION_TYPES))}
 
 
 def _needed_docs(tracker: Tracker, since: When | None, until: When | None,

@@ -218,3 +218,55 @@ def test_feed_text_never_reaches_a_spreadsheet_as_a_formula(sqlite_url: str,
 def test_an_unknown_format_is_refused(sample_url: str) -> None:
     result = run(sample_url, "status", "--format", "yaml")
     assert result.exit_code == 2 and "yaml" in result.output
+
+
+def test_indented_json_is_what_json_dumps_writes_whichever_encoder_runs() -> None:
+    """Reports are written through orjson when it writes the very same text as
+    ``json.dumps(indent=2, ensure_ascii=False)``; every other value goes to the stdlib. The two
+    must never differ: floats of every magnitude, -0.0, inf and NaN, integers at and past 64
+    bits, control characters, U+2028, astral and lone surrogates, tuples, non-str keys."""
+    import json
+    import math
+    import random
+    import struct
+
+    from tracker.render.json_format import indented
+
+    rng = random.Random(17)
+    odd_text = ["", "\x00\x1f\x7f", "\u2028\u2029", "é😀", '"\\/', "\ud800", "a\nb\tc"]
+
+    def scalar() -> object:
+        roll = rng.randint(0, 7)
+        if roll == 0:
+            bits = struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0]
+            return bits if not math.isnan(bits) else 0.0
+        if roll == 1:
+            return rng.choice([0.0, -0.0, 1e-4, 9.99e-5, 1e16, 9999999999999998.0, 0.5,
+                               math.inf, -math.inf, 1e-7, 123.0])
+        if roll == 2:
+            return rng.choice([0, -1, 2**63 - 1, -(2**63), 2**64 - 1, 2**64, -(2**63) - 1])
+        if roll == 3:
+            return rng.choice([True, False, None])
+        return rng.choice(odd_text) + str(rng.randint(0, 99))
+
+    def value(depth: int) -> object:
+        if depth > 3 or rng.random() < 0.4:
+            return scalar()
+        roll = rng.randint(0, 3)
+        if roll == 0:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        if roll == 1:
+            return tuple(value(depth + 1) for _ in range(rng.randint(0, 3)))
+        if roll == 2 and rng.random() < 0.2:
+            return {rng.randint(0, 9): value(depth + 1)}
+        return {rng.choice(odd_text) + str(i): value(depth + 1) for i in range(rng.randint(0, 3))}
+
+    for _ in range(4000):
+        document = value(0)
+        try:
+            expected = json.dumps(document, ensure_ascii=False, indent=2)
+        except ValueError:
+            continue
+        assert indented(document) == expected, repr(document)
+    nan = {"x": math.nan}
+    assert indented(nan) == json.dumps(nan, ensure_ascii=False, indent=2)

@@ -196,15 +196,18 @@ def test_docs_outside_the_window_are_never_decoded(tracker: Tracker,
     news(tracker, since=july, until=july)
     timeline(tracker, since=july, until=july)  # caught up: nothing decoded by the projector
     decoded: list[Any] = []
-    real = projector_module.load_json
 
-    def counting(value: Any) -> Any:
-        doc = real(value)
-        decoded.append(doc)
-        return doc
+    def counting(real: Any) -> Any:
+        def decode(value: Any) -> Any:
+            doc = real(value)
+            decoded.append(doc)
+            return doc
+        return decode
 
-    monkeypatch.setattr(projector_module, "load_json", counting)
+    for name in ("load_json", "decode_object"):  # every way the projector decodes a document
+        monkeypatch.setattr(projector_module, name, counting(getattr(projector_module, name)))
     report = news(tracker, since=july, until=july)
+    assert decoded  # the window's documents were decoded, and counted
     corrected = {sid(n) for pair in MERGES for n in pair} | {sid(n) for n, _p in SPLITS}
     stories = {str(d.get("story_id")) for d in decoded}
     outside = {sid(n) for n, p in enumerate(PUBLISHED)
