@@ -355,6 +355,22 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
 )
 
 
+def pair_ratios(r: dict[str, Any], key: str) -> list[float]:
+    """The ratio of each run to the baseline run beside it (the figure is that of the medians):
+    how far one machine's load moved it within the run."""
+    figure = key.removesuffix("_ratio")
+    if figure.startswith("append_"):
+        ours, theirs = r.get(f"{figure}_all_eps") or [], r.get(f"{figure}_baseline_all_eps") or []
+        return [a / b for a, b in zip(ours, theirs, strict=False) if b]
+    ours = r.get(f"{figure}_all_seconds") or []
+    theirs = r.get(f"{figure}_baseline_all_seconds") or []
+    return [b / a for a, b in zip(ours, theirs, strict=False) if a]
+
+
+def spread(values: Sequence[float]) -> str:
+    return f" (runs {min(values):.2f}-{max(values):.2f}x)" if len(values) > 1 else ""
+
+
 def verdicts(records: Iterable[dict[str, Any]],
              ingests: Iterable[dict[str, Any]] = ()) -> list[str]:
     """One line per target and record (ingest: per backend): met or missed, with the figure."""
@@ -369,7 +385,8 @@ def verdicts(records: Iterable[dict[str, Any]],
             value = r.get(key)
             if isinstance(value, int | float):
                 state = "met" if value >= floor else "MISSED"
-                lines.append(f"{r['backend']:8s} {r['events']:>9,}  {label}: {value:.2f}x {state}")
+                lines.append(f"{r['backend']:8s} {r['events']:>9,}  {label}: {value:.2f}x"
+                             f"{spread(pair_ratios(r, key))} {state}")
         rss = r.get("rebuild_peak_rss_mb")
         if isinstance(rss, int | float):
             state = "met" if rss < 150 else "MISSED"

@@ -175,8 +175,12 @@ def read_verdicts(r: dict[str, Any]) -> list[str]:
     floor = r.get("startup_baseline_seconds")
     if isinstance(r.get("status_text_ratio"), int | float):
         ratio = r["status_text_ratio"]
+        runs = r.get("children_all_seconds") or {}
+        pairs = [a / b for a, b in zip(runs.get("status_text", []), runs.get("baseline", []),
+                                       strict=False) if b]
+        within = f" (runs {min(pairs):.2f}-{max(pairs):.2f}x)" if len(pairs) > 1 else ""
         lines.append(f"{head}tracker status <= {STATUS_TARGET}x `python -c \"{BASELINE}\"`: "
-                     f"{r['status_text_seconds']:.3f} s vs {floor:.3f} s = {ratio:.2f}x "
+                     f"{r['status_text_seconds']:.3f} s vs {floor:.3f} s = {ratio:.2f}x{within} "
                      f"(--format json {r['status_ratio']:.2f}x) {_state(ratio <= STATUS_TARGET)}")
     if isinstance(r.get("world_as_of_seconds"), int | float):
         seconds = r["world_as_of_seconds"]
