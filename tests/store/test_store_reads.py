@@ -43,21 +43,37 @@ def test_reads_on_the_callers_connection_match_the_store(db_url: str, clock) -> 
 
 def test_typed_pages_on_postgres_walk_the_index_in_order_within_their_transaction(
         pg_url: str, clock) -> None:
-    """Without statistics PostgreSQL would plan a page of one type as a bitmap scan of every
+    """Without statistics PostgreSQL plans a page of one type as a bitmap scan of every
     remaining row of it and a sort; tracker's typed reads turn bitmap scans off for their own
-    transaction only, and read the same events."""
+    transaction only, so the page walks the (type, position) index in order, and they read the
+    same events. (Without the setting this log's page plans as a bitmap scan and a sort here,
+    while the server has no statistics for it.)"""
+    from datetime import UTC, datetime
+
+    from tracker.events import NewEvent
+
     tracker = open_tracker(pg_url, clock)
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    page = ("EXPLAIN SELECT position FROM events WHERE type = 'context.recorded' "
+            "AND position > 0 ORDER BY position LIMIT 5")
     try:
         load_seeds(tracker)
+        tracker.store.append_positions("bulk", [NewEvent("test.appended", {"n": n}, at)
+                                                for n in range(5000)])
+        tracker.store.append_positions("context", [NewEvent("context.recorded", {
+            "policy_id": "p", "thread": "t", "title": f"c{n}", "measure_id": f"m{n}"}, at)
+            for n in range(200)])
         wanted = sorted(wanted_types(PROJECTIONS["policy_state"]))
         expected = [e.position for e in tracker.store.read()
                     if e.type in wanted]
         with tracker.engine.connect() as conn:
             got = [e.position for e in tracker.store.read(types=wanted, conn=conn,
                                                           page_size=5)]
+            during = "\n".join(row[0] for row in conn.exec_driver_sql(page))
             assert conn.exec_driver_sql("SHOW enable_bitmapscan").scalar() == "off"
             conn.rollback()
             assert conn.exec_driver_sql("SHOW enable_bitmapscan").scalar() == "on"
+        assert "Bitmap" not in during and "Sort" not in during and "Index" in during, during
         assert got == expected
     finally:
         tracker.close()
