@@ -220,6 +220,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"ingest: {summary['first_items_per_s']:.0f} items/s first pass, "
           f"{summary['second_items_per_s']:.0f} items/s second, second-pass ratio "
           f"{summary['second_pass_ratio']:.2f} (medians of {args.repeat})")
+    return _finish(args, summary, profile)
+
+
+def _finish(args: argparse.Namespace, summary: dict[str, Any],
+            profile: cProfile.Profile | None) -> int:
+    """Write the figures where ``--json`` says, and the profile where ``--profile`` says."""
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
     if profile is not None:
@@ -244,12 +250,7 @@ def _main_reclassify(args: argparse.Namespace, profile: cProfile.Profile | None)
                "runs": runs}
     print(f"reclassify: {seconds:.2f} s, {summary['newly_relevant_per_s']:.0f} newly relevant "
           f"items/s (medians of {args.repeat})")
-    if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
-    if profile is not None:
-        profile.dump_stats(args.profile)
-        pstats.Stats(args.profile).sort_stats("cumulative").print_stats(30)
-    return 0
+    return _finish(args, summary, profile)
 
 
 if __name__ == "__main__":

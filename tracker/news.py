@@ -9,13 +9,12 @@ from typing import Any
 from tracker.app import Tracker
 from tracker.catalogue import STORY_CORRECTION_TYPES, STORY_MERGED
 from tracker.dates import iso, read_instant, utc
-from tracker.dossier import labelled
+from tracker.dossier import labelled, projector
 from tracker.events import canonical_json
 from tracker.lookup import short_ids
-from tracker.projections import PROJECTIONS
 from tracker.projections.base import Doc
 from tracker.projections.stories import Stories, combined
-from tracker.projector import Projector, load_docs_by_key, load_sort_keys
+from tracker.projector import load_docs_by_key, load_sort_keys
 from tracker.story_explain import explain_report
 from tracker.story_identity import STORY_PREFIX, find_story, kept_story, story_docs
 from tracker.when import When
@@ -96,7 +95,7 @@ def _needed_docs(tracker: Tracker, since: When | None, until: When | None,
     :func:`story_docs` gives, so merges and splits apply in the same order. With no window
     and ``newest`` (no filter either), only the ``newest`` latest stories not merged away,
     and how many stories there are to show in all."""
-    Projector(tracker.store, PROJECTIONS, tracker.clock).catch_up(["stories"])
+    projector(tracker).catch_up(["stories"])
     rows = load_sort_keys(tracker.engine, "stories")
     counted: int | None = None
     if since is None and until is None and newest is not None:
@@ -108,8 +107,8 @@ def _needed_docs(tracker: Tracker, since: When | None, until: When | None,
         counted = len(rows) - len(merged)
     else:
         within = [key for key, sort_key in rows
-                  if not sort_key.endswith(f"|{key}") or _published_within(
-                      {"published": sort_key[:len(sort_key) - len(key) - 1]}, since, until)]
+                  if not sort_key.endswith(f"|{key}") or _published_text_within(
+                      sort_key[:len(sort_key) - len(key) - 1], since, until)]
         loaded = load_docs_by_key(tracker.engine, "stories", {*within, *_corrected(tracker)})
     return ([key for key, _sort_key in rows],
             {key: loaded[key] for key, _s in rows if key in loaded}, counted)
@@ -117,10 +116,15 @@ def _needed_docs(tracker: Tracker, since: When | None, until: When | None,
 
 def _published_within(doc: Mapping[str, Any], since: When | None, until: When | None) -> bool:
     """Whether a story was published from the start of ``since`` to the end of ``until``."""
+    return _published_text_within(str(doc.get("published") or ""), since, until)
+
+
+def _published_text_within(text: str, since: When | None, until: When | None) -> bool:
+    """``_published_within`` of a story's ``published`` text (as its sort key starts)."""
     if since is None and until is None:
         return True
     try:
-        published = utc(read_instant(str(doc.get("published") or "")))
+        published = utc(read_instant(text))
     except ValueError:  # no date at all: nothing places it within a window
         return False
     return (since is None or published >= since.start) and \

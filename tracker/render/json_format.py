@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from orjson import OPT_INDENT_2 as ORJSON_INDENT_2
 from orjson import dumps as orjson_dumps
 
+from tracker.json_values import holds_only
 from tracker.render.kinds import Kind, Renderer, page
 from tracker.render.lists import Recordable, Subscription, feed_records, log_record, records
 
@@ -30,10 +31,10 @@ def document(report: Any) -> str:
 
 def indented(value: Any) -> str:
     """``json.dumps(value, ensure_ascii=False, indent=2)``, through orjson when it writes the
-    very same text (``_written_alike``): the stdlib writes indented JSON in Python, a second
-    for a year's timeline; orjson a tenth of that. Anything else (other types, non-str keys,
-    integers beyond 64 bits, lone surrogates) is written by the stdlib."""
-    if _written_alike(value):
+    very same text (``holds_only`` with ``_written_alike``): the stdlib writes indented JSON in
+    Python, a second for a year's timeline; orjson a tenth of that. Anything else (other
+    types, non-str keys, integers beyond 64 bits, lone surrogates) is written by the stdlib."""
+    if holds_only(value, _written_alike):
         try:
             return str(orjson_dumps(value, option=ORJSON_INDENT_2), "utf-8")
         except (TypeError, UnicodeError):
@@ -41,32 +42,10 @@ def indented(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2)
 
 
-_SCALARS: frozenset[type] = frozenset({str, int, bool, type(None)})
-
-
-def _written_alike(value: Any) -> bool:
-    """Whether ``value`` holds only dicts, lists, tuples, str, int, bool, None and floats that
-    orjson and ``json`` write alike: zero, and magnitudes from 1e-4 to below 1e16 (outside
-    that orjson writes ``1e-7`` where ``json`` writes ``1e-07``; inf and NaN differ)."""
-    kind = type(value)
-    if kind is dict:
-        items: Any = value.values()
-    elif kind is list or kind is tuple:
-        items = value
-    elif kind is float:
-        return value == 0.0 or 1e-4 <= abs(value) < 1e16
-    else:
-        return kind in _SCALARS
-    for item in items:
-        kind = type(item)
-        if kind in _SCALARS:
-            continue
-        if kind is float:
-            if not (item == 0.0 or 1e-4 <= abs(item) < 1e16):
-                return False
-        elif not _written_alike(item):
-            return False
-    return True
+def _written_alike(value: float) -> bool:
+    """A float orjson and ``json`` write alike: zero, and magnitudes from 1e-4 to below 1e16
+    (outside that orjson writes ``1e-7`` where ``json`` writes ``1e-07``; inf and NaN differ)."""
+    return value == 0.0 or 1e-4 <= abs(value) < 1e16
 
 
 def feeds_document(subscriptions: Iterable[Subscription]) -> str:

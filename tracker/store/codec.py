@@ -15,6 +15,7 @@ from typing import Any
 from tracker import catalogue
 from tracker.dates import utc
 from tracker.events import RecordedEvent, canonical_json, recorded_event
+from tracker.json_values import holds_only
 
 #: The events table's columns, in the order every query selects and inserts them.
 COLUMNS: tuple[str, ...] = (
@@ -106,32 +107,17 @@ def _stamp(value: Any) -> datetime:
 _INTEGER_AS_FLOAT = float(2**63)
 
 
-def _as_json_reads(value: Any) -> bool:
-    """Whether orjson's ``value`` is what ``json.loads`` gives for the same text: it reads
-    floats exactly as the stdlib does, so only a float of 2**63 or more could be an integer it
-    turned into one."""
-    kind = type(value)
-    if kind is dict:
-        items: Any = value.values()
-    elif kind is list:
-        items = value
-    else:
-        return kind is not float or -_INTEGER_AS_FLOAT < value < _INTEGER_AS_FLOAT
-    for item in items:
-        kind = type(item)
-        if kind is float:
-            if not -_INTEGER_AS_FLOAT < item < _INTEGER_AS_FLOAT:
-                return False
-        elif (kind is dict or kind is list) and not _as_json_reads(item):
-            return False
-    return True
+def _not_an_integer(value: float) -> bool:
+    """A float orjson read as ``json.loads`` reads it: it reads floats exactly as the stdlib
+    does, so only one of 2**63 or more could be an integer it turned into a float."""
+    return -_INTEGER_AS_FLOAT < value < _INTEGER_AS_FLOAT
 
 
 def _make_object_decoder() -> Callable[[str], Any]:
     """``json.loads`` of stored text, through orjson (twice as fast) when its result is
-    certainly the same (``_as_json_reads``): a result holding a float that could be an integer
-    beyond 64 bits is decoded again by the stdlib, as is text orjson refuses (lone surrogates,
-    NaN)."""
+    certainly the same (``holds_only`` with ``_not_an_integer``): a result holding a float
+    that could be an integer beyond 64 bits is decoded again by the stdlib, as is text orjson
+    refuses (lone surrogates, NaN)."""
     try:
         import orjson
     except ImportError:  # pragma: no cover - a declared dependency
@@ -143,7 +129,7 @@ def _make_object_decoder() -> Callable[[str], Any]:
             value = loads(text)
         except ValueError:
             return _json(text)
-        return value if _as_json_reads(value) else _json(text)
+        return value if holds_only(value, _not_an_integer) else _json(text)
 
     return decode
 
@@ -177,11 +163,9 @@ def _make_encoder() -> Callable[[Any], str]:
 encode_stdlib = _make_encoder()
 
 #: Exactly these types are written by orjson byte for byte as ``canonical_json`` writes them.
-_PLAIN: frozenset[type] = frozenset({str, int, bool, type(None)})
-
-
 def plain(value: Any) -> bool:
-    """Whether ``value`` holds only dicts, lists, tuples, str, int, bool and None.
+    """Whether ``value`` holds only dicts, lists, tuples, str, int, bool and None
+    (``json_values.holds_only`` with no floats).
 
     Everything else orjson could write differently from ``canonical_json`` (floats: ``1e-07``
     against ``1e-7``, NaN as null) or accept where it raises (UUIDs, enums, dates), so any of
@@ -189,17 +173,7 @@ def plain(value: Any) -> bool:
     ones (``canonical_json`` would write ``{1: x}`` as ``{"1": x}``), as it refuses integers
     beyond 64 bits and nesting past 254 levels: each such refusal falls back too.
     """
-    kind = type(value)
-    if kind is dict:
-        items = value.values()
-    elif kind is list or kind is tuple:
-        items = value
-    else:
-        return kind in _PLAIN
-    for item in items:  # noqa: SIM110 - a loop: all() over a generator is slower here
-        if type(item) not in _PLAIN and not plain(item):
-            return False
-    return True
+    return holds_only(value)
 
 
 def _make_fast_encoder() -> Callable[[Any], str]:
@@ -218,7 +192,7 @@ def _make_fast_encoder() -> Callable[[Any], str]:
     def encode(value: Any) -> str:
         if type(value) is dict:
             try:
-                if plain(value):
+                if holds_only(value):
                     # decoded at once: bytes kept by the thousand cost page faults in malloc
                     return dumps(value, option=option).decode()
             except (TypeError, RecursionError):  # non-str keys, big integers, deep nesting
